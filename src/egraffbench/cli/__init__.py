@@ -1,0 +1,1 @@
+"""The `egraffbench` command."""

@@ -1,0 +1,32 @@
+"""Entry point of the `egraffbench` command: one typer app, subcommands registered from their modules."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from egraffbench.cli.analyze_command import analyze
+from egraffbench.cli.data_commands import data_app
+from egraffbench.cli.run_command import run
+from egraffbench.errors import EgraffbenchError
+
+cli = typer.Typer(
+    name="egraffbench",
+    help="Benchmark machine-learned interatomic force fields through molecular dynamics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+cli.add_typer(data_app, name="data")
+cli.command()(run)
+cli.command()(analyze)
+
+
+def app() -> None:
+    """Run the CLI; typed errors become one line on stderr and exit code 2."""
+    try:
+        cli()
+    except EgraffbenchError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,21 @@
+"""Force fields behind one interface: energy, forces, stress for batches of systems; save/load; ASE bridge."""
+
+from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.calculator import as_ase_calculator
+from egraffbench.models.graph import AtomicBatch, batch_from_arrays, batch_from_atoms
+from egraffbench.models.registry import ARCHITECTURES, REFERENCE_POTENTIALS, build_force_field
+from egraffbench.models.storage import load_force_field, save_force_field
+
+__all__ = [
+    "ARCHITECTURES",
+    "REFERENCE_POTENTIALS",
+    "AtomicBatch",
+    "ForceField",
+    "TrainingStatistics",
+    "as_ase_calculator",
+    "batch_from_arrays",
+    "batch_from_atoms",
+    "build_force_field",
+    "load_force_field",
+    "save_force_field",
+]

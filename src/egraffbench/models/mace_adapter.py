@@ -1,0 +1,108 @@
+"""MACE and BOTNet from the `mace-torch` package (ScaleShiftMACE built from `mace.modules` blocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
+from e3nn import o3
+from mace.modules import interaction_classes
+from mace.modules.models import ScaleShiftMACE
+
+from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.graph import AtomicBatch
+
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "hidden_irreps": "16x0e+16x1o+16x2e",
+    "mlp_irreps": "16x0e",
+    "max_ell": 3,
+    "correlation": 3,
+    "num_interactions": 2,
+    "num_bessel": 8,
+    "num_polynomial_cutoff": 5,
+    "radial_mlp": [64, 64, 64],
+    "interaction": "RealAgnosticResidualInteractionBlock",
+    "interaction_first": "RealAgnosticResidualInteractionBlock",
+}
+
+
+class MACEForceField(ForceField):
+    """MACE (Batatia et al., NeurIPS 2022): higher-order equivariant message passing.
+
+    The package's ScaleShiftMACE is built with zero reference energies, unit scale and zero shift; the
+    per-element reference energies and the energy scale are applied by :class:`ForceField`.
+    """
+
+    architecture = "mace"
+    defaults: dict[str, Any] = DEFAULT_HYPERPARAMETERS
+
+    def __init__(
+        self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
+    ) -> None:
+        super().__init__(species, cutoff, statistics)
+        unknown = set(hyperparameters) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"unknown {self.architecture} hyperparameters {sorted(unknown)}")
+        self.hyperparameters = {**self.defaults, **hyperparameters}
+        settings = self.hyperparameters
+        self.model = ScaleShiftMACE(
+            r_max=self.cutoff,
+            num_bessel=settings["num_bessel"],
+            num_polynomial_cutoff=settings["num_polynomial_cutoff"],
+            max_ell=settings["max_ell"],
+            interaction_cls=interaction_classes[settings["interaction"]],
+            interaction_cls_first=interaction_classes[settings["interaction_first"]],
+            num_interactions=settings["num_interactions"],
+            num_elements=len(self.species),
+            hidden_irreps=o3.Irreps(settings["hidden_irreps"]),
+            MLP_irreps=o3.Irreps(settings["mlp_irreps"]),
+            atomic_energies=np.zeros(len(self.species)),
+            avg_num_neighbors=statistics.avg_num_neighbors,
+            atomic_numbers=self.species,
+            correlation=settings["correlation"],
+            gate=torch.nn.functional.silu,
+            radial_MLP=list(settings["radial_mlp"]),
+            atomic_inter_scale=1.0,
+            atomic_inter_shift=0.0,
+        )
+
+    def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
+        n_systems = batch.n_systems
+        counts = batch.n_atoms_per_system
+        ptr = torch.zeros(n_systems + 1, dtype=torch.long, device=counts.device)
+        ptr[1:] = torch.cumsum(counts, 0)
+        data = {
+            "positions": batch.positions,
+            "node_attrs": torch.nn.functional.one_hot(species_index, len(self.species)).to(batch.positions.dtype),
+            "edge_index": batch.edge_index,
+            "shifts": batch.edge_shifts(),
+            "unit_shifts": batch.unit_shifts,
+            "cell": batch.cell.reshape(-1, 3),
+            "batch": batch.system_index,
+            "ptr": ptr,
+            "head": torch.zeros(n_systems, dtype=torch.long, device=counts.device),
+        }
+        output = self.model(data, training=self.training, compute_force=False)
+        return output["node_energy"]
+
+
+class BOTNetForceField(MACEForceField):
+    """BOTNet (Batatia et al., 2022) as the EGraFFBench code ran it: MACE with correlation order 1.
+
+    Interaction blocks: `RealAgnosticResidualNonLinearInteractionBlock` (the residual non-linear interaction of the
+    BOTNet paper), one body-order increment per layer (correlation 1), five layers by default.
+    """
+
+    architecture = "botnet"
+    defaults: dict[str, Any] = {
+        **DEFAULT_HYPERPARAMETERS,
+        "correlation": 1,
+        "num_interactions": 5,
+        "interaction": "RealAgnosticResidualNonLinearInteractionBlock",
+        "interaction_first": "RealAgnosticResidualNonLinearInteractionBlock",
+    }
+

@@ -1,0 +1,50 @@
+"""Names of the architectures and reference potentials, and where their adapters live."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from egraffbench.errors import UnknownNameError
+from egraffbench.models.base import ForceField, TrainingStatistics
+
+# Imported lazily so a model whose package is missing does not stop the others from loading.
+ARCHITECTURES: dict[str, str] = {
+    "mace": "egraffbench.models.mace_adapter:MACEForceField",
+    "botnet": "egraffbench.models.mace_adapter:BOTNetForceField",
+}
+REFERENCE_POTENTIALS: dict[str, str] = {
+    "emt": "egraffbench.models.emt_reference:EMTForceField",
+}
+
+
+def _resolve(table: dict[str, str], name: str, kind: str) -> type[ForceField]:
+    if name not in table:
+        close = difflib.get_close_matches(name, list(table), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(table))}"
+        raise UnknownNameError(f"unknown {kind} '{name}'{hint}")
+    module_name, class_name = table[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def architecture_class(name: str) -> type[ForceField]:
+    """The ForceField subclass of a trainable architecture."""
+    return _resolve(ARCHITECTURES, name, "architecture")
+
+
+def build_force_field(
+    name: str,
+    species: Sequence[int],
+    cutoff: float,
+    statistics: TrainingStatistics,
+    hyperparameters: dict[str, Any] | None = None,
+) -> ForceField:
+    """A new, untrained force field of architecture ``name``."""
+    return architecture_class(name)(species, cutoff, statistics, **(hyperparameters or {}))
+
+
+def reference_potential(name: str) -> ForceField:
+    """A non-learned reference potential (e.g. ``emt``)."""
+    return _resolve(REFERENCE_POTENTIALS, name, "reference potential")()

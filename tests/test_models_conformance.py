@@ -1,0 +1,142 @@
+"""One conformance suite for every force field: symmetry, energy/force/stress consistency, batching, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk, molecule
+from scipy.spatial.transform import Rotation
+
+from egraffbench.errors import ModelError
+from egraffbench.models import (
+    ARCHITECTURES,
+    TrainingStatistics,
+    batch_from_atoms,
+    build_force_field,
+    load_force_field,
+    save_force_field,
+)
+
+SPECIES = [1, 6, 8, 29, 79]
+CUTOFF = 4.0
+
+
+def tiny_hyperparameters(name: str) -> dict:
+    from egraffbench.models.presets import load_preset
+
+    return load_preset(name, "test").hyperparameters
+
+
+@pytest.fixture(params=sorted(ARCHITECTURES), scope="module")
+def model(request: pytest.FixtureRequest):
+    torch.manual_seed(0)
+    statistics = TrainingStatistics(
+        element_energies={1: -13.6, 6: -1027.0, 8: -2040.0, 29: -0.1, 79: -0.2},
+        energy_scale=0.7,
+        avg_num_neighbors=8.0,
+    )
+    ff = build_force_field(request.param, SPECIES, CUTOFF, statistics, tiny_hyperparameters(request.param))
+    return ff.double().eval()
+
+
+def alloy() -> Atoms:
+    atoms = bulk("Cu", "fcc", a=3.75, cubic=True).repeat((2, 1, 1))
+    atoms.numbers[[1, 5]] = 79
+    atoms.cell[1] += [0.4, 0.0, 0.0]  # make the cell triclinic
+    atoms.rattle(0.15, seed=1)
+    return atoms
+
+
+def ethanol() -> Atoms:
+    atoms = molecule("CH3CH2OH")
+    atoms.rattle(0.05, seed=2)
+    return atoms
+
+
+def evaluate(model, structures, compute_stress=False):
+    return model(batch_from_atoms(structures, model.cutoff, dtype=torch.float64), compute_stress=compute_stress)
+
+
+@pytest.mark.parametrize("make", [alloy, ethanol])
+def test_rotation_invariance_and_force_equivariance(model, make) -> None:
+    atoms = make()
+    rotation = Rotation.random(random_state=3).as_matrix()
+    rotated = atoms.copy()
+    rotated.positions = atoms.positions @ rotation.T
+    rotated.cell = atoms.cell.array @ rotation.T
+    original, turned = evaluate(model, [atoms]), evaluate(model, [rotated])
+    assert torch.allclose(original["energy"], turned["energy"], atol=1e-9, rtol=1e-9)
+    expected = original["forces"].numpy() @ rotation.T
+    np.testing.assert_allclose(turned["forces"].numpy(), expected, atol=1e-8)
+
+
+def test_periodic_translation_and_wrapping_invariance(model) -> None:
+    atoms = alloy()
+    moved = atoms.copy()
+    moved.positions += [1.3, -2.1, 0.7]
+    moved.wrap()
+    a, b = evaluate(model, [atoms]), evaluate(model, [moved])
+    assert torch.allclose(a["energy"], b["energy"], atol=1e-9)
+    np.testing.assert_allclose(a["forces"].numpy(), b["forces"].numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize("make", [alloy, ethanol])
+def test_forces_are_minus_energy_gradient(model, make) -> None:
+    atoms = make()
+    forces = evaluate(model, [atoms])["forces"].numpy()
+    step = 1e-5
+    for atom, axis in [(0, 0), (3, 2), (len(atoms) - 1, 1)]:
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions[atom, axis] += step
+        minus.positions[atom, axis] -= step
+        derivative = (evaluate(model, [plus])["energy"] - evaluate(model, [minus])["energy"]).item() / (2 * step)
+        assert forces[atom, axis] == pytest.approx(-derivative, abs=1e-6, rel=1e-5)
+
+
+def test_stress_is_strain_derivative(model) -> None:
+    if not model.implements_stress:
+        pytest.skip(f"{model.architecture} does not compute stress")
+    atoms = alloy()
+    stress = evaluate(model, [atoms], compute_stress=True)["stress"][0].numpy()
+    step, volume = 1e-6, atoms.get_volume()
+    for i, j in [(0, 0), (1, 2), (2, 1)]:
+        energies = []
+        for sign in (1, -1):
+            strain = np.eye(3)
+            strain[i, j] += sign * step / 2
+            strain[j, i] += sign * step / 2
+            strained = atoms.copy()
+            strained.set_cell(atoms.cell.array @ strain, scale_atoms=True)
+            energies.append(evaluate(model, [strained])["energy"].item())
+        assert stress[i, j] == pytest.approx((energies[0] - energies[1]) / (2 * step) / volume, abs=1e-7)
+
+
+def test_batch_equals_separate_calls(model) -> None:
+    structures = [alloy(), ethanol(), alloy()[:5]]
+    together = evaluate(model, structures)
+    forces = [evaluate(model, [s])["forces"] for s in structures]
+    energies = torch.cat([evaluate(model, [s])["energy"] for s in structures])
+    assert torch.allclose(together["energy"], energies, atol=1e-9)
+    assert torch.allclose(together["forces"], torch.cat(forces), atol=1e-9)
+
+
+def test_save_load_round_trip(model, tmp_path) -> None:
+    folder = save_force_field(model, tmp_path / "model")
+    loaded = load_force_field(folder).double()
+    structures = [alloy(), ethanol()]
+    assert torch.allclose(evaluate(model, structures)["energy"], evaluate(loaded, structures)["energy"], atol=1e-9)
+
+
+def test_unknown_element_is_a_clear_error(model) -> None:
+    with pytest.raises(ModelError, match=r"unknown \['Fe'\]"):
+        evaluate(model, [Atoms("Fe2", positions=[[0, 0, 0], [0, 0, 2.0]])])
+
+
+def test_ase_calculator_matches_model(model) -> None:
+    atoms = alloy()
+    atoms.calc = model.as_ase_calculator()
+    direct = evaluate(model, [atoms])
+    assert atoms.get_potential_energy() == pytest.approx(direct["energy"].item(), abs=1e-9)
+    np.testing.assert_allclose(atoms.get_forces(), direct["forces"].numpy(), atol=1e-9)
