@@ -27,3 +27,7 @@ class ModelError(EgraffbenchError):
 
 class TrajectoryError(EgraffbenchError):
     """A trajectory file cannot be read or does not carry what a metric needs."""
+
+
+class TrainingError(EgraffbenchError):
+    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""

@@ -128,3 +128,18 @@ def batch_from_atoms(
         dtype=dtype,
         device=device,
     )
+
+
+def collate(graphs: Sequence[AtomicBatch]) -> AtomicBatch:
+    """Concatenate batches (e.g. precomputed one-structure graphs) into one, renumbering atoms and systems."""
+    atom_offsets = np.cumsum([0] + [len(g.positions) for g in graphs[:-1]])
+    system_offsets = np.cumsum([0] + [g.n_systems for g in graphs[:-1]])
+    return AtomicBatch(
+        positions=torch.cat([g.positions for g in graphs]),
+        atomic_numbers=torch.cat([g.atomic_numbers for g in graphs]),
+        cell=torch.cat([g.cell for g in graphs]),
+        pbc=torch.cat([g.pbc for g in graphs]),
+        system_index=torch.cat([g.system_index + int(o) for g, o in zip(graphs, system_offsets, strict=True)]),
+        edge_index=torch.cat([g.edge_index + int(o) for g, o in zip(graphs, atom_offsets, strict=True)], dim=1),
+        unit_shifts=torch.cat([g.unit_shifts for g in graphs]),
+    )

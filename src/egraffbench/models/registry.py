@@ -14,6 +14,10 @@ from egraffbench.models.base import ForceField, TrainingStatistics
 ARCHITECTURES: dict[str, str] = {
     "mace": "egraffbench.models.mace_adapter:MACEForceField",
     "botnet": "egraffbench.models.mace_adapter:BOTNetForceField",
+    "torchmdnet": "egraffbench.models.torchmdnet_adapter:TorchMDNetForceField",
+    "equiformer": "egraffbench.models.equiformer_adapter:EquiformerForceField",
+    "nequip": "egraffbench.models.nequip_adapter:NequIPForceField",
+    "allegro": "egraffbench.models.allegro_adapter:AllegroForceField",
 }
 REFERENCE_POTENTIALS: dict[str, str] = {
     "emt": "egraffbench.models.emt_reference:EMTForceField",

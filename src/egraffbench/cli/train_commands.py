@@ -1,0 +1,76 @@
+"""`egraffbench train` and `egraffbench evaluate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from egraffbench.data import load_dataset
+from egraffbench.fileio import atomic_write_json
+from egraffbench.models.presets import load_model_config
+from egraffbench.models.storage import load_force_field
+from egraffbench.training import train_force_field
+from egraffbench.training.evaluation import evaluate_force_field
+
+console = Console(stderr=True)
+
+
+def train(
+    model: Annotated[str, typer.Option("--model", help="architecture: mace, botnet, nequip, allegro, ...")],
+    dataset: Annotated[str, typer.Option("--dataset", help="dataset name (see `egraffbench data list`)")],
+    config: Annotated[str, typer.Option("--config", help="preset (dev, paper) or a YAML file")] = "dev",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    out: Annotated[Path | None, typer.Option("--out", help="model folder to write")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,
+    data_root: Annotated[Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")] = None,
+) -> None:
+    """Train a force field on a dataset's train split, selecting by its validation split."""
+    model_config = load_model_config(model, config)
+    out = out or Path("models") / f"{model}-{dataset.replace('/', '_')}-seed{seed}"
+    train_split = load_dataset(dataset, "train", root=data_root)
+    val_split = load_dataset(dataset, "val", root=data_root)
+    settings = model_config.training
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+    ) as progress:
+        task = progress.add_task(f"train {model} on {dataset}", total=settings.max_epochs, status="")
+
+        def show(record: dict) -> None:
+            status = (
+                f"val E {1000 * record['val_energy_mae_per_atom']:.2f} meV/atom, "
+                f"F {1000 * record['val_force_mae']:.1f} meV/Å, lr {record['learning_rate']:.1e}"
+            )
+            progress.update(task, completed=record["epoch"], status=status)
+
+        result = train_force_field(model_config, train_split, val_split, out, seed=seed, resume=resume, on_epoch=show)
+    console.print(
+        f"trained {model}: {result.epochs_run} epochs ({result.stopped_because}), best epoch {result.best_epoch}, "
+        f"{result.wall_seconds:.0f} s → {result.out_dir}"
+    )
+
+
+def evaluate(
+    model_dir: Annotated[str, typer.Argument(help="trained model folder, or a reference potential (emt)")],
+    dataset: Annotated[str, typer.Option("--dataset")],
+    split: Annotated[str, typer.Option("--split")] = "test",
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the errors as JSON")] = None,
+    data_root: Annotated[Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")] = None,
+) -> None:
+    """Energy and force errors of a model on a dataset split."""
+    model = load_force_field(model_dir)
+    structures = load_dataset(dataset, split, root=data_root)
+    errors = evaluate_force_field(model, structures)
+    table = Table(title=f"{model_dir} on {dataset}/{split} ({len(structures)} structures)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in errors.items():
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    if json_path is not None:
+        atomic_write_json(json_path, {"model": str(model_dir), "dataset": dataset, "split": split, **errors})

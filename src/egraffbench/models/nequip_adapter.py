@@ -1,0 +1,122 @@
+"""NequIP from the `nequip` 0.6 package: its EnergyModel builder, fed our batch as an AtomicDataDict."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from ase.data import chemical_symbols
+
+import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
+from egraffbench.errors import ModelError
+from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.graph import AtomicBatch
+
+with warnings.catch_warnings():
+    # nequip warns on import about CUDA slow-downs seen with torch ≥ 1.13; irrelevant to which torch we pin.
+    warnings.filterwarnings("ignore", message=r"!! PyTorch version")
+    from nequip.model import EnergyModel, SimpleIrrepsConfig
+    from nequip.utils import Config
+
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "num_layers": 6,  # interaction blocks
+    "l_max": 2,  # highest rotation order of the features and edge spherical harmonics
+    "parity": True,  # keep odd-parity features as well
+    "num_features": 32,  # multiplicity of every irrep in the hidden features
+    "num_basis": 8,  # Bessel radial basis functions
+    "bessel_trainable": True,  # train the Bessel frequencies
+    "polynomial_cutoff_p": 6,  # exponent p of the polynomial envelope
+    "invariant_layers": 3,  # hidden layers of the radial MLP
+    "invariant_neurons": 64,  # width of the radial MLP
+    "use_sc": True,  # self-connection in each interaction block
+    "resnet": False,  # residual update of the node features
+    "nonlinearity_type": "gate",  # "gate" or "norm"
+}
+
+
+def nequip_inputs(batch: AtomicBatch, species_index: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Our batch as nequip's AtomicDataDict, with edge vectors (Å) precomputed.
+
+    nequip keeps an ``edge_vectors`` entry it is given, so the vectors stay differentiable in our (possibly
+    strained) positions and cell; ``edge_index[0]`` is the centre atom in nequip, our sender, and both define
+    the vector as r[edge_index[1]] − r[edge_index[0]] + shift.
+    """
+    counts = batch.n_atoms_per_system
+    ptr = torch.zeros(batch.n_systems + 1, dtype=torch.long, device=counts.device)
+    ptr[1:] = torch.cumsum(counts, 0)
+    return {
+        "pos": batch.positions,
+        "edge_index": batch.edge_index,
+        "edge_vectors": batch.edge_vectors(),
+        "atom_types": species_index.unsqueeze(-1),
+        "batch": batch.system_index,
+        "ptr": ptr,
+    }
+
+
+class NequIPFamilyForceField(ForceField):
+    """A model assembled by nequip's builders from a config dict; learned per-atom energies are its output.
+
+    Only the energy model is built: nequip's ForceOutput, PerSpeciesRescale and RescaleEnergyEtc are left
+    out, since :class:`ForceField` takes forces and stress by autograd and applies reference energies and
+    the energy scale.
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {}
+    config_names: ClassVar[dict[str, str]] = {}  # hyperparameter → nequip config key, where they differ
+
+    def __init__(
+        self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
+    ) -> None:
+        super().__init__(species, cutoff, statistics)
+        unknown = set(hyperparameters) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"unknown {self.architecture} hyperparameters {sorted(unknown)}")
+        self.hyperparameters = {**self.defaults, **hyperparameters}
+        config = Config.from_dict(
+            {
+                "r_max": self.cutoff,
+                "num_types": len(self.species),
+                "type_names": [chemical_symbols[z] for z in self.species],
+                "avg_num_neighbors": float(statistics.avg_num_neighbors),
+                **{self.config_names.get(key, key): value for key, value in self.hyperparameters.items()},
+            }
+        )
+        try:
+            self.model = self.build(config)
+        except (AssertionError, RuntimeError, ValueError, KeyError) as error:
+            settings = self.hyperparameters
+            raise ModelError(
+                f"{self.architecture}: cannot build the model from hyperparameters {settings} ({error})"
+            ) from error
+
+    @staticmethod
+    def build(config: Config) -> torch.nn.Module:
+        """The nequip module computing ``atomic_energy`` from an AtomicDataDict."""
+        raise NotImplementedError
+
+    def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
+        output = self.model(nequip_inputs(batch, species_index))
+        return output["atomic_energy"].squeeze(-1)
+
+
+class NequIPForceField(NequIPFamilyForceField):
+    """NequIP (Batzner et al., Nat. Commun. 2022): E(3)-equivariant message passing, gated tensor products.
+
+    Built by nequip 0.6.2's ``SimpleIrrepsConfig`` + ``EnergyModel``: one-hot species embedding,
+    ``num_layers`` interaction blocks (``ConvNetLayer``), and a per-atom linear read-out.
+    """
+
+    architecture = "nequip"
+    defaults: ClassVar[dict[str, Any]] = DEFAULT_HYPERPARAMETERS
+    config_names: ClassVar[dict[str, str]] = {
+        "bessel_trainable": "BesselBasis_trainable",
+        "polynomial_cutoff_p": "PolynomialCutoff_p",
+    }
+
+    @staticmethod
+    def build(config: Config) -> torch.nn.Module:
+        SimpleIrrepsConfig(config)
+        return EnergyModel(config, initialize=False)

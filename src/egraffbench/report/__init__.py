@@ -1,0 +1,1 @@
+"""Leaderboards and reports from benchmark results."""

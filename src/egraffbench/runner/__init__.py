@@ -1,0 +1,1 @@
+"""Running benchmarks: jobs, stages and their caching."""

@@ -1,0 +1,97 @@
+"""The trainer: reference-energy fit, learning, exact resume, divergence handling, evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from egraffbench.data.reference import attach_reference
+from egraffbench.errors import TrainingError
+from egraffbench.models.presets import load_preset
+from egraffbench.training import train_force_field
+from egraffbench.training import trainer as trainer_module
+from egraffbench.training.evaluation import evaluate_force_field
+from egraffbench.training.statistics import fit_element_energies
+
+
+def emt_structures(count: int, seed: int) -> list:
+    """Rattled 8-atom Cu/Au cells labelled by EMT."""
+    rng = np.random.default_rng(seed)
+    structures = []
+    for _ in range(count):
+        atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 1, 1))
+        atoms.numbers[rng.choice(len(atoms), size=int(rng.integers(1, 4)), replace=False)] = 79
+        atoms.positions += rng.normal(scale=0.08, size=atoms.positions.shape)
+        atoms.calc = EMT()
+        structures.append(attach_reference(atoms.copy(), atoms.get_potential_energy(), atoms.get_forces()))
+    return structures
+
+
+def tiny_config(epochs: int = 3):
+    config = load_preset("mace", "test")
+    return config.model_copy(update={"training": config.training.model_copy(update={"max_epochs": epochs})})
+
+
+def test_element_energies_recover_a_linear_energy_model() -> None:
+    structures = emt_structures(12, seed=0)
+    for atoms in structures:
+        n_cu, n_au = np.count_nonzero(atoms.numbers == 29), np.count_nonzero(atoms.numbers == 79)
+        attach_reference(atoms, -3.5 * n_cu - 1.25 * n_au, np.zeros((len(atoms), 3)))
+    fitted = fit_element_energies(structures, [29, 79])
+    assert fitted[29] == pytest.approx(-3.5, abs=1e-10)
+    assert fitted[79] == pytest.approx(-1.25, abs=1e-10)
+
+
+def test_training_lowers_validation_error_and_writes_a_loadable_model(tmp_path) -> None:
+    train, val = emt_structures(16, seed=1), emt_structures(6, seed=2)
+    config = tiny_config(epochs=6)
+    result = train_force_field(config, train, val, tmp_path / "model", seed=0)
+    log = [json.loads(line) for line in (tmp_path / "model" / "training_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == list(range(1, 7))
+    assert min(r["val_force_mae"] for r in log) < 0.7 * log[0]["val_force_mae"]
+    errors = evaluate_force_field(result.model, val)
+    best = min(log, key=lambda r: r["val_loss"])
+    assert errors["force_mae"] == pytest.approx(best["val_force_mae"], rel=1e-4)
+    assert errors["energy_mae_per_atom"] == pytest.approx(best["val_energy_mae_per_atom"], rel=1e-3, abs=1e-6)
+
+
+def test_resume_continues_exactly(tmp_path) -> None:
+    train, val = emt_structures(10, seed=3), emt_structures(4, seed=4)
+    straight = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "straight", seed=5)
+    train_force_field(tiny_config(epochs=2), train, val, tmp_path / "resumed", seed=5)
+    resumed = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "resumed", seed=5, resume=True)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    logs = [
+        [json.loads(line)["val_loss"] for line in (tmp_path / run / "training_log.jsonl").read_text().splitlines()]
+        for run in ("straight", "resumed")
+    ]
+    assert logs[0] == logs[1]
+
+
+def test_existing_run_needs_resume(tmp_path) -> None:
+    train, val = emt_structures(4, seed=6), emt_structures(2, seed=7)
+    train_force_field(tiny_config(epochs=1), train, val, tmp_path / "run")
+    with pytest.raises(TrainingError, match="--resume"):
+        train_force_field(tiny_config(epochs=1), train, val, tmp_path / "run")
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(tmp_path, monkeypatch) -> None:
+    train, val = emt_structures(6, seed=8), emt_structures(2, seed=9)
+    train_force_field(tiny_config(epochs=1), train, val, tmp_path / "run")
+    good = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    original = trainer_module.loss_terms
+
+    def diverging(*args, **kwargs):
+        loss, parts = original(*args, **kwargs)
+        return loss * float("nan"), parts
+
+    monkeypatch.setattr(trainer_module, "loss_terms", diverging)
+    with pytest.raises(TrainingError, match="loss became nan in epoch 2"):
+        train_force_field(tiny_config(epochs=3), train, val, tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == good
