@@ -20,7 +20,7 @@ from ase.md.verlet import VelocityVerlet
 from typer.testing import CliRunner
 
 from egraffbench.cli.analyze_command import analyze
-from egraffbench.errors import TrajectoryError
+from egraffbench.errors import ConfigError, TrajectoryError
 
 
 def cli_app() -> typer.Typer:
@@ -157,6 +157,7 @@ def test_missing_or_garbage_file_is_a_trajectory_error(
     assert str(broken) in message and "\n" not in message
 
 
+@pytest.mark.slow  # a fresh interpreter importing the whole CLI (torch included) takes several seconds
 def test_command_line_prints_one_line_without_traceback(tmp_path: Path) -> None:
     pytest.importorskip("egraffbench.cli.data_commands", reason="the full CLI is not assembled yet")
     pytest.importorskip("egraffbench.cli.run_command", reason="the full CLI is not assembled yet")
@@ -170,3 +171,30 @@ def test_command_line_prints_one_line_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in process.stderr
     lines = process.stderr.strip().splitlines()
     assert len(lines) == 1 and str(missing) in lines[0]
+
+
+def test_molecule_in_a_periodic_box_can_be_analysed_as_h_of_r(tmp_path: Path) -> None:
+    """3BPA and acac come as molecules in 50 Å periodic boxes: --kind hr gives the molecule's h(r)."""
+    rng = np.random.default_rng(2)
+    methane = molecule("CH4")
+    frames = [Atoms(methane.numbers, methane.positions + rng.normal(0, 0.05, (5, 3))) for _ in range(4)]
+    boxed = [Atoms(f.numbers, f.positions + 25.0, cell=np.eye(3) * 50.0, pbc=True) for f in frames]
+    for name, group in (
+        ("free_a", frames[:2]),
+        ("free_b", frames[2:]),
+        ("box_a", boxed[:2]),
+        ("box_b", boxed[2:]),
+    ):
+        ase.io.write(tmp_path / f"{name}.extxyz", group)
+    results = {}
+    for name, extra in (("free", []), ("box", ["--kind", "hr"]), ("box_rdf", [])):
+        stem = "free" if name == "free" else "box"
+        report = tmp_path / f"{name}.json"
+        args = [tmp_path / f"{stem}_a.extxyz", "--reference", tmp_path / f"{stem}_b.extxyz", "--json", report]
+        assert invoke(*args, *extra).exit_code == 0
+        results[name] = json.loads(report.read_text())
+    assert results["box"]["kind"] == "hr" and results["box_rdf"]["kind"] == "rdf"
+    assert results["box"]["wf_percent"] == pytest.approx(results["free"]["wf_percent"], rel=1e-9)
+    assert results["box"]["jsd"] == pytest.approx(results["free"]["jsd"], rel=1e-9)
+    bad = invoke(tmp_path / "free_a.extxyz", "--reference", tmp_path / "free_b.extxyz", "--kind", "adf")
+    assert isinstance(bad.exception, ConfigError)

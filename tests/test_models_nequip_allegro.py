@@ -87,16 +87,26 @@ def test_float32_model_agrees_with_float64(model) -> None:
     np.testing.assert_allclose(low["forces"].numpy(), high["forces"].numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("preset", ["test", "dev"])
-def test_nequip_builds_as_many_interaction_blocks_as_its_preset(preset: str) -> None:
-    from nequip.nn import ConvNetLayer, InteractionBlock
+PRESETS = ["test", "dev", pytest.param("paper", marks=pytest.mark.slow)]
 
-    model = build("nequip", preset)
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_nequip_builds_as_many_interaction_blocks_as_its_preset(preset: str) -> None:
+    modules = list(build("nequip", preset).modules())
     wanted = load_preset("nequip", preset).hyperparameters["num_layers"]
-    assert sum(isinstance(m, ConvNetLayer) for m in model.modules()) == wanted
-    blocks = [m for m in model.modules() if isinstance(m, InteractionBlock)]
+    assert sum(type(m).__name__ == "ConvNetLayer" for m in modules) == wanted
+    blocks = [m for m in modules if type(m).__name__ == "InteractionBlock"]
     assert len(blocks) == wanted
     assert all(block.avg_num_neighbors == STATISTICS.avg_num_neighbors for block in blocks)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_allegro_builds_its_presets_layers_and_tensor_features(preset: str) -> None:
+    settings = load_preset("allegro", preset).hyperparameters
+    (module,) = [m for m in build("allegro", preset).modules() if type(m).__name__ == "Allegro_Module"]
+    assert module.num_layers == len(module.tps) == settings["num_layers"]
+    assert module.num_tensor_features == settings["num_tensor_features"]
+    assert module.avg_num_neighbors == STATISTICS.avg_num_neighbors
 
 
 def four_atoms(far_atom: list[float]) -> Atoms:

@@ -173,11 +173,12 @@ def test_neighbours_beyond_the_cutoff_do_not_count(vector_cutoff: bool) -> None:
 
 
 def test_force_loss_trains_every_parameter() -> None:
-    model = small_model([29, 79], cutoff=4.0).train()
+    model = small_model([29, 79], cutoff=4.0, trainable_rbf=True).train()
     output = model(
         batch_from_atoms([narrow_triclinic_cell()], model.cutoff, dtype=torch.float64), training=True
     )
     (output["forces"].square().sum() + output["energy"].square().sum()).backward()
+    assert "distance_expansion.means" in dict(model.named_parameters())
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None, name
         assert bool(torch.isfinite(parameter.grad).all()), name

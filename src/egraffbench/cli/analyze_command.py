@@ -32,6 +32,10 @@ def analyze(
         float | None,
         typer.Option("--r-max", help="range of g(r) / h(r), Å (default: from the cell / reference)"),
     ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="rdf (g(r)) or hr (h(r), e.g. a molecule in a box); default: from pbc"),
+    ] = None,
 ) -> None:
     """WF (%) and JSD of g(r) (periodic) or h(r) (molecule); EV/FV when both files carry energies and
     forces on the same frames."""
@@ -40,7 +44,9 @@ def analyze(
     metrics = {
         "trajectory": str(trajectory),
         "reference": str(reference),
-        **compare_trajectories(read_trajectory(trajectory), read_trajectory(reference), dr=dr, r_max=r_max),
+        **compare_trajectories(
+            read_trajectory(trajectory), read_trajectory(reference), dr=dr, r_max=r_max, kind=kind
+        ),
     }
     Console().print(_table(metrics))
     if json_path is not None:

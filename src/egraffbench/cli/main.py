@@ -9,6 +9,8 @@ import typer
 from egraffbench.cli.analyze_command import analyze
 from egraffbench.cli.data_commands import data_app
 from egraffbench.cli.run_command import run
+from egraffbench.cli.simulate_commands import export, simulate
+from egraffbench.cli.train_commands import evaluate, train
 from egraffbench.errors import EgraffbenchError
 
 cli = typer.Typer(
@@ -20,7 +22,11 @@ cli = typer.Typer(
 )
 cli.add_typer(data_app, name="data")
 cli.command()(run)
+cli.command()(train)
+cli.command()(evaluate)
 cli.command()(analyze)
+cli.command()(simulate)
+cli.command()(export)
 
 
 def app() -> None:

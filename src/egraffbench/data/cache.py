@@ -30,7 +30,7 @@ def temporary_sibling(target: Path, tag: str = "tmp") -> Path:
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target`, on error it is removed.
 
-    Works for a file or a folder written at the yielded path (a folder replaces a missing `target` only).
+    Works for a file or a folder written at the yielded path; a folder already at `target` is removed first.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_sibling(target)
@@ -44,9 +44,3 @@ def atomic_path(target: Path) -> Iterator[Path]:
             shutil.rmtree(temporary)
         else:
             temporary.unlink(missing_ok=True)
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    """Write `text` to `target` atomically (UTF-8)."""
-    with atomic_path(target) as temporary:
-        temporary.write_text(text, encoding="utf-8")

@@ -63,16 +63,9 @@ class SkinNeighbourList:
 
     def graph(self, state: MDState, positions: torch.Tensor) -> AtomicBatch:
         """The batch at ``positions`` with only the edges shorter than the model cutoff."""
-        full = AtomicBatch(
-            positions=positions,
-            atomic_numbers=state.atomic_numbers,
-            cell=state.cell,
-            pbc=state.pbc,
-            system_index=state.system_index,
-            edge_index=self.edge_index,
-            unit_shifts=self.unit_shifts,
-        )
-        within = full.edge_vectors().square().sum(1) < self.cutoff**2
+        senders, receivers = self.edge_index
+        vectors = positions[receivers] - positions[senders] + self.shifts
+        within = vectors.square().sum(1) < self.cutoff**2
         return AtomicBatch(
             positions=positions,
             atomic_numbers=state.atomic_numbers,
@@ -103,3 +96,5 @@ class SkinNeighbourList:
         device, dtype = state.positions.device, state.positions.dtype
         self.edge_index = torch.as_tensor(np.stack([senders, receivers]), dtype=torch.long, device=device)
         self.unit_shifts = torch.as_tensor(shifts, dtype=dtype, device=device)
+        edge_cell = state.cell[state.system_index[self.edge_index[0]]]
+        self.shifts = torch.einsum("ei,eij->ej", self.unit_shifts, edge_cell)  # Å; the cell is fixed in a run

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from egraffbench.errors import TrajectoryError
+from egraffbench.errors import ConfigError, TrajectoryError
 from egraffbench.metrics.accuracy import energy_force_errors
 from egraffbench.metrics.similarity import jensen_shannon_divergence, wright_factor
 from egraffbench.metrics.structure import (
@@ -57,17 +57,26 @@ def compare_trajectories(
     reference: Sequence[Atoms],
     dr: float = DEFAULT_DR,
     r_max: float | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
     """WF (%), JSD, EV and FV of ``simulated`` against ``reference``, with the grid and reasons.
 
+    ``kind`` "rdf" or "hr" chooses the structure function; None picks it from the periodicity. "hr" also
+    suits an isolated molecule stored in a large periodic box (its positions must be whole, not wrapped).
     r_max (Å) defaults to :func:`default_r_max` over all cells of both trajectories (g(r)) or to just above
     the largest distance in the reference (h(r)).
     """
     if not simulated or not reference:
         raise TrajectoryError("both trajectories need at least one frame")
-    kind = structure_kind(reference)
-    if structure_kind(simulated) != kind:
-        raise TrajectoryError("the simulated and reference trajectories differ in periodicity")
+    if kind not in (None, "rdf", "hr"):
+        raise ConfigError(f"structure function kind must be 'rdf' or 'hr', got {kind!r}")
+    if kind != "hr":
+        detected = structure_kind(reference)
+        if structure_kind(simulated) != detected:
+            raise TrajectoryError("the simulated and reference trajectories differ in periodicity")
+        if kind == "rdf" and detected != "rdf":
+            raise TrajectoryError("g(r) needs frames periodic in all three directions with a cell")
+        kind = detected
     if r_max is None:
         if kind == "rdf":
             r_max = default_r_max(np.stack([atoms.cell.array for atoms in [*simulated, *reference]]))

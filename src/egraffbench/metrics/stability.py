@@ -143,22 +143,23 @@ def check_stability(
     periodic = np.broadcast_to(np.asarray(periodic, dtype=bool), (n_systems,))
     if temperatures is None and velocities is not None and masses is not None:
         temperatures = kinetic_temperature(velocities, masses, system_index)
-    failed = np.zeros((len(FAILURE_REASONS), n_systems), dtype=bool)
+    failed = {reason: np.zeros(n_systems, dtype=bool) for reason in FAILURE_REASONS}
 
     bad_atoms = ~np.all(np.isfinite(positions), axis=1)
-    failed[0] = (np.bincount(system_index, weights=bad_atoms, minlength=n_systems) > 0) | ~np.isfinite(
-        energies
-    )
+    failed["non-finite"] = np.bincount(system_index, weights=bad_atoms, minlength=n_systems) > 0
+    failed["non-finite"] |= ~np.isfinite(energies)
     if temperatures is not None:
         temperatures = np.broadcast_to(np.asarray(temperatures, dtype=float), (n_systems,))
-        failed[0] |= ~np.isfinite(temperatures)
+        failed["non-finite"] |= ~np.isfinite(temperatures)
         if target_temperatures is not None:
             targets = np.broadcast_to(np.asarray(target_temperatures, dtype=float), (n_systems,))
-            failed[1] = temperatures > criteria.temperature_factor * targets
-    finite = ~failed[0]
-    failed[2] = _pair_floor_violations(positions, system_index, finite, cells, periodic, criteria.pair_floor)
+            failed["temperature"] = temperatures > criteria.temperature_factor * targets
+    finite = ~failed["non-finite"]
+    failed["pair-distance"] = _pair_floor_violations(
+        positions, system_index, finite, cells, periodic, criteria.pair_floor
+    )
     if bonds is not None and initial_positions is not None:
-        failed[3] = _bond_violations(
+        failed["bond-deviation"] = _bond_violations(
             positions,
             np.asarray(initial_positions, dtype=float),
             np.asarray(bonds, dtype=np.int64),
@@ -169,10 +170,11 @@ def check_stability(
         )
     if rdf_mae is not None:
         with np.errstate(invalid="ignore"):
-            failed[4] = np.asarray(rdf_mae, dtype=float).reshape(-1) > criteria.rdf_mae_bound
-    failed[1:] &= finite
-    first = np.argmax(failed, axis=0)
-    return [FAILURE_REASONS[first[r]] if failed[first[r], r] else None for r in range(n_systems)]
+            failed["rdf-drift"] = np.asarray(rdf_mae, dtype=float).reshape(-1) > criteria.rdf_mae_bound
+    table = np.stack([failed[reason] for reason in FAILURE_REASONS])
+    table[1:] &= finite  # a non-finite replica reports only that
+    first = np.argmax(table, axis=0)
+    return [FAILURE_REASONS[first[r]] if table[first[r], r] else None for r in range(n_systems)]
 
 
 def first_failure(

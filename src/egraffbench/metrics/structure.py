@@ -251,6 +251,9 @@ def _as_frames(positions: ArrayLike) -> np.ndarray:
         positions = positions[None]
     if positions.ndim != 3 or positions.shape[-1] != 3 or positions.shape[0] == 0:
         raise TrajectoryError(f"positions must have shape (n_frames, n_atoms, 3), got {positions.shape}")
+    finite = np.all(np.isfinite(positions), axis=(1, 2))
+    if not finite.all():
+        raise TrajectoryError(f"frame {int(np.argmin(finite))} has non-finite positions")
     return positions
 
 

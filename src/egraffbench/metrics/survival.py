@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from egraffbench.errors import TrajectoryError
 
@@ -57,7 +57,7 @@ def kaplan_meier(durations: ArrayLike, failed: ArrayLike, confidence: float = 0.
     with np.errstate(divide="ignore", invalid="ignore"):
         greenwood = np.cumsum(failures / (at_risk * (at_risk - failures)))
         sigma = np.sqrt(greenwood) / np.abs(np.log(survival))
-        z = norm.ppf(0.5 + confidence / 2.0)
+        z = ndtri(0.5 + confidence / 2.0)
         lower = np.where(survival > 0, survival ** np.exp(z * sigma), 0.0)
         upper = np.where(survival > 0, survival ** np.exp(-z * sigma), 0.0)
         variance = np.where(survival > 0, survival**2 * greenwood, 0.0)

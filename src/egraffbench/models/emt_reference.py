@@ -18,7 +18,8 @@ class EMTForceField(ForceField):
 
     architecture = "emt"
 
-    def __init__(self, species: list[int] | None = None, cutoff: float = 0.0) -> None:
+    def __init__(self, species: list[int] | None = None, cutoff: float = 1.0) -> None:
+        """``cutoff`` only sizes the batch graph, which EMT ignores (ASE builds its own neighbour list)."""
         super().__init__(species or EMT_SPECIES, cutoff, TrainingStatistics())
         self.calculator = EMT()
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from ase import Atoms
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from egraffbench.errors import DatasetError, TrainingError
 from egraffbench.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -43,6 +43,20 @@ class TrainingResult:
     best_val_loss: float
     wall_seconds: float
     stopped_because: str
+
+
+def ema_with_warmup(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """EMA update with decay min(decay, (1 + n) / (10 + n)) after n updates.
+
+    A fixed decay of 0.99 would keep most of the random initial weights for the first few hundred steps,
+    which is the whole of a short (dev) training; the warm-up lets early averages follow the model.
+    """
+
+    def update(averaged: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
+        rate = min(decay, (1.0 + float(updates)) / (10.0 + float(updates)))
+        return rate * averaged + (1.0 - rate) * current
+
+    return update
 
 
 def _subset(structures: Sequence[Atoms], limit: int | None, seed: int) -> list[Atoms]:
@@ -148,7 +162,7 @@ def train_force_field(
         optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience
     )
     averaged = (
-        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay), use_buffers=True)
+        AveragedModel(model, avg_fn=ema_with_warmup(settings.ema_decay), use_buffers=True)
         if settings.ema_decay is not None
         else None
     )

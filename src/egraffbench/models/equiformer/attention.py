@@ -99,6 +99,11 @@ class GraphAttention(torch.nn.Module):
         else:
             self.to_values = o3.Linear(self.message_tp.irreps_out, self.irreps_heads)
         self.project = o3.Linear(self.irreps_heads, irreps_node)
+        # within each irrep block of irreps_heads, head h owns the h-th run of mul/num_heads channels
+        heads = [
+            torch.arange(num_heads).repeat_interleave(mul // num_heads * ir.dim) for mul, ir in self.irreps_heads
+        ]
+        self.register_buffer("head_of_component", torch.cat(heads), persistent=False)
 
     def forward(self, features: torch.Tensor, edges: EdgeGeometry) -> torch.Tensor:
         """Attention update (N, irreps_node) of node features (N, irreps_node)."""
@@ -112,7 +117,7 @@ class GraphAttention(torch.nn.Module):
         else:
             values = self.to_values(message)
         weights = self.edge_weights(logits, edges, features.shape[0])
-        weighted = self._scale_heads(values, weights)
+        weighted = values * weights[:, self.head_of_component]
         pooled = weighted.new_zeros(features.shape[0], weighted.shape[1]).index_add(0, edges.receiver, weighted)
         return self.project(pooled)
 
@@ -126,11 +131,3 @@ class GraphAttention(torch.nn.Module):
         """
         normalised = scatter_softmax(logits, edges.receiver, num_nodes, weights=edges.envelope)
         return normalised * edges.envelope[:, None]
-
-    def _scale_heads(self, values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Multiply each head's channels of ``values`` (E, irreps_heads) by that head's weight (E, heads)."""
-        blocks = []
-        for (mul, ir), block_slice in zip(self.irreps_heads, self.irreps_heads.slices(), strict=True):
-            block = values[:, block_slice].reshape(-1, self.num_heads, mul // self.num_heads * ir.dim)
-            blocks.append((block * weights[:, :, None]).reshape(-1, mul * ir.dim))
-        return torch.cat(blocks, dim=1)

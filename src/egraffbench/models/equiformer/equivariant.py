@@ -21,22 +21,24 @@ class DepthwiseTensorProduct(torch.nn.Module):
     ) -> None:
         super().__init__()
         wanted = {ir for _, ir in irreps_target} | {o3.Irrep("0e")}
-        blocks, instructions = [], []
-        for i, (mul, ir_in) in enumerate(irreps_in):
-            for j, (_, ir_sh) in enumerate(irreps_sh):
-                for ir_out in ir_in * ir_sh:
-                    if ir_out in wanted:
-                        instructions.append((i, j, len(blocks), "uvu", True))
-                        blocks.append((mul, ir_out))
+        paths = [
+            (ir_out, mul, i, j)
+            for i, (mul, ir_in) in enumerate(irreps_in)
+            for j, (_, ir_sh) in enumerate(irreps_sh)
+            for ir_out in ir_in * ir_sh
+            if ir_out in wanted
+        ]
+        # outputs grouped by irrep so that consecutive blocks of one irrep merge into one (simplified) block
+        paths.sort(key=lambda path: path[0])
         self.tp = o3.TensorProduct(
             irreps_in,
             irreps_sh,
-            o3.Irreps(blocks),
-            instructions,
+            o3.Irreps([(mul, ir_out) for ir_out, mul, _, _ in paths]),
+            [(i, j, k, "uvu", True) for k, (_, _, i, j) in enumerate(paths)],
             internal_weights=not per_edge_weights,
             shared_weights=not per_edge_weights,
         )
-        self.irreps_out = self.tp.irreps_out
+        self.irreps_out = self.tp.irreps_out.simplify()
 
     @property
     def weight_numel(self) -> int:

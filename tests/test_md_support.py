@@ -1,0 +1,87 @@
+"""Helpers of the MD tests (no tests here): a batched Lennard-Jones force field, a NaN-injecting wrapper,
+small crystals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk
+
+from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.graph import AtomicBatch
+
+ARGON = 18
+ARGON_EPSILON = 0.0104  # eV
+ARGON_SIGMA = 3.40  # Å
+
+
+class LennardJones(ForceField):
+    """Shifted-force Lennard-Jones (energy and force continuous at the cutoff), batched through edges."""
+
+    architecture = "lennard-jones"
+
+    def __init__(self, epsilon: float = ARGON_EPSILON, sigma: float = ARGON_SIGMA, cutoff: float = 7.0) -> None:
+        super().__init__([ARGON], cutoff, TrainingStatistics())
+        self.epsilon, self.sigma = epsilon, sigma
+
+    def _pair(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x6 = (self.sigma / r) ** 6
+        energy = 4.0 * self.epsilon * (x6 * x6 - x6)
+        derivative = 4.0 * self.epsilon * (-12.0 * x6 * x6 + 6.0 * x6) / r
+        return energy, derivative
+
+    def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
+        r = batch.edge_vectors().norm(dim=1)
+        cut = torch.full_like(r, self.cutoff)
+        energy, _ = self._pair(r)
+        energy_cut, derivative_cut = self._pair(cut)
+        shifted = energy - energy_cut - (r - cut) * derivative_cut
+        per_atom = torch.zeros(len(batch.positions), dtype=r.dtype, device=r.device)
+        return per_atom.index_add(0, batch.edge_index[1], 0.5 * shifted)
+
+
+class PoisonAfter(ForceField):
+    """Wraps a force field; from call ``after`` on, systems with ``n_atoms`` atoms get NaN energy and forces."""
+
+    architecture = "poison"
+
+    def __init__(self, inner: ForceField, n_atoms: int, after: int) -> None:
+        super().__init__(inner.species, inner.cutoff, TrainingStatistics())
+        self.inner, self.n_atoms, self.after, self.calls = inner, n_atoms, after, 0
+
+    def forward(self, batch: AtomicBatch, compute_stress: bool = False, training: bool = False):
+        output = dict(self.inner(batch))
+        self.calls += 1
+        if self.calls > self.after:
+            poisoned = batch.n_atoms_per_system == self.n_atoms
+            output["energy"] = torch.where(poisoned, torch.nan, output["energy"])
+            output["forces"] = torch.where(poisoned[batch.system_index][:, None], torch.nan, output["forces"])
+        return output
+
+
+def argon_crystal(repeat: int = 2, rattle: float = 0.05, seed: int = 0) -> Atoms:
+    """FCC argon, 4·repeat³ atoms (a = 5.26 Å), positions rattled by ``rattle`` Å."""
+    atoms = bulk("Ar", "fcc", a=5.26, cubic=True) * (repeat, repeat, repeat)
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def copper_gold(repeat: int = 2, gold_fraction: float = 0.25, seed: int = 0) -> Atoms:
+    """FCC Cu with a random ``gold_fraction`` of Au (EMT elements), 4·repeat³ atoms, slightly rattled."""
+    atoms = bulk("Cu", "fcc", a=3.7, cubic=True) * (repeat, repeat, repeat)
+    rng = np.random.default_rng(seed)
+    gold = rng.choice(len(atoms), size=int(round(gold_fraction * len(atoms))), replace=False)
+    atoms.numbers[gold] = 79
+    atoms.rattle(0.02, seed=seed)
+    return atoms
+
+
+@pytest.fixture
+def one_thread():
+    """Small systems run fastest on one intra-op thread (and do not fight other processes for cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
