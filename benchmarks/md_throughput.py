@@ -3,24 +3,25 @@
 For each system (10 replicas of aspirin from the `md17-aspirin` test frames, 10 of LiPS from the `lips` val
 frames) and the same small MACE (16x0e+16x1o+16x2e, 2 interactions), 200 Langevin steps of 1 fs:
 
-(a) one ASE ``Langevin(atoms, 1 fs, temperature_K=T, friction=5e-3)`` loop per replica, one after another, with
-    the model as ASE calculator;
-(b) the batched engine (``egraffbench.md.simulate``): all replicas in one model call per step, stability watch,
-    neighbour lists with a skin, trajectory written to HDF5 with checkpoints;
+(a) one ASE ``Langevin(atoms, 1 fs, temperature_K=T, friction=5e-3)`` loop per replica, one after another,
+    with the model as ASE calculator;
+(b) the batched engine (``egraffbench.md.simulate``): all replicas in one model call per step, stability
+    watch, neighbour lists with a skin, trajectory written to HDF5 with checkpoints;
 (c) the model-only limit: one batched forward+backward of the same replicas, times the number of steps.
 
 Prints (a)/(b), (b)/(c) and the engine overhead ((b) − (c)) / (b).
 
     python benchmarks/md_throughput.py [--data ../shared/datasets] [--model DIR ...] [--steps 200]
 
-Without ``--model`` the model is untrained (random weights): its cost per step is that of a trained one, but its
-dynamics are not physical, so the stability watch is loosened so that no replica is retired mid-benchmark.
+Without ``--model`` the model is untrained (random weights): its cost per step is that of a trained one, but
+its dynamics are not physical, so the stability watch is loosened so that no replica is retired mid-benchmark.
 A ``--model DIR`` (repeatable) is used for the systems whose elements it knows, with the default watch.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -51,6 +52,21 @@ LOOSE_WATCH = StabilityCriteria(
 )
 
 
+class TimedModel(ForceField):
+    """The model, with the wall time of each call recorded (the model's share of the engine's step)."""
+
+    def __init__(self, inner: ForceField) -> None:
+        super().__init__(inner.species, inner.cutoff, inner.statistics)
+        self.inner, self.calls = inner, []
+
+    def forward(self, batch, compute_stress: bool = False, training: bool = False) -> dict[str, torch.Tensor]:
+        started = time.perf_counter()
+        output = self.inner(batch)
+        output["forces"].sum().item()  # waits for the device
+        self.calls.append(time.perf_counter() - started)
+        return output
+
+
 @dataclass(frozen=True)
 class Timing:
     system: str
@@ -60,6 +76,7 @@ class Timing:
     sequential_s: float  # (a)
     batched_s: float  # (b)
     model_only_s: float  # (c)
+    model_in_engine_s: float  # the model calls' share of (b)
     retired: int
     trained: bool
 
@@ -74,6 +91,10 @@ class Timing:
     @property
     def overhead(self) -> float:
         return (self.batched_s - self.model_only_s) / self.batched_s
+
+    @property
+    def overhead_in_run(self) -> float:
+        return (self.batched_s - self.model_in_engine_s) / self.batched_s
 
 
 def untrained_mace(frames: list[Atoms]) -> ForceField:
@@ -124,16 +145,18 @@ def sequential_ase(model: ForceField, frames: list[Atoms], protocol: MDProtocol,
 
 def batched_engine(
     model: ForceField, frames: list[Atoms], protocol: MDProtocol, periodic: bool, device: str, folder: Path
-) -> tuple[float, int]:
-    """(b): seconds of the engine's loop over ``protocol.steps`` steps, and how many replicas it retired."""
+) -> tuple[float, float, int]:
+    """(b): seconds of the engine's loop over ``protocol.steps`` steps, the seconds of its model calls in that
+    loop, and how many replicas it retired."""
     reference = None
     if periodic:
         rdf = radial_distribution(
             np.array([a.positions for a in frames]), np.array([a.cell.array for a in frames])
         )
         reference = dict.fromkeys(range(len(frames)), rdf)
+    timed = TimedModel(model)
     result = simulate(
-        model,
+        timed,
         frames,
         protocol,
         folder / "trajectory.h5",
@@ -141,7 +164,8 @@ def batched_engine(
         device=device,
         overwrite=True,
     )
-    return result.wall_s, sum(o.status == "failed" for o in result.replicas)
+    in_loop = sum(timed.calls[1:])  # the first call gives the initial forces, before the loop
+    return result.wall_s, in_loop, sum(o.status == "failed" for o in result.replicas)
 
 
 def model_only(
@@ -177,45 +201,58 @@ def measure(system: str, args: argparse.Namespace, folder: Path) -> Timing:
         seed=0,
         stability=StabilityCriteria() if trained else LOOSE_WATCH,
     )
-    batched, retired = batched_engine(model, frames, protocol, spec.periodic, args.device, folder)
-    limit = model_only(model, frames, protocol, args.device)
+    # (c) before and after (b), averaged: other processes on the machine change the speed of all three
+    limit_before = model_only(model, frames, protocol, args.device)
+    batched, model_share, retired = batched_engine(
+        model, frames, protocol, spec.periodic, args.device, folder
+    )
+    limit = 0.5 * (limit_before + model_only(model, frames, protocol, args.device))
     sequential = sequential_ase(model, frames, protocol, args.device)
     return Timing(
-        system, len(frames), len(frames[0]), args.steps, sequential, batched, limit, retired, trained
+        system,
+        len(frames),
+        len(frames[0]),
+        args.steps,
+        sequential,
+        batched,
+        limit,
+        model_share,
+        retired,
+        trained,
     )
 
 
 def report(timings: list[Timing], args: argparse.Namespace) -> None:
-    device = (
-        torch.cuda.get_device_name()
-        if args.device.startswith("cuda")
-        else f"CPU, {torch.get_num_threads()} threads"
-    )
-    print(
-        f"md_throughput: {args.steps} Langevin steps of 1 fs, {args.dtype}, {device}, torch {torch.__version__}"
-    )
-    header = f"{'system':<16}{'(a) ASE seq s':>14}{'(b) batched s':>14}{'(c) model s':>12}{'(a)/(b)':>9}{'(b)/(c)':>9}{'overhead':>10}"
-    print(header)
+    if args.device.startswith("cuda"):
+        device = torch.cuda.get_device_name()
+    else:
+        device = f"CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}"
+    print(f"md_throughput: {args.steps} steps of 1 fs, {args.dtype}; {device}; torch {torch.__version__}")
+    columns = ("(a) ASE seq s", "(b) batched s", "(c) model s", "(a)/(b)", "(b)/(c)", "overhead", "in-run")
+    print(f"{'system':<14}" + "".join(f"{c:>15}" for c in columns))
     for t in timings:
-        label = f"{t.system} x{t.replicas}"
-        print(
-            f"{label:<16}{t.sequential_s:>14.2f}{t.batched_s:>14.2f}{t.model_only_s:>12.2f}"
-            f"{t.speedup:>8.2f}x{t.model_ratio:>8.2f}x{100 * t.overhead:>9.1f}%"
+        values = (
+            f"{t.sequential_s:.2f}",
+            f"{t.batched_s:.2f}",
+            f"{t.model_only_s:.2f}",
+            f"{t.speedup:.2f}x",
+            f"{t.model_ratio:.2f}x",
+            f"{100 * t.overhead:.1f}%",
+            f"{100 * t.overhead_in_run:.1f}%",
         )
-    for t in timings:
-        kind = (
-            "trained" if t.trained else "untrained (random weights; stability watch loosened, none retired)"
-        )
-        print(
-            f"{t.system}: {t.atoms} atoms per replica, model {kind}; replicas retired by the watch: {t.retired}"
-        )
+        print(f"{t.system + ' x' + str(t.replicas):<14}" + "".join(f"{v:>15}" for v in values))
     print(
-        "md_throughput "
-        + ", ".join(
-            f"{t.system} x{t.replicas}: (a)/(b) {t.speedup:.1f}x, overhead {100 * t.overhead:.0f}%"
-            for t in timings
-        )
+        "overhead = ((b) − (c)) / (b); in-run = the same with (c) replaced by the time of the model calls "
+        "inside (b) (same work at the same moment: insensitive to other load on the machine)"
     )
+    for t in timings:
+        kind = "trained" if t.trained else "untrained (random weights; stability watch loosened)"
+        print(f"{t.system}: {t.atoms} atoms per replica; model {kind}; replicas retired: {t.retired}")
+    summary = ", ".join(
+        f"{t.system} x{t.replicas}: (a)/(b) {t.speedup:.1f}x, overhead {100 * t.overhead:.0f}%"
+        for t in timings
+    )
+    print(f"md_throughput {summary}")
 
 
 def main() -> None:

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
-from test_md_support import one_thread  # noqa: F401
 from typer.testing import CliRunner
 
 from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
 from egraffbench.md import read_outcomes, read_replica, replica_ids
+from test_md_support import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -42,9 +42,8 @@ def test_simulate_takes_velocities_from_the_file_and_prints_a_summary(tmp_path: 
     structure = copper_file(tmp_path, with_momenta=True)
     out = tmp_path / "run.h5"
     output = invoke(
-        "simulate", "--model", "emt", "--structure", str(structure), "--replicas", "2", "--ensemble", "nve",
-        "--temperature", "300", "--dt", "2", "--steps", "20", "--dtype", "float64", "--stride", "5",
-        "--out", str(out),
+        *f"simulate --model emt --structure {structure} --replicas 2 --ensemble nve --temperature 300 --dt 2 "
+        f"--steps 20 --dtype float64 --stride 5 --out {out}".split()
     )
     assert "completed" in output and "time to failure" in output
     assert replica_ids(out) == [0, 1]
@@ -61,9 +60,10 @@ def test_simulate_takes_velocities_from_the_file_and_prints_a_summary(tmp_path: 
 
 def test_export_round_trips_positions_energies_forces_and_momenta(tmp_path: Path) -> None:
     out = tmp_path / "run.h5"
+    structure = copper_file(tmp_path, with_momenta=False)
     invoke(
-        "simulate", "--model", "emt", "--structure", str(copper_file(tmp_path, False)), "--replicas", "2",
-        "--temperature", "500", "--steps", "10", "--dtype", "float64", "--out", str(out),
+        *f"simulate --model emt --structure {structure} --replicas 2 --temperature 500 --steps 10 "
+        f"--dtype float64 --out {out}".split()
     )
     exported = tmp_path / "replica1.extxyz"
     invoke("export", str(out), "--format", "extxyz", "-o", str(exported), "--replica", "1")
@@ -89,8 +89,8 @@ def test_simulate_starts_from_the_first_frames_of_a_dataset(shared_datasets: Pat
     """Aspirin test frames 0 and 1 as replicas (EMT knows H, C, O), at the dataset's temperature."""
     out = tmp_path / "aspirin.h5"
     invoke(
-        "simulate", "--model", "emt", "--dataset", "md17-aspirin", "--data-root", str(shared_datasets),
-        "--replicas", "2", "--steps", "3", "--out", str(out),
+        *f"simulate --model emt --dataset md17-aspirin --data-root {shared_datasets} --replicas 2 --steps 3 "
+        f"--out {out}".split()
     )
     first = np.load(shared_datasets / "md17" / "aspirin" / "test.npz")["pos"][:2]
     for replica in (0, 1):

@@ -1,5 +1,5 @@
-"""The batched engine: replicas independent of their batch, failed replicas retired with the right reason while
-the others continue unchanged, exact kill-and-resume, the neighbour-list skin, the trajectory file."""
+"""The batched engine: replicas independent of their batch, failed replicas retired with the right reason
+while the others continue unchanged, exact kill-and-resume, the neighbour-list skin, the trajectory file."""
 
 from __future__ import annotations
 
@@ -9,19 +9,26 @@ import numpy as np
 import pytest
 import torch
 from ase import units
-from test_md_support import LennardJones, PoisonAfter, argon_crystal, one_thread  # noqa: F401
 
 from egraffbench.errors import ConfigError
 from egraffbench.md import MDProtocol, read_outcomes, read_replica, replica_ids, simulate
 from egraffbench.md.neighbours import SkinNeighbourList
 from egraffbench.md.state import state_from_structures
 from egraffbench.models.graph import batch_from_atoms
+from test_md_support import LennardJones, PoisonAfter, argon_crystal, one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 PROTOCOL = MDProtocol(
-    ensemble="nvt-langevin", temperature_K=80.0, friction=0.2, timestep_fs=2.0, steps=60, dtype="float64",
-    check_every=5, checkpoint_every=20, seed=3,
+    ensemble="nvt-langevin",
+    temperature_K=80.0,
+    friction=0.2,
+    timestep_fs=2.0,
+    steps=60,
+    dtype="float64",
+    check_every=5,
+    checkpoint_every=20,
+    seed=3,
 )
 
 
@@ -36,14 +43,14 @@ def same_frames(first: Path, second: Path, replica: int) -> None:
 
 
 def test_a_replica_does_not_depend_on_its_batch(tmp_path: Path) -> None:
-    """Replica 2 alone gives, bit for bit, its trajectory within a batch of three (random stream and forces)."""
+    """Replica 2 alone gives, bit for bit, its trajectory in a batch of three (random stream and forces)."""
     structures = crystals(3)
     simulate(LennardJones(), structures, PROTOCOL, tmp_path / "all.h5")
     simulate(LennardJones(), structures[2:], PROTOCOL, tmp_path / "alone.h5", replica_ids=[2])
     same_frames(tmp_path / "all.h5", tmp_path / "alone.h5", 2)
-    other = read_replica(tmp_path / "all.h5", 1).positions
-    assert np.abs(other[-1] - other[0]).max() > 0.05  # replicas do move, and differently
-    assert not np.allclose(read_replica(tmp_path / "all.h5", 0).velocities, read_replica(tmp_path / "all.h5", 1).velocities)
+    first, second = read_replica(tmp_path / "all.h5", 0), read_replica(tmp_path / "all.h5", 1)
+    assert np.abs(second.positions[-1] - second.positions[0]).max() > 0.05  # replicas do move
+    assert not np.allclose(first.velocities, second.velocities)  # and differently
 
 
 def test_a_nan_replica_is_retired_and_the_others_are_unchanged(tmp_path: Path) -> None:
@@ -53,7 +60,8 @@ def test_a_nan_replica_is_retired_and_the_others_are_unchanged(tmp_path: Path) -
     del structures[1][0]
     model = PoisonAfter(LennardJones(), n_atoms=31, after=23)
     result = simulate(model, structures, PROTOCOL, tmp_path / "with.h5")
-    simulate(LennardJones(), [structures[0], structures[2]], PROTOCOL, tmp_path / "without.h5", replica_ids=[0, 2])
+    without = [structures[0], structures[2]]
+    simulate(LennardJones(), without, PROTOCOL, tmp_path / "without.h5", replica_ids=[0, 2])
     outcomes = {o.replica: o for o in result.replicas}
     assert outcomes[1].status == "failed"
     assert outcomes[1].failure_reason == "non-finite"
@@ -96,12 +104,12 @@ def test_kill_and_resume_gives_the_uninterrupted_trajectory(tmp_path: Path) -> N
     structures = crystals(3)
     simulate(LennardJones(), structures, PROTOCOL, tmp_path / "straight.h5")
 
-    def crash_after_second_checkpoint(progress) -> None:
+    def crash(progress) -> None:  # after the checkpoint of step 40
         if progress.step == 47:
             raise Crash
 
     with pytest.raises(Crash):
-        simulate(LennardJones(), structures, PROTOCOL, tmp_path / "resumed.h5", callback=crash_after_second_checkpoint)
+        simulate(LennardJones(), structures, PROTOCOL, tmp_path / "resumed.h5", callback=crash)
     assert read_replica(tmp_path / "resumed.h5", 0).step[-1] == 40  # frames reach the last checkpoint only
     result = simulate(LennardJones(), structures, PROTOCOL, tmp_path / "resumed.h5")
     assert result.resumed_from == 40 and result.steps_run == 20
@@ -136,15 +144,16 @@ def test_stride_different_sizes_and_temperatures(tmp_path: Path) -> None:
         assert trajectory.positions.dtype == np.float32
         np.testing.assert_array_equal(trajectory.step, np.arange(0, 301, 5))
         np.testing.assert_allclose(trajectory.time_fs, trajectory.step * 2.0)
-        kinetic = 0.5 * np.sum(trajectory.masses[:, None] * (trajectory.velocities / units.fs) ** 2, axis=(1, 2))
+        velocities = trajectory.velocities / units.fs
+        kinetic = 0.5 * np.sum(trajectory.masses[:, None] * velocities**2, axis=(1, 2))
         temperatures.append(2 * kinetic[20:].mean() / (3 * n_atoms * units.kB))
     assert temperatures[0] == pytest.approx(40.0, rel=0.15)
     assert temperatures[1] == pytest.approx(120.0, rel=0.15)
 
 
 def test_skin_neighbour_list_rebuilds_only_when_needed_and_gives_exact_forces() -> None:
-    """Within skin/2 the old list, filtered to the cutoff, gives the energy of a fresh list; beyond it the moved
-    replica (and only it) is rebuilt."""
+    """Within skin/2 the old list, filtered to the cutoff, gives the energy of a fresh list; beyond it the
+    moved replica (and only it) is rebuilt."""
     model = LennardJones().double()
     structures = crystals(2)
     momenta = [np.zeros((len(a), 3)) for a in structures]

@@ -1,5 +1,5 @@
-"""The batched integrators reproduce ASE's (VelocityVerlet, Langevin, NoseHooverChainNVT) with the `emt` model in
-float64, step by step; NVE conserves energy."""
+"""The batched integrators reproduce ASE's (VelocityVerlet, Langevin, NoseHooverChainNVT) with the `emt` model
+in float64, step by step; NVE conserves energy."""
 
 from __future__ import annotations
 
@@ -13,17 +13,19 @@ from ase.calculators.emt import EMT
 from ase.md.langevin import Langevin
 from ase.md.nose_hoover_chain import NoseHooverChainNVT
 from ase.md.verlet import VelocityVerlet
-from test_md_support import LennardJones, argon_crystal, copper_gold
 
 from egraffbench.md import MDProtocol, read_replica, simulate
 from egraffbench.md.noise import replica_seed
 from egraffbench.models import load_force_field
+from test_md_support import LennardJones, argon_crystal, copper_gold, one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 STEPS = 200
 
 
 class TorchNormal:
-    """An ASE `rng` drawing from the torch generator that the engine gives replica 0 (same calls, same order)."""
+    """An ASE `rng` drawing from the torch generator the engine gives replica 0 (same calls, same order)."""
 
     def __init__(self, seed: int) -> None:
         self.generator = torch.Generator().manual_seed(replica_seed(seed, 0))
@@ -58,10 +60,7 @@ def engine_positions(atoms: Atoms, protocol: MDProtocol, tmp_path: Path) -> np.n
 
 def crystal(size: str) -> Atoms:
     """8-atom Cu6Au2 (fast) or 32-atom Cu24Au8 (slow) crystal at 300 K."""
-    if size == "small":
-        atoms = copper_gold(repeat=1) * (2, 1, 1)
-    else:
-        atoms = copper_gold(repeat=2)
+    atoms = copper_gold(repeat=1) * (2, 1, 1) if size == "small" else copper_gold(repeat=2)
     return thermalised(atoms, 300.0)
 
 
@@ -156,8 +155,8 @@ def test_langevin_friction_means_what_it_means_in_ase() -> None:
 
 @pytest.mark.parametrize("dtype, bound", [("float64", 2e-4), ("float32", 2e-3)])
 def test_nve_energy_drift_is_small(dtype: str, bound: float, tmp_path: Path) -> None:
-    """Argon FCC crystal (32 atoms, shifted-force Lennard-Jones) at ~40 K, 2 fs steps for 2 ps: the total energy
-    stays within ``bound`` eV/atom of its start (a thermal kinetic energy is ~5e-3 eV/atom)."""
+    """Argon FCC crystal (32 atoms, shifted-force Lennard-Jones) at ~40 K, 2 fs steps for 2 ps: the total
+    energy stays within ``bound`` eV/atom of its start (a thermal kinetic energy is ~5e-3 eV/atom)."""
     atoms = thermalised(argon_crystal(2, rattle=0.0), 80.0)
     protocol = MDProtocol(ensemble="nve", timestep_fs=2.0, steps=1000, stride=10, dtype=dtype)
     simulate(LennardJones(), [atoms], protocol, tmp_path / "nve.h5")

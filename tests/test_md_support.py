@@ -22,7 +22,7 @@ class LennardJones(ForceField):
 
     architecture = "lennard-jones"
 
-    def __init__(self, epsilon: float = ARGON_EPSILON, sigma: float = ARGON_SIGMA, cutoff: float = 7.0) -> None:
+    def __init__(self, epsilon: float = ARGON_EPSILON, sigma: float = ARGON_SIGMA, cutoff: float = 7.0):
         super().__init__([ARGON], cutoff, TrainingStatistics())
         self.epsilon, self.sigma = epsilon, sigma
 
@@ -43,7 +43,7 @@ class LennardJones(ForceField):
 
 
 class PoisonAfter(ForceField):
-    """Wraps a force field; from call ``after`` on, systems with ``n_atoms`` atoms get NaN energy and forces."""
+    """Wraps a force field; after ``after`` calls, systems of ``n_atoms`` atoms get NaN energy and forces."""
 
     architecture = "poison"
 
@@ -72,7 +72,7 @@ def copper_gold(repeat: int = 2, gold_fraction: float = 0.25, seed: int = 0) -> 
     """FCC Cu with a random ``gold_fraction`` of Au (EMT elements), 4·repeat³ atoms, slightly rattled."""
     atoms = bulk("Cu", "fcc", a=3.7, cubic=True) * (repeat, repeat, repeat)
     rng = np.random.default_rng(seed)
-    gold = rng.choice(len(atoms), size=int(round(gold_fraction * len(atoms))), replace=False)
+    gold = rng.choice(len(atoms), size=round(gold_fraction * len(atoms)), replace=False)
     atoms.numbers[gold] = 79
     atoms.rattle(0.02, seed=seed)
     return atoms

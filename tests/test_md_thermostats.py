@@ -1,5 +1,5 @@
-"""Langevin and Nosé–Hoover chain sample the canonical ensemble: the mean kinetic temperature matches the target
-and the kinetic energy follows the canonical Gamma distribution (Kolmogorov–Smirnov test)."""
+"""Langevin and Nosé–Hoover chain sample the canonical ensemble: the mean kinetic temperature matches the
+target and the kinetic energy follows the canonical Gamma distribution (Kolmogorov–Smirnov test)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from ase import units
 from scipy import stats
-from test_md_support import LennardJones, argon_crystal, one_thread  # noqa: F401
 
 from egraffbench.md import MDProtocol, read_replica, simulate
+from test_md_support import LennardJones, argon_crystal, one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -33,7 +33,8 @@ def zero_momentum_start(seed: int):
     """Argon crystal with Maxwell–Boltzmann momenta at the target, total momentum removed."""
     atoms = argon_crystal(2, rattle=0.05, seed=seed)
     rng = np.random.default_rng(seed)
-    momenta = np.sqrt(atoms.get_masses() * units.kB * TARGET_K)[:, None] * rng.standard_normal((len(atoms), 3))
+    sigma = np.sqrt(atoms.get_masses() * units.kB * TARGET_K)[:, None]
+    momenta = sigma * rng.standard_normal((len(atoms), 3))
     atoms.set_momenta(momenta - momenta.mean(0))
     return atoms
 
@@ -46,7 +47,7 @@ def run(protocol: MDProtocol, replicas: int, tmp_path: Path) -> Path:
 
 
 def check_canonical(samples: np.ndarray, dof: int, temperature: float, mean_tolerance: float, p_floor: float):
-    """Mean temperature within ``mean_tolerance`` of ``temperature``; KE ~ Gamma(dof/2, k_B T) (KS p-value)."""
+    """Mean temperature within ``mean_tolerance`` of ``temperature``; KE ~ Gamma(dof/2, k_B T) (KS test)."""
     kinetic_temperature = 2 * samples / (dof * units.kB)
     assert abs(kinetic_temperature.mean() / temperature - 1) < mean_tolerance
     p_value = stats.kstest(samples, stats.gamma(a=dof / 2, scale=units.kB * temperature).cdf).pvalue
@@ -78,8 +79,8 @@ NOSE_HOOVER_RUNS = [
 
 @pytest.mark.parametrize("replicas, steps, mean_tolerance, p_floor", NOSE_HOOVER_RUNS)
 def test_nose_hoover_samples_the_canonical_kinetic_energy(replicas, steps, mean_tolerance, p_floor, tmp_path):
-    """The chain drives Σp²/m towards 3N k_B T (as ASE's). With zero total momentum, which the forces conserve,
-    3N − 3 momenta move: they are canonical at T' = T·3N/(3N − 3), so the mean 3N-temperature is T."""
+    """The chain drives Σp²/m towards 3N k_B T (as ASE's). With zero total momentum, which the forces
+    conserve, 3N − 3 momenta move: canonical at T' = T·3N/(3N − 3), so the mean 3N-temperature is T."""
     protocol = MDProtocol(
         ensemble="nvt-nose-hoover",
         temperature_K=TARGET_K,

@@ -8,6 +8,7 @@ import typer
 
 from egraffbench.cli.analyze_command import analyze
 from egraffbench.cli.data_commands import data_app
+from egraffbench.cli.results_command import results
 from egraffbench.cli.run_command import run
 from egraffbench.cli.simulate_commands import export, simulate
 from egraffbench.cli.train_commands import evaluate, train
@@ -22,6 +23,7 @@ cli = typer.Typer(
 )
 cli.add_typer(data_app, name="data")
 cli.command()(run)
+cli.command()(results)
 cli.command()(train)
 cli.command()(evaluate)
 cli.command()(analyze)

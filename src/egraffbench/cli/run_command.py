@@ -1,81 +1,165 @@
-"""`egraffbench run`: the benchmark end to end, printing a leaderboard."""
+"""`egraffbench run`: the benchmark matrix (models × tasks × seeds) end to end, printing the leaderboard."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from egraffbench.md.engine import SimulationProgress
-from egraffbench.md.protocol import MDProtocol
-from egraffbench.report.leaderboard import leaderboard_rows, print_leaderboard, write_results
-from egraffbench.runner.job import JobSpec, run_job
+from egraffbench.report.leaderboard import print_leaderboard, summary_rows, write_results
+from egraffbench.runner.benchmark import RunObserver, RunResult, run_benchmark
+from egraffbench.runner.executors import InProcessExecutor, dask_executor
+from egraffbench.runner.job import JobHooks
+from egraffbench.runner.matrix import JobSpec, expand_jobs
+from egraffbench.store.database import ResultsStore
+from egraffbench.store.records import JobRecord
+from egraffbench.tasks import ModeOverride, load_task
 
-DEFAULT_MODELS = ["mace", "emt"]
-DEFAULT_DATASET = "emt-cu3au"  # the embedded dataset: generated locally, no download
+DEFAULT_TASK = "emt-cu3au"  # the embedded dataset: generated locally, no download
+DEFAULT_MODELS = ["mace", "emt"]  # for the default task; any other task defaults to all six architectures
+
+
+class _ProgressObserver(RunObserver):
+    """Rich progress: one line per job (stage, training epoch, MD speed) in process, a job counter on Dask."""
+
+    def __init__(self, progress: Progress, jobs: int) -> None:
+        self.progress = progress
+        self.overall = progress.add_task("jobs", total=jobs, status="")
+        self.lines: dict[str, TaskID] = {}
+
+    def job_hooks(self, job: JobSpec) -> JobHooks:
+        line = self.progress.add_task(job.job_id, total=None, status="starting")
+        self.lines[job.job_id] = line
+
+        def on_stage(stage: str, status: str) -> None:
+            self.progress.update(line, status=f"{stage}: {status}")
+
+        def on_epoch(record: dict) -> None:
+            mae = 1000 * record["val_force_mae"]
+            self.progress.update(line, status=f"train epoch {record['epoch']}: val F MAE {mae:.1f} meV/Å")
+
+        def on_md(state: SimulationProgress) -> None:
+            self.progress.update(
+                line,
+                total=state.steps,
+                completed=state.step,
+                status=f"MD {state.steps_per_s:.0f} steps/s, {state.live} live / {state.retired} retired",
+            )
+
+        return JobHooks(on_stage, on_epoch, on_md)
+
+    def job_finished(self, job: JobSpec, record: JobRecord) -> None:
+        if record.status == "failed":
+            status = f"[red]failed[/red]: {record.error}"
+        elif record.fully_cached:
+            status = "all stages reused"
+        else:
+            status = f"done ({record.reused_stages} stages reused)"
+        line = self.lines.get(job.job_id)
+        if line is None:
+            self.progress.console.print(f"{job.job_id}: {status}")
+        else:
+            self.progress.update(line, total=1, completed=1, status=status)
+        self.progress.advance(self.overall)
+
+    def warning(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]warning[/yellow]: {message}")
+
+
+def _report(result: RunResult, console: Console) -> None:
+    counts = result.counts
+    computed = counts["total"] - counts["cached"] - counts["failed"]
+    console.print(
+        f"{counts['total']} jobs: {counts['cached']} skipped (every stage already finished), {computed} run, "
+        f"{counts['failed']} failed; {counts['stages_reused']} finished stages reused"
+    )
+    for record in result.records:
+        if record.status == "failed":
+            console.print(f"[red]failed[/red] {record.job_id}: {record.error}")
 
 
 def run(
+    task_file: Annotated[Path | None, typer.Argument(help="a task YAML file (instead of --task)")] = None,
+    tasks: Annotated[
+        list[str] | None,
+        typer.Option("--task", help="shipped task name or task file (repeat); default emt-cu3au"),
+    ] = None,
     models: Annotated[
         list[str] | None,
-        typer.Option("--models", help="architectures or reference potentials (repeat); default: mace and emt"),
+        typer.Option(
+            "--models",
+            help="architecture, reference potential (emt), model-config YAML, or `all` (repeat); "
+            "default: mace and emt on the default task, all six architectures otherwise",
+        ),
     ] = None,
-    dataset: Annotated[str, typer.Option("--dataset", help="dataset name")] = DEFAULT_DATASET,
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="seeds 0..N-1 per model")] = 1,
-    config: Annotated[str, typer.Option("--config", help="model preset (dev, paper) or YAML file")] = "dev",
-    replicas: Annotated[int, typer.Option("--replicas", min=1, help="MD replicas from the first test frames")] = 10,
-    steps: Annotated[int, typer.Option("--steps", min=1, help="MD steps of 1 fs")] = 1000,
-    out: Annotated[Path, typer.Option("--out", help="results folder")] = Path("egraffbench-results"),
-    data_root: Annotated[Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="seeds 0..N-1 per model and task")] = 1,
+    mode: Annotated[
+        str, typer.Option("--mode", help="dev (minutes per job on CPU), standard or paper")
+    ] = "dev",
+    out: Annotated[Path, typer.Option("--out", help="run folder: results.sqlite, stage cache")] = Path(
+        "egraffbench-results"
+    ),
+    preset: Annotated[str | None, typer.Option("--preset", help="model preset instead of the mode's")] = None,
+    replicas: Annotated[
+        int | None,
+        typer.Option("--replicas", min=1, help="MD replicas per test system instead of the mode's"),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", min=1, help="MD steps instead of the mode's")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="run on a Dask LocalCluster")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="address of a running Dask scheduler")
+    ] = None,
+    slurm_jobs: Annotated[
+        int | None, typer.Option("--slurm-jobs", min=1, help="SLURM jobs via dask-jobqueue (its config file)")
+    ] = None,
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")
+    ] = None,
 ) -> None:
-    """Train, evaluate, simulate and score each model; print the leaderboard and write results JSON/CSV.
+    """Train, evaluate, simulate and score every model on every task and seed; print the leaderboard.
 
-    With no arguments: a small MACE and the EMT oracle on the embedded Cu–Au dataset (minutes on 2 CPU cores).
-    A rerun of the same command skips every finished stage and resumes an interrupted MD run.
+    Stage outputs are cached in the run folder under keys of their inputs: rerunning the same command after
+    an interruption skips every finished stage. Exit code 1 if any job failed (its error is stored).
     """
+    references = [str(task_file)] if task_file is not None else []
+    references += tasks or []
+    chosen = [load_task(reference) for reference in references or [DEFAULT_TASK]]
+    default_models = DEFAULT_MODELS if not references else ["all"]
+    overrides = ModeOverride(model_preset=preset, replicas=replicas, md={"steps": steps} if steps else {})
+    jobs = expand_jobs(models or default_models, chosen, seeds, mode, overrides, data_root)
     console = Console(stderr=True)
-    protocol = MDProtocol(steps=steps)
-    specs = [
-        JobSpec(model=name, dataset=dataset, seed=seed, config=config, replicas=replicas, md=protocol,
-                data_root=data_root)
-        for name in (models or DEFAULT_MODELS)
-        for seed in range(seeds)
-    ]
-    results = []
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(), console=console,
-    ) as progress:
-        for spec in specs:
-            task = progress.add_task(spec.job_id, total=None, status="")
-
-            def on_stage(stage: str, status: str, task: int = task) -> None:
-                if stage == "done":
-                    progress.update(task, total=1, completed=1, status=f"done (cached: {status or 'none'})")
-                else:
-                    progress.update(task, status=stage)
-
-            def on_epoch(record: dict, task: int = task) -> None:
-                progress.update(
-                    task,
-                    status=f"train epoch {record['epoch']}: val F MAE {1000 * record['val_force_mae']:.1f} meV/Å",
-                )
-
-            def on_md(state: SimulationProgress, task: int = task) -> None:
-                progress.update(
-                    task,
-                    total=state.steps,
-                    completed=state.step,
-                    status=f"MD {state.steps_per_s:.0f} steps/s, {state.simulated_ps:.2f} ps, "
-                    f"{state.live} live / {state.retired} retired",
-                )
-
-            results.append(run_job(spec, out, on_stage=on_stage, on_epoch=on_epoch, on_md=on_md))
-    rows = leaderboard_rows(results)
-    write_results(rows, results, out)
-    skipped = sum(len(r["skipped_stages"]) for r in results)
-    print_leaderboard(rows, f"egraffbench — {dataset}", Console())
-    console.print(f"results: {out / 'results.json'}, {out / 'results.csv'} ({skipped} finished stages reused)")
+    parallel = any(option is not None for option in (workers, scheduler, slurm_jobs))
+    executor_context = dask_executor(workers, scheduler, slurm_jobs) if parallel else nullcontext(None)
+    with (
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+        executor_context as executor,
+    ):
+        observer = _ProgressObserver(progress, len(jobs))
+        command = shlex.join(["egraffbench", *sys.argv[1:]])
+        result = run_benchmark(jobs, out, executor or InProcessExecutor(), observer, command)
+    with ResultsStore(out) as store:
+        rows = summary_rows(store, result.run_id)
+        json_path, csv_path = write_results(store, result.run_id, out)
+    names = ", ".join(task.name for task in chosen)
+    print_leaderboard(rows, f"egraffbench — {names} ({mode} mode)", Console())
+    _report(result, console)
+    console.print(f"results: {out / 'results.sqlite'} (run {result.run_id}); {json_path}, {csv_path}")
+    if result.failed:
+        raise typer.Exit(1)

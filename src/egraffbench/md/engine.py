@@ -102,9 +102,9 @@ def simulate(
     checkpoint = _resume_point(out_path, setup.fingerprint, overwrite, setup.device)
     if checkpoint == "complete":
         return SimulationResult(out_path, list(read_outcomes(out_path).values()), 0, 0.0, None)
-    run = _Run(setup, out_path, protocol, reference_rdfs, model_name, callback)
+    run = _Run(setup, out_path, reference_rdfs, model_name, callback)
     if checkpoint is None:
-        run.start(structures)
+        run.start()
     else:
         run.restore(checkpoint)
     return run.loop()
@@ -198,13 +198,13 @@ class _Run:
         self,
         setup: _Setup,
         out_path: Path,
-        protocol: MDProtocol,
         reference_rdfs: Mapping[int, StructureFunction] | None,
         model_name: str,
         callback: Callable[[SimulationProgress], None] | None,
     ) -> None:
-        self.setup, self.out_path, self.protocol = setup, out_path, protocol
+        self.setup, self.out_path, self.protocol = setup, out_path, setup.protocol
         self.model_name, self.callback = model_name, callback
+        protocol = setup.protocol
         self.integrator = integrator_for(protocol)
         self.noise = ReplicaNoise(protocol.seed, setup.replica_ids, setup.device)
         by_id = dict(zip(setup.replica_ids, setup.structures, strict=True))
@@ -218,9 +218,9 @@ class _Run:
         self.step = 0
         self.resumed_from: int | None = None
 
-    def start(self, structures: Sequence[Atoms]) -> None:
+    def start(self) -> None:
         """Initial state, forces and thermostat; frame 0 recorded and checked."""
-        setup = self.setup
+        setup, structures = self.setup, self.setup.structures
         dtype = self.protocol.torch_dtype
         momenta = [
             p if p is not None else self._draw_momenta(replica, atoms, temperature)

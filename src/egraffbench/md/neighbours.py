@@ -38,10 +38,10 @@ class SkinNeighbourList:
 
     def update(self, state: MDState, positions: torch.Tensor) -> int:
         """Rebuild the lists of replicas with an atom at ``positions`` moved > skin/2; returns how many."""
-        moved = (positions - self.reference).square().sum(1)
+        moved = (positions - self.reference).square().sum(1).nan_to_num(nan=torch.inf)  # a NaN atom: inf
         largest = torch.zeros(state.n_replicas, dtype=moved.dtype, device=moved.device)
         largest = largest.scatter_reduce(0, state.system_index, moved, reduce="amax")
-        stale = (largest > (0.5 * self.skin) ** 2) & torch.isfinite(largest)
+        stale = (largest > (0.5 * self.skin) ** 2) & torch.isfinite(largest)  # non-finite: left to the watch
         replicas = torch.nonzero(stale).flatten().tolist()
         if not replicas:
             return 0

@@ -178,7 +178,8 @@ def replica_ids(path: Path) -> list[int]:
 def read_outcomes(path: Path) -> dict[int, ReplicaOutcome]:
     """Outcome of every replica, by replica id."""
     with _open(path, "r") as file:
-        return {int(name): _outcome(int(name), group) for name, group in file["replicas"].items()}
+        groups = sorted((int(name), group) for name, group in file["replicas"].items())
+        return {replica: _outcome(replica, group) for replica, group in groups}
 
 
 def read_replica(path: Path, replica: int) -> ReplicaTrajectory:

@@ -32,8 +32,8 @@ class EquiformerForceField(ForceField):
     """Equiformer (Liao & Smidt, ICLR 2023): equivariant graph attention transformer.
 
     Periodic images are ordinary edges of the batch's neighbour list, so periodic cells are handled exactly.
-    Hyperparameters (keyword arguments, defaults in :data:`DEFAULT_HYPERPARAMETERS`) are those of the
-    original MD17 model; per-element reference energies and the energy scale are applied by :class:`ForceField`.
+    Hyperparameters (keyword arguments, defaults in :data:`DEFAULT_HYPERPARAMETERS`) are those of the original
+    MD17 model; per-element reference energies and the energy scale are applied by :class:`ForceField`.
     """
 
     architecture = "equiformer"
@@ -66,4 +66,7 @@ class EquiformerForceField(ForceField):
         )
 
     def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
-        return self.network(species_index, batch.edge_index, batch.edge_vectors())
+        # e3nn's TorchScript modules run unoptimised: the profiling executor would re-specialise them for
+        # every new graph size (seconds per new batch shape in training) and is no faster once warm
+        with torch.jit.optimized_execution(False):
+            return self.network(species_index, batch.edge_index, batch.edge_vectors())

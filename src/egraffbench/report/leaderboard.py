@@ -1,10 +1,11 @@
-"""The leaderboard: one row per job with its headline numbers (and confidence intervals), as a table,
-JSON and CSV."""
+"""The leaderboard of a run, read from its results store: one row per model and task (metrics over all
+seeds) or per job, with 95 % intervals; as a rich table, CSV or JSON."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,83 +13,132 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from egraffbench.fileio import atomic_write_json, atomic_write_text
+from egraffbench.fileio import atomic_write_text
+from egraffbench.store.database import ResultsStore
 
-# (column key, header, scale to display units, digits): display units meV/atom, meV/Å, %, etc.
-COLUMNS: list[tuple[str, str, float, int]] = [
-    ("energy_mae_per_atom", "E MAE meV/atom", 1000.0, 2),
-    ("force_mae", "F MAE meV/Å", 1000.0, 1),
-    ("wf_percent", "WF %", 1.0, 2),
-    ("jsd", "JSD", 1.0, 4),
-    ("ev", "EV", 1.0, 5),
-    ("fv", "FV", 1.0, 4),
-    ("stable_fraction", "stable", 1.0, 2),
-    ("median_time_to_failure_ps", "TTF ps", 1.0, 2),
-    ("steps_per_s", "MD steps/s", 1.0, 1),
-    ("training_seconds", "train s", 1.0, 0),
+# (metric, header, scale to display units, number format): display units meV/atom, meV/Å, %, ...
+COLUMNS: list[tuple[str, str, float, str]] = [
+    ("energy_mae_per_atom", "E MAE meV/atom", 1000.0, ".3g"),
+    ("force_mae", "F MAE meV/Å", 1000.0, ".3g"),
+    ("wf_percent", "WF %", 1.0, ".3g"),
+    ("jsd", "JSD", 1.0, ".3g"),
+    ("ev", "EV", 1.0, ".3g"),
+    ("fv", "FV", 1.0, ".3g"),
+    ("stable_fraction", "stable", 1.0, ".2f"),
+    ("median_time_to_failure_ps", "TTF ps", 1.0, ".3g"),
+    ("steps_per_s", "MD steps/s", 1.0, ".3g"),
+    ("training_seconds", "train s", 1.0, ".0f"),
 ]
 
 
-def leaderboard_rows(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten job results into rows of plain numbers; an interval becomes value, _low and _high columns."""
+def _pivot(
+    metric_rows: Sequence[dict[str, Any]], keys: Sequence[str], extra: Sequence[str] = ()
+) -> dict[tuple, dict[str, Any]]:
+    """Metric rows (one per name) → one row per ``keys`` (plus the ``extra`` columns of its first metric)
+    with `name`, `name_low`, `name_high` columns."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    for metric in metric_rows:
+        identity = tuple(metric[k] for k in keys)
+        row = rows.setdefault(identity, {k: metric[k] for k in (*keys, *extra)})
+        row[metric["name"]] = metric["value"]
+        row[f"{metric['name']}_low"] = metric["low"]
+        row[f"{metric['name']}_high"] = metric["high"]
+    return rows
+
+
+def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """By task; within a task most stable first, then lowest WF."""
+
+    def order(row: dict[str, Any]) -> tuple:
+        stable, wf = row.get("stable_fraction"), row.get("wf_percent")
+        return (
+            row["task"],
+            -(stable if stable is not None else -1.0),
+            wf if wf is not None else float("inf"),
+        )
+
+    return sorted(rows, key=order)
+
+
+def summary_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
+    """One row per (model, task) of a run: metrics over all finished seeds (``system`` "" = pooled)."""
+    return _ranked(list(_pivot(store.summaries(run_id, system), ("model", "task"), ("seeds",)).values()))
+
+
+def job_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
+    """One row per job of a run: status, error and its metrics (``system`` "" = pooled)."""
+    metrics = _pivot(store.metrics(run_id, system), ("job_id",))
     rows = []
-    for result in results:
-        scores = result.get("scores", {})
-        row: dict[str, Any] = {
-            "model": result["model"],
-            "dataset": result["dataset"],
-            "seed": result["seed"],
-            "energy_mae_per_atom": result["test_errors"]["energy_mae_per_atom"],
-            "force_mae": result["test_errors"]["force_mae"],
-            "stable_fraction": scores.get("stable_fraction"),
-            "median_time_to_failure_ps": scores.get("median_time_to_failure_ps"),
-            "steps_per_s": result["md"]["steps_per_s"],
-            "us_per_atom_step": result["md"]["us_per_atom_step"],
-            "training_seconds": result["training"].get("training_seconds"),
-        }
-        for key in ("wf_percent", "jsd", "ev", "fv", "rollout_energy_mae_per_atom", "rollout_force_mae"):
-            interval = scores.get(key)
-            row[key] = interval["value"] if interval else None
-            row[f"{key}_low"] = interval["low"] if interval else None
-            row[f"{key}_high"] = interval["high"] if interval else None
-        row["violation_reference"] = scores.get("violation_reference")
-        row["failure_reasons"] = ";".join(f"{k}:{v}" for k, v in sorted(scores.get("failure_reasons", {}).items()))
+    for job in store.jobs(run_id):
+        row = {key: job[key] for key in ("job_id", "model", "task", "seed", "status", "seconds", "error")}
+        row.update({k: v for k, v in metrics.get((job["job_id"],), {}).items() if k != "job_id"})
         rows.append(row)
-    return sorted(rows, key=lambda r: (r["dataset"], -(r["stable_fraction"] or 0), r["wf_percent"] or 1e9))
+    return _ranked(rows)
 
 
-def _cell(row: dict[str, Any], key: str, scale: float, digits: int) -> str:
+def _cell(row: dict[str, Any], key: str, scale: float, number: str) -> str:
     value = row.get(key)
     if value is None:
         return "n/a"
-    text = f"{value * scale:.{digits}f}"
+    text = f"{value * scale:{number}}"
     low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
     if low is not None and high is not None and high > low:
-        text += f" [{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+        text += f" \\[{low * scale:{number}}, {high * scale:{number}}]"
     return text
 
 
 def leaderboard_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
-    """A rich table of ``rows`` (intervals shown as [low, high], 95 % bootstrap over replicas)."""
-    table = Table(title=title, caption="[low, high]: 95% bootstrap interval over replicas")
+    """A rich table of summary or job rows; intervals shown as [low, high]."""
+    per_job = bool(rows) and "job_id" in rows[0]
+    caption = "\\[low, high]: 95% bootstrap interval over replicas" + ("" if per_job else " and seeds")
+    table = Table(title=title, caption=caption)
     table.add_column("model", style="bold")
-    table.add_column("dataset")
+    table.add_column("task")
+    table.add_column("seed" if per_job else "seeds", justify="right")
     for _, header, _, _ in COLUMNS:
         table.add_column(header, justify="right")
     for row in rows:
-        table.add_row(row["model"], row["dataset"], *(_cell(row, k, s, d) for k, _, s, d in COLUMNS))
+        if per_job:
+            label = str(row["seed"]) + ("" if row["status"] == "done" else f" ({row['status']})")
+        else:
+            label = str(row["seeds"])
+        table.add_row(row["model"], row["task"], label, *(_cell(row, k, s, d) for k, _, s, d in COLUMNS))
     return table
 
 
-def write_results(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]], out_dir: Path) -> None:
-    """`results.json` (leaderboard rows + every job's full results) and `results.csv` (the rows)."""
-    atomic_write_json(out_dir / "results.json", {"leaderboard": list(rows), "jobs": list(results)})
+def rows_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """CSV of rows (columns: the union of their keys, in first-seen order)."""
+    fields = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    atomic_write_text(out_dir / "results.csv", buffer.getvalue())
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def results_document(store: ResultsStore, run_id: str) -> dict[str, Any]:
+    """Everything about a run as one JSON-ready document: run, leaderboard, jobs (stages, artifacts)."""
+    run = next(r for r in store.runs() if r["run_id"] == run_id)
+    stages, artifacts = store.stages(run_id), store.artifacts(run_id)
+    jobs = []
+    for job in store.jobs(run_id):
+        job["stages"] = [s for s in stages if s["job_id"] == job["job_id"]]
+        job["artifacts"] = {a["kind"]: a["path"] for a in artifacts if a["job_id"] == job["job_id"]}
+        jobs.append(job)
+    return {
+        "run": {**run, "settings": json.loads(run["settings"] or "{}")},
+        "leaderboard": summary_rows(store, run_id),
+        "jobs": jobs,
+    }
+
+
+def write_results(store: ResultsStore, run_id: str, out_dir: Path) -> tuple[Path, Path]:
+    """`results.json` (the whole run) and `results.csv` (the leaderboard) in ``out_dir``."""
+    document = results_document(store, run_id)
+    json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
+    atomic_write_text(json_path, json.dumps(document, indent=2, default=str) + "\n")
+    atomic_write_text(csv_path, rows_csv(document["leaderboard"]))
+    return json_path, csv_path
 
 
 def print_leaderboard(rows: Sequence[dict[str, Any]], title: str, console: Console | None = None) -> None:

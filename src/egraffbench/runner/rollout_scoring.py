@@ -1,9 +1,12 @@
-"""Score MD rollouts against a reference: structure (WF, JSD), EV/FV, stability — each with a bootstrap CI."""
+"""Score MD rollouts against their references: per-replica values (WF, JSD, EV/FV, errors along the rollout,
+time to failure), then any set of replicas — one test system, a whole job, or several seeds — aggregated
+with bootstrap confidence intervals over replicas."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,9 +17,16 @@ from egraffbench.metrics.structure import (
     distance_histogram,
     radial_distribution,
 )
-from egraffbench.metrics.survival import censored_durations, fraction_stable, kaplan_meier, median_time_to_failure
+from egraffbench.metrics.survival import (
+    censored_durations,
+    fraction_stable,
+    kaplan_meier,
+    median_time_to_failure,
+)
 from egraffbench.metrics.uncertainty import bootstrap_ci
 from egraffbench.metrics.violation import energy_violation, force_violation, geometric_mean
+
+NOT_APPLICABLE = "no oracle, and the test frames are not a contiguous trajectory on the MD time grid"
 
 
 @dataclass
@@ -35,23 +45,88 @@ class Rollout:
 
 @dataclass
 class ReferenceEnergies:
-    """Reference energies (F,) and forces (F, N, 3) for the frames of each rollout, and where they come from."""
+    """Reference energies (F,) eV and forces (F, N, 3) eV/Å for the frames of one rollout."""
 
-    energies: list[np.ndarray]
-    forces: list[np.ndarray]
-    source: str  # "oracle" or "reference-trajectory"
+    energies: np.ndarray
+    forces: np.ndarray
 
 
-def _interval(samples: Sequence[float], seed: int) -> dict[str, float] | None:
-    values = np.asarray(samples, dtype=float)
+@dataclass
+class ReplicaValues:
+    """What one replica contributes to the scores (JSON-serialisable through :meth:`to_json`)."""
+
+    system: str
+    failure_time_fs: float | None
+    failure_reason: str | None
+    wf_percent: float | None = None
+    jsd: float | None = None
+    ev: list[float] | None = None  # per compared frame
+    fv: list[float] | None = None
+    energy_error_per_atom: float | None = None  # mean |Ê − E| / N along the rollout, eV/atom
+    force_error: float | None = None  # mean |F̂ − F| over components along the rollout, eV/Å
+    violation_reference: str | None = None  # "oracle" or "reference-trajectory"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReplicaValues:
+        return cls(**data)
+
+
+def structure_values(
+    rollouts: Sequence[Rollout], reference_positions: np.ndarray, reference_cells: np.ndarray, periodic: bool
+) -> list[tuple[float | None, float | None]]:
+    """(WF %, JSD) of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference."""
+    if periodic:
+        r_max = default_r_max(reference_cells)
+        reference = radial_distribution(reference_positions, reference_cells, r_max=r_max).values
+    else:
+        r_max = default_molecule_r_max(reference_positions)
+        reference = distance_histogram(reference_positions, r_max=r_max).values
+    values: list[tuple[float | None, float | None]] = []
+    for rollout in rollouts:
+        finite = np.isfinite(rollout.positions).all(axis=(1, 2))
+        if not finite.any():
+            values.append((None, None))
+            continue
+        if periodic:
+            curve = radial_distribution(rollout.positions[finite], rollout.cells[finite], r_max=r_max).values
+        else:
+            curve = distance_histogram(rollout.positions[finite], r_max=r_max).values
+        values.append((wright_factor(curve, reference), jensen_shannon_divergence(curve, reference)))
+    return values
+
+
+def violation_values(rollout: Rollout, reference: ReferenceEnergies) -> dict[str, Any]:
+    """Per-frame EV and FV of one rollout and its mean absolute energy (eV/atom) and force (eV/Å) errors,
+    over the frames where the model's energy and forces are finite."""
+    finite = np.isfinite(rollout.energies) & np.isfinite(rollout.forces).all(axis=(1, 2))
+    if not finite.any():
+        return {}
+    energies, forces = rollout.energies[finite], rollout.forces[finite]
+    reference_energies, reference_forces = reference.energies[finite], reference.forces[finite]
+    return {
+        "ev": energy_violation(energies, reference_energies).tolist(),
+        "fv": force_violation(forces, reference_forces).tolist(),
+        "energy_error_per_atom": float(np.mean(np.abs(energies - reference_energies)) / len(rollout.numbers)),
+        "force_error": float(np.mean(np.abs(forces - reference_forces))),
+    }
+
+
+def _interval(samples: Sequence[float | None], seed: int) -> dict[str, float] | None:
+    values = np.array([np.nan if s is None else s for s in samples], dtype=float)
     if not np.isfinite(values).any():
         return None
     estimate, low, high = bootstrap_ci(values, seed=seed)
     return {"value": estimate, "low": low, "high": high}
 
 
-def _geometric_interval(per_replica: list[np.ndarray], seed: int) -> dict[str, float]:
+def _geometric_interval(per_replica: list[np.ndarray], seed: int) -> dict[str, float] | None:
     """Geometric mean over all frames of all replicas, with a bootstrap interval that resamples replicas."""
+    per_replica = [values for values in per_replica if len(values)]
+    if not per_replica:
+        return None
     estimate = geometric_mean(per_replica)
     generator = np.random.default_rng(seed)
     replicates = [
@@ -62,51 +137,15 @@ def _geometric_interval(per_replica: list[np.ndarray], seed: int) -> dict[str, f
     return {"value": estimate, "low": float(low), "high": float(high)}
 
 
-def structure_scores(
-    rollouts: Sequence[Rollout], reference_positions: np.ndarray, reference_cells: np.ndarray, periodic: bool, seed: int
-) -> dict[str, dict[str, float] | None]:
-    """WF (%) and JSD of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference."""
-    if periodic:
-        r_max = default_r_max(reference_cells)
-        reference = radial_distribution(reference_positions, reference_cells, r_max=r_max).values
-        curves = [radial_distribution(r.positions, r.cells, r_max=r_max).values for r in rollouts if len(r.positions)]
-    else:
-        r_max = default_molecule_r_max(reference_positions)
-        reference = distance_histogram(reference_positions, r_max=r_max).values
-        curves = [distance_histogram(r.positions, r_max=r_max).values for r in rollouts if len(r.positions)]
-    return {
-        "wf_percent": _interval([wright_factor(c, reference) for c in curves], seed),
-        "jsd": _interval([jensen_shannon_divergence(c, reference) for c in curves], seed),
-    }
-
-
-def violation_scores(rollouts: Sequence[Rollout], reference: ReferenceEnergies, seed: int) -> dict[str, object]:
-    """EV and FV (geometric means) and the absolute per-atom energy / force errors along the rollouts."""
-    ev = [energy_violation(r.energies, e) for r, e in zip(rollouts, reference.energies, strict=True)]
-    fv = [force_violation(r.forces, f) for r, f in zip(rollouts, reference.forces, strict=True)]
-    keep = [i for i, values in enumerate(ev) if len(values)]
-    energy_errors = [
-        np.abs(r.energies - e) / len(r.numbers) for r, e in zip(rollouts, reference.energies, strict=True) if len(e)
-    ]
-    force_errors = [np.abs(r.forces - f).mean() for r, f in zip(rollouts, reference.forces, strict=True) if len(f)]
-    return {
-        "ev": _geometric_interval([ev[i] for i in keep], seed),
-        "fv": _geometric_interval([fv[i] for i in keep], seed),
-        "rollout_energy_mae_per_atom": _interval([float(np.mean(e)) for e in energy_errors], seed),
-        "rollout_force_mae": _interval(force_errors, seed),
-        "violation_reference": reference.source,
-    }
-
-
-def stability_scores(rollouts: Sequence[Rollout], run_length_fs: float) -> dict[str, object]:
-    """Fraction of replicas stable, median time to failure (ps, censored at the run length) and the KM curve."""
-    durations, failed = censored_durations([r.failure_time_fs for r in rollouts], run_length_fs)
+def stability_scores(replicas: Sequence[ReplicaValues], run_length_fs: float) -> dict[str, Any]:
+    """Fraction of replicas stable, median time to failure (ps, censored at the run length), KM curve."""
+    durations, failed = censored_durations([r.failure_time_fs for r in replicas], run_length_fs)
     curve = kaplan_meier(durations / 1000.0, failed)
     median = median_time_to_failure(curve)
     reasons: dict[str, int] = {}
-    for rollout in rollouts:
-        if rollout.failure_reason:
-            reasons[rollout.failure_reason] = reasons.get(rollout.failure_reason, 0) + 1
+    for replica in replicas:
+        if replica.failure_reason:
+            reasons[replica.failure_reason] = reasons.get(replica.failure_reason, 0) + 1
     return {
         "stable_fraction": fraction_stable(failed),
         "median_time_to_failure_ps": median if median is not None else run_length_fs / 1000.0,
@@ -119,3 +158,31 @@ def stability_scores(rollouts: Sequence[Rollout], run_length_fs: float) -> dict[
             "high": curve.upper.tolist(),
         },
     }
+
+
+def aggregate_replicas(
+    replicas: Sequence[ReplicaValues], run_length_fs: float, seed: int, groups: Sequence[str]
+) -> dict[str, Any]:
+    """Scores of a set of replicas (any systems, any seeds), for the metric ``groups`` asked for
+    (`structure`, `violation`, `stability`); each MD metric with a 95 % bootstrap interval over replicas."""
+    scores: dict[str, Any] = {"replicas": len(replicas)}
+    if "stability" in groups:
+        scores.update(stability_scores(replicas, run_length_fs))
+    if "structure" in groups:
+        scores["wf_percent"] = _interval([r.wf_percent for r in replicas], seed)
+        scores["jsd"] = _interval([r.jsd for r in replicas], seed)
+    if "violation" in groups:
+        compared = [r for r in replicas if r.violation_reference is not None]
+        sources = sorted({r.violation_reference for r in compared})
+        scores.update(
+            {
+                "ev": _geometric_interval([np.asarray(r.ev or []) for r in compared], seed),
+                "fv": _geometric_interval([np.asarray(r.fv or []) for r in compared], seed),
+                "rollout_energy_mae_per_atom": _interval([r.energy_error_per_atom for r in compared], seed),
+                "rollout_force_mae": _interval([r.force_error for r in compared], seed),
+                "violation_reference": ",".join(sources) or None,
+            }
+        )
+        if not compared:
+            scores["violation_reason"] = NOT_APPLICABLE
+    return scores

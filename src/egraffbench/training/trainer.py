@@ -201,7 +201,7 @@ def train_force_field(
             optimizer.step()
             if averaged is not None:
                 averaged.update_parameters(model)
-            sums["loss"] += float(loss)
+            sums["loss"] += float(loss.detach())
             for key, value in parts.items():
                 sums[key] += value
         model.eval()

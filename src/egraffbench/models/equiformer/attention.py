@@ -6,11 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-
-import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from e3nn import o3
 
-from egraffbench.errors import ConfigError
 from egraffbench.models.equiformer.equivariant import DepthwiseTensorProduct, gated_activation
 from egraffbench.models.equiformer.radial import RadialMLP
 
@@ -31,8 +28,8 @@ def scatter_softmax(
 ) -> torch.Tensor:
     """Softmax of ``logits`` (E, ...) over the entries sharing an ``index`` (E,) value; same shape as logits.
 
-    With ``weights`` (E,), the weighted softmax w_e exp(a_e) / Σ w_k exp(a_k) over the group. The group maximum
-    is subtracted first (a constant per group, so it carries no gradient), which keeps large logits finite.
+    With ``weights`` (E,), the weighted softmax w_e exp(a_e) / Σ w_k exp(a_k) over the group. The group
+    maximum is subtracted first (a constant per group, so it carries no gradient): large logits stay finite.
     """
     group_shape = (num_groups, *logits.shape[1:])
     expanded = index.reshape(-1, *([1] * (logits.dim() - 1))).expand_as(logits)
@@ -41,8 +38,13 @@ def scatter_softmax(
     terms = torch.exp(logits - maxima[index])
     if weights is not None:
         terms = terms * weights.reshape(-1, *([1] * (logits.dim() - 1)))
-    totals = logits.new_zeros(group_shape).index_add(0, index, terms)
+    totals = scatter_sum(terms, index, num_groups)
     return terms / totals.clamp_min(torch.finfo(logits.dtype).tiny)[index]
+
+
+def scatter_sum(values: torch.Tensor, index: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """Sum of the rows of ``values`` (E, ...) sharing an ``index`` (E,) value: (num_groups, ...)."""
+    return values.new_zeros(num_groups, *values.shape[1:]).index_add(0, index, values)
 
 
 def smooth_leaky_relu(x: torch.Tensor, negative_slope: float = 0.2) -> torch.Tensor:
@@ -74,12 +76,7 @@ class GraphAttention(torch.nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.irreps_heads = o3.Irreps([(mul * num_heads, ir) for mul, ir in irreps_head])
-        self.logits_per_head = sum(mul for mul, ir in irreps_head if ir == o3.Irrep("0e"))
-        if self.logits_per_head == 0:
-            raise ConfigError(
-                f"equiformer hyperparameter 'irreps_head' needs even scalars (0e) for the attention logits, "
-                f"got '{irreps_head}'"
-            )
+        self.logits_per_head = irreps_head.count("0e")
         self.nonlinear_messages = nonlinear_messages
         self.merge_sender = o3.Linear(irreps_node, irreps_node, biases=True)
         self.merge_receiver = o3.Linear(irreps_node, irreps_node)
@@ -99,10 +96,8 @@ class GraphAttention(torch.nn.Module):
         else:
             self.to_values = o3.Linear(self.message_tp.irreps_out, self.irreps_heads)
         self.project = o3.Linear(self.irreps_heads, irreps_node)
-        # within each irrep block of irreps_heads, head h owns the h-th run of mul/num_heads channels
-        heads = [
-            torch.arange(num_heads).repeat_interleave(mul // num_heads * ir.dim) for mul, ir in self.irreps_heads
-        ]
+        # within each irrep block of irreps_heads, head h owns the h-th run of that irrep's per-head channels
+        heads = [torch.arange(num_heads).repeat_interleave(mul * ir.dim) for mul, ir in irreps_head]
         self.register_buffer("head_of_component", torch.cat(heads), persistent=False)
 
     def forward(self, features: torch.Tensor, edges: EdgeGeometry) -> torch.Tensor:
@@ -118,8 +113,7 @@ class GraphAttention(torch.nn.Module):
             values = self.to_values(message)
         weights = self.edge_weights(logits, edges, features.shape[0])
         weighted = values * weights[:, self.head_of_component]
-        pooled = weighted.new_zeros(features.shape[0], weighted.shape[1]).index_add(0, edges.receiver, weighted)
-        return self.project(pooled)
+        return self.project(scatter_sum(weighted, edges.receiver, features.shape[0]))
 
     @staticmethod
     def edge_weights(logits: torch.Tensor, edges: EdgeGeometry, num_nodes: int) -> torch.Tensor:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import torch
-
-import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from e3nn import nn, o3
 
 
@@ -12,8 +10,8 @@ class DepthwiseTensorProduct(torch.nn.Module):
     """Channel-wise ('uvu') tensor product of node-like features with edge spherical harmonics.
 
     Every input channel is multiplied with every harmonic; of each product only the irreps present in
-    ``irreps_target`` (and even scalars) are kept, each as its own output block of the input's multiplicity.
-    Weights are either given per edge (``per_edge_weights=True``, e.g. from a radial MLP) or learned and shared.
+    ``irreps_target`` (and even scalars) are kept, each as an output block of the input's multiplicity.
+    Weights are given per edge (``per_edge_weights=True``, e.g. by a radial MLP) or learned and shared.
     """
 
     def __init__(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import torch
-
-import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from e3nn import o3
 
 from egraffbench.models.equiformer.equivariant import gated_activation

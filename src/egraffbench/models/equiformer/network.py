@@ -1,19 +1,22 @@
-"""The Equiformer network: embeddings, transformer blocks, energy head; per-atom energies from edge vectors."""
+"""The Equiformer network: embeddings, transformer blocks and energy head; per-atom energies from edges."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
-
-import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from e3nn import o3
 
 from egraffbench.errors import ConfigError
-from egraffbench.models.equiformer.attention import EdgeGeometry, GraphAttention
+from egraffbench.models.equiformer.attention import EdgeGeometry, GraphAttention, scatter_sum
 from egraffbench.models.equiformer.equivariant import DepthwiseTensorProduct
 from egraffbench.models.equiformer.layers import EquivariantLayerNorm, FeedForward
 from egraffbench.models.equiformer.radial import ExpNormalBasis, PolynomialEnvelope, RadialMLP
+
+
+def _require(condition: bool, field: str, expected: str, value: object) -> None:
+    if not condition:
+        raise ConfigError(f"equiformer hyperparameter '{field}': expected {expected}, got {value!r}")
 
 
 class EdgeDegreeEmbedding(torch.nn.Module):
@@ -42,7 +45,7 @@ class EdgeDegreeEmbedding(torch.nn.Module):
         sent = self.constant(one).expand(edges.basis.shape[0], -1)
         messages = self.project(self.tp(sent, edges.harmonics, self.radial(edges.basis)))
         messages = messages * edges.envelope[:, None]
-        return messages.new_zeros(num_nodes, messages.shape[1]).index_add(0, edges.receiver, messages) / self.norm
+        return scatter_sum(messages, edges.receiver, num_nodes) / self.norm
 
 
 class TransformerBlock(torch.nn.Module):
@@ -67,9 +70,8 @@ class TransformerBlock(torch.nn.Module):
         )
         self.norm_feed_forward = EquivariantLayerNorm(irreps_node)
         self.feed_forward = FeedForward(irreps_node, irreps_mlp, irreps_out)
-        self.shortcut = (
-            torch.nn.Identity() if irreps_out == irreps_node else o3.Linear(irreps_node, irreps_out, biases=True)
-        )
+        same = irreps_out == irreps_node
+        self.shortcut = torch.nn.Identity() if same else o3.Linear(irreps_node, irreps_out, biases=True)
 
     def forward(self, features: torch.Tensor, edges: EdgeGeometry) -> torch.Tensor:
         """(N, irreps_node) → (N, irreps_out)."""
@@ -103,13 +105,13 @@ class EquiformerNetwork(torch.nn.Module):
     ) -> None:
         super().__init__()
         node, feature = o3.Irreps(irreps_node), o3.Irreps(irreps_feature)
-        if node.count("0e") == 0:
-            raise ConfigError(f"equiformer hyperparameter 'irreps_node' needs even scalars (0e), got '{node}'")
-        if any(ir != o3.Irrep("0e") for _, ir in feature):
-            raise ConfigError(
-                f"equiformer hyperparameter 'irreps_feature' must be even scalars only (e.g. '512x0e'), got '{feature}'"
-            )
-        self.irreps_node = node
+        _require(num_blocks >= 1, "num_blocks", "at least 1", num_blocks)
+        _require(num_heads >= 1, "num_heads", "at least 1", num_heads)
+        _require(node.count("0e") > 0, "irreps_node", "some even scalars (0e)", irreps_node)
+        head = o3.Irreps(irreps_head)
+        _require(head.count("0e") > 0, "irreps_head", "even scalars (0e) for the logits", irreps_head)
+        _require(feature.count("0e") == feature.dim, "irreps_feature", "even scalars only", irreps_feature)
+        self.irreps_node, self.irreps_feature = node, feature
         self.irreps_sh = o3.Irreps.spherical_harmonics(sh_lmax)
         self.num_species = num_species
         self.basis = ExpNormalBasis(num_radial_basis, cutoff)
@@ -123,7 +125,7 @@ class EquiformerNetwork(torch.nn.Module):
                 node,
                 feature if index == num_blocks - 1 else node,
                 self.irreps_sh,
-                o3.Irreps(irreps_head),
+                head,
                 o3.Irreps(irreps_mlp),
                 num_heads,
                 num_radial_basis,
@@ -140,10 +142,11 @@ class EquiformerNetwork(torch.nn.Module):
     def edge_geometry(self, edge_index: torch.Tensor, vectors: torch.Tensor) -> EdgeGeometry:
         """Harmonics, radial basis and envelope of edges with vectors (E, 3) in Å, sender → receiver."""
         lengths = vectors.norm(dim=-1)
+        harmonics = o3.spherical_harmonics(self.irreps_sh, vectors, normalize=True, normalization="component")
         return EdgeGeometry(
             sender=edge_index[0],
             receiver=edge_index[1],
-            harmonics=o3.spherical_harmonics(self.irreps_sh, vectors, normalize=True, normalization="component"),
+            harmonics=harmonics,
             basis=self.basis(lengths),
             envelope=self.envelope(lengths),
         )
@@ -151,7 +154,7 @@ class EquiformerNetwork(torch.nn.Module):
     def block_features(
         self, species_index: torch.Tensor, edge_index: torch.Tensor, vectors: torch.Tensor
     ) -> list[torch.Tensor]:
-        """Node features after the embedding and after each block: [(N, irreps_node), ..., (N, irreps_feature)]."""
+        """Node features after the embedding and each block: (N, irreps_node), ..., (N, irreps_feature)."""
         edges = self.edge_geometry(edge_index, vectors)
         one_hot = torch.nn.functional.one_hot(species_index, self.num_species).to(vectors.dtype)
         # one-hot rows have unit norm, not unit variance per component: rescale to the linear's fan-in
@@ -163,7 +166,9 @@ class EquiformerNetwork(torch.nn.Module):
             outputs.append(features)
         return outputs
 
-    def forward(self, species_index: torch.Tensor, edge_index: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        """Per-atom energies (N,), dimensionless, of atoms with species indices (N,) and edges (2, E), (E, 3) Å."""
+    def forward(
+        self, species_index: torch.Tensor, edge_index: torch.Tensor, vectors: torch.Tensor
+    ) -> torch.Tensor:
+        """Per-atom energies (N,), dimensionless, of species indices (N,), edges (2, E), vectors (E, 3) Å."""
         features = self.block_features(species_index, edge_index, vectors)[-1]
         return self.head(self.norm(features)).squeeze(-1)

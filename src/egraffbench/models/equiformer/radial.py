@@ -44,7 +44,9 @@ class PolynomialEnvelope(torch.nn.Module):
         """Envelope (E,) of edge lengths (E,) in Å."""
         p = self.exponent
         x = lengths / self.cutoff
-        value = 1.0 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2)
+        value = (
+            1.0 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2)
+        )
         return torch.where(x < 1.0, value, torch.zeros_like(value))
 
 

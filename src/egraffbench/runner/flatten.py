@@ -1,0 +1,69 @@
+"""A job's nested results as flat metric rows (name, system, value, interval, unit) for the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from egraffbench.store.records import MetricValue
+
+ERROR_UNITS = {
+    "energy_mae": "eV",
+    "energy_rmse": "eV",
+    "energy_mae_per_atom": "eV/atom",
+    "energy_rmse_per_atom": "eV/atom",
+    "force_mae": "eV/Å",
+    "force_rmse": "eV/Å",
+}
+SCORE_UNITS = {
+    "wf_percent": "%",
+    "jsd": "",
+    "ev": "",
+    "fv": "",
+    "rollout_energy_mae_per_atom": "eV/atom",
+    "rollout_force_mae": "eV/Å",
+    "stable_fraction": "",
+    "median_time_to_failure_ps": "ps",
+}
+RUN_UNITS = {
+    ("training", "training_seconds"): "s",
+    ("training", "epochs"): "",
+    ("training", "parameters"): "",
+    ("md", "steps_per_s"): "1/s",
+    ("md", "us_per_atom_step"): "µs",
+}
+
+
+def _metric(name: str, value: Any, unit: str, system: str) -> MetricValue | None:
+    if isinstance(value, dict):
+        return MetricValue(name, value.get("value"), value.get("low"), value.get("high"), unit, system)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return MetricValue(name, float(value), unit=unit, system=system)
+
+
+def _block(values: dict[str, Any], units: dict[str, str], system: str) -> list[MetricValue]:
+    rows = [_metric(name, values[name], unit, system) for name, unit in units.items() if name in values]
+    return [row for row in rows if row is not None]
+
+
+def score_metrics(scores: dict[str, Any]) -> list[MetricValue]:
+    """MD scores pooled over all replicas and per test system."""
+    rows = _block(scores, SCORE_UNITS, "")
+    for system, values in scores.get("systems", {}).items():
+        rows += _block(values, SCORE_UNITS, system)
+    return rows
+
+
+def job_metrics(results: dict[str, Any]) -> list[MetricValue]:
+    """Every number of a job's results worth querying: test errors, MD scores, cost."""
+    rows: list[MetricValue] = []
+    errors = results.get("test_errors") or {}
+    rows += _block(errors, ERROR_UNITS, "")
+    for system, values in errors.get("systems", {}).items():
+        rows += _block(values, ERROR_UNITS, system)
+    rows += score_metrics(results.get("scores") or {})
+    for (section, name), unit in RUN_UNITS.items():
+        row = _metric(name, (results.get(section) or {}).get(name), unit, "")
+        if row is not None:
+            rows.append(row)
+    return rows

@@ -1,0 +1,55 @@
+"""Content keys: a stable hash of a stage's inputs, and checksums of data files and folders.
+
+A key changes when anything the stage reads changes (configuration, data bytes, the stage's code version),
+and only then; the stage's output is stored under it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from egraffbench.errors import DatasetError
+
+# Version of each stage's code: bump one when its results would change for the same inputs, so that runs
+# recompute that stage (and the stages after it) instead of reusing stale outputs.
+STAGE_VERSIONS: dict[str, int] = {"train": 1, "evaluate": 1, "simulate": 1, "score": 1}
+KEY_LENGTH = 20  # hex digits kept in folder names (80 bits)
+_CHUNK = 1 << 20
+_file_digests: dict[tuple[str, int, int], str] = {}
+
+
+def stable_hash(value: Any) -> str:
+    """sha256 of the canonical JSON of ``value`` (sorted keys), shortened to KEY_LENGTH hex digits."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def stage_key(stage: str, inputs: dict[str, Any]) -> str:
+    """The cache key of ``stage`` for ``inputs`` (its code version included)."""
+    return stable_hash({"stage": stage, "version": STAGE_VERSIONS[stage], "inputs": inputs})
+
+
+def file_checksum(path: Path) -> str:
+    """sha256 of a file's bytes, remembered per (path, size, mtime) within the process."""
+    status = path.stat()
+    memo = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+    if memo not in _file_digests:
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+        _file_digests[memo] = digest.hexdigest()
+    return _file_digests[memo]
+
+
+def data_checksum(path: Path) -> str:
+    """Checksum of a data file, or of every file in a folder (DeePMD layout) with its relative path."""
+    if path.is_file():
+        return file_checksum(path)
+    if not path.is_dir():
+        raise DatasetError(f"{path}: data file or folder not found")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return stable_hash({str(p.relative_to(path)): file_checksum(p) for p in files})

@@ -1,0 +1,90 @@
+"""The job matrix: models × tasks × seeds, each job with the settings of its task in the run mode."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from egraffbench.errors import ConfigError
+from egraffbench.models.presets import ModelConfig, load_model_config
+from egraffbench.models.registry import ARCHITECTURES, REFERENCE_POTENTIALS, architecture_class
+from egraffbench.tasks.modes import RunSettings, run_settings
+from egraffbench.tasks.schema import ModeOverride, TaskSpec
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model of the matrix: a trainable architecture with its config, or a reference potential."""
+
+    name: str  # as shown in results: the architecture, reference potential or config file stem
+    config: ModelConfig | None  # None for a reference potential
+    source: str  # preset name or config file path
+
+    @property
+    def is_reference(self) -> bool:
+        return self.config is None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job: a model on a task with a seed, in a run mode; ``data_root`` None is the dataset cache."""
+
+    model: ModelChoice
+    task: TaskSpec
+    seed: int
+    settings: RunSettings
+    data_root: Path | None = None
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.model.name}/{self.task.name}/seed{self.seed}"
+
+
+def _model_file(path: Path) -> ModelChoice:
+    """A user's model-config YAML: its `architecture` field picks the adapter; the file stem names it."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read model config ({error})") from error
+    architecture = raw.get("architecture") if isinstance(raw, dict) else None
+    if not isinstance(architecture, str):
+        raise ConfigError(f"{path}: field 'architecture': required, one of {', '.join(ARCHITECTURES)}")
+    architecture_class(architecture)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
+    return ModelChoice(name, load_model_config(architecture, path), str(path))
+
+
+def resolve_models(names: Sequence[str], preset: str) -> list[ModelChoice]:
+    """``names``: architectures (with ``preset``), reference potentials, model-config YAML files, or `all`
+    (the six architectures)."""
+    expanded = [a for name in names for a in (ARCHITECTURES if name == "all" else [name])]
+    choices = []
+    for name in dict.fromkeys(expanded):
+        if name in REFERENCE_POTENTIALS:
+            choices.append(ModelChoice(name, None, "reference potential"))
+        elif Path(name).suffix in {".yaml", ".yml"}:
+            choices.append(_model_file(Path(name)))
+        else:
+            choices.append(ModelChoice(name, load_model_config(name, preset), preset))
+    return choices
+
+
+def expand_jobs(
+    models: Sequence[str],
+    tasks: Sequence[TaskSpec],
+    seeds: int,
+    mode: str,
+    overrides: ModeOverride | None = None,
+    data_root: Path | None = None,
+) -> list[JobSpec]:
+    """Every (model, task, seed) job, seeds 0 … seeds − 1, ordered task by task."""
+    jobs = []
+    for task in tasks:
+        settings = run_settings(task, mode, overrides)
+        for model in resolve_models(models, settings.model_preset):
+            jobs.extend(JobSpec(model, task, seed, settings, data_root) for seed in range(seeds))
+    return jobs

@@ -1,0 +1,127 @@
+"""Kill and rerun: an interrupted run resumes without redoing finished stages and ends with the same stored
+metrics as an uninterrupted one; changed inputs rerun exactly the stages that depend on them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from egraffbench.md.engine import SimulationProgress
+from egraffbench.runner.benchmark import RunObserver, run_benchmark
+from egraffbench.runner.executors import InProcessExecutor
+from egraffbench.runner.job import JobHooks
+from egraffbench.runner.matrix import JobSpec, expand_jobs
+from egraffbench.store.database import ResultsStore
+from egraffbench.tasks import ModeOverride, load_task
+from test_runner_fixtures import (
+    ReferenceRun,
+    physics_metrics,
+    shared_reference_run,
+    tiny_jobs,
+    write_tiny_task,
+)
+
+
+@pytest.fixture
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
+
+
+class Killed(BaseException):
+    """Stands in for a kill: not an Exception, so no job records it as its own failure."""
+
+
+class KillAt(RunObserver):
+    """Interrupts the mace job once: after training epoch ``epoch`` or after MD step ``md_step``."""
+
+    def __init__(self, epoch: int | None = None, md_step: int | None = None) -> None:
+        self.epoch, self.md_step = epoch, md_step
+
+    def job_hooks(self, job: JobSpec) -> JobHooks:
+        if job.model.name != "mace":
+            return JobHooks()
+
+        def on_epoch(record: dict) -> None:
+            if record["epoch"] == self.epoch:
+                raise Killed
+
+        def on_md(state: SimulationProgress) -> None:
+            if state.step == self.md_step:
+                raise Killed
+
+        return JobHooks(on_epoch=on_epoch, on_md=on_md)
+
+
+def _stages(run_dir: Path) -> dict[tuple[str, str], str]:
+    with ResultsStore.open_existing(run_dir) as store:
+        return {(s["job_id"], s["stage"]): s["status"] for s in store.stages(store.latest_run())}
+
+
+def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    jobs = tiny_jobs(reference_run.task_file)
+    run_dir = tmp_path / "run"
+    executor = InProcessExecutor(torch_threads=1)
+    with pytest.raises(Killed):
+        run_benchmark(jobs, run_dir, executor, KillAt(epoch=1))
+    with pytest.raises(Killed):
+        run_benchmark(jobs, run_dir, executor, KillAt(md_step=12))  # checkpoints every 5 steps
+    with ResultsStore.open_existing(run_dir) as store:
+        assert [run["status"] for run in store.runs()] == ["interrupted", "interrupted"]
+        assert {job["status"] for job in store.jobs(store.latest_run())} == {"running", "pending"}
+
+    finished = run_benchmark(jobs, run_dir, executor)
+    mace = next(record for record in finished.records if record.model == "mace")
+    stages = {s.stage: s.status for s in mace.stages}
+    assert stages == {
+        "fetch": "cached",
+        "train": "cached",
+        "evaluate": "cached",
+        "simulate": "done",
+        "score": "done",
+    }
+    assert mace.results["md"]["resumed_from_step"] == 10
+    assert mace.results["training"]["epochs"] == 2
+    assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
+
+    again = run_benchmark(jobs, run_dir, executor)
+    assert again.counts == {"total": 2, "cached": 2, "failed": 0, "stages_reused": 7}
+    assert set(_stages(run_dir).values()) == {"cached"}
+    assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
+
+
+def test_changed_md_protocol_reruns_only_simulation_and_scoring(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, run_dir)
+    longer = ModeOverride(model_preset="test", replicas=2, md={"steps": 25, "checkpoint_every": 5})
+    jobs = expand_jobs(["mace"], [load_task(reference_run.task_file)], 1, "dev", longer)
+    result = run_benchmark(jobs, run_dir)
+    assert {s.stage: s.status for s in result.records[0].stages} == {
+        "fetch": "cached",
+        "train": "cached",
+        "evaluate": "cached",
+        "simulate": "done",
+        "score": "done",
+    }
+    metrics = physics_metrics(run_dir)
+    assert metrics[("mace/tiny-cuau/seed0", "", "median_time_to_failure_ps")][0] == pytest.approx(0.025)
+
+
+def test_changed_test_data_keeps_the_trained_model(reference_run: ReferenceRun, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, run_dir)
+    moved = write_tiny_task(tmp_path / "elsewhere", test_frames=23)  # same train/val bytes, other folder
+    result = run_benchmark(tiny_jobs(moved, ["mace"]), run_dir)
+    assert {s.stage: s.status for s in result.records[0].stages} == {
+        "fetch": "cached",
+        "train": "cached",
+        "evaluate": "done",
+        "simulate": "done",
+        "score": "done",
+    }
+    assert result.records[0].results["test_errors"]["frames"] == 23
