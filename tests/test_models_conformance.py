@@ -37,8 +37,8 @@ def model(request: pytest.FixtureRequest):
         energy_scale=0.7,
         avg_num_neighbors=8.0,
     )
-    ff = build_force_field(request.param, SPECIES, CUTOFF, statistics, tiny_hyperparameters(request.param))
-    return ff.double().eval()
+    hyperparameters = tiny_hyperparameters(request.param)
+    return build_force_field(request.param, SPECIES, CUTOFF, statistics, hyperparameters, torch.float64).eval()
 
 
 def alloy() -> Atoms:

@@ -10,9 +10,16 @@ from egraffbench.runner import executors
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.executors import DaskExecutor, dask_executor
 from egraffbench.store.database import ResultsStore
-from test_runner_fixtures import ReferenceRun, physics_metrics, shared_reference_run, tiny_jobs
+from test_runner_fixtures import (
+    ReferenceRun,
+    physics_metrics,
+    shared_reference_run,
+    tiny_jobs,
+    write_tiny_task,
+)
 
-pytest.importorskip("distributed")
+distributed = pytest.importorskip("distributed")
+Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
 
 @pytest.fixture
@@ -20,13 +27,18 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
     return shared_reference_run(tmp_path_factory)
 
 
-def _check_same_as_in_process(reference: ReferenceRun, run_dir: Path, processes: bool) -> None:
-    with dask_executor(workers=2, processes=processes) as executor:
+def test_local_cluster_stores_the_same_metrics_as_the_in_process_run(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    """Worker processes (each importing torch and the models: about a minute on 2 busy cores) compute,
+    bit for bit, what the in-process run computed: same data, seeds and one torch thread per job."""
+    run_dir = tmp_path / "run"
+    with dask_executor(workers=2) as executor:
         assert isinstance(executor, DaskExecutor)
         assert len(executor.client.scheduler_info()["workers"]) == 2
-        result = run_benchmark(tiny_jobs(reference.task_file), run_dir, executor)
-    assert result.counts["failed"] == 0 and result.counts["total"] == 2
-    in_process, on_dask = physics_metrics(reference.run_dir), physics_metrics(run_dir)
+        result = run_benchmark(tiny_jobs(reference_run.task_file), run_dir, executor)
+    assert [r.error for r in result.records] == [None, None]
+    in_process, on_dask = physics_metrics(reference_run.run_dir), physics_metrics(run_dir)
     assert on_dask.keys() == in_process.keys() and len(on_dask) > 40
     assert on_dask == in_process
     with ResultsStore.open_existing(run_dir) as store:
@@ -34,28 +46,30 @@ def _check_same_as_in_process(reference: ReferenceRun, run_dir: Path, processes:
         assert run["status"] == "done" and "DaskExecutor" in run["settings"]
 
 
-def test_threaded_local_cluster_matches_the_in_process_run(
-    reference_run: ReferenceRun, tmp_path: Path
-) -> None:
-    _check_same_as_in_process(reference_run, tmp_path / "run", processes=False)
-
-
-@pytest.mark.slow  # two worker processes import torch and the models: about a minute on 2 cores
-def test_process_local_cluster_matches_the_in_process_run(
-    reference_run: ReferenceRun, tmp_path: Path
-) -> None:
-    _check_same_as_in_process(reference_run, tmp_path / "run", processes=True)
-
-
-def test_a_job_lost_on_dask_becomes_a_failed_record(
-    reference_run: ReferenceRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_job_lost_on_dask_becomes_a_failed_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def lost(*args: object) -> None:
         raise RuntimeError("worker lost")
 
     monkeypatch.setattr(executors, "run_job", lost)
-    jobs = tiny_jobs(reference_run.task_file, ["emt"])
-    with dask_executor(workers=1, processes=False) as executor:
-        ((job, record),) = list(executor.run(jobs, tmp_path))
+    jobs = tiny_jobs(write_tiny_task(tmp_path, test_frames=4), ["emt"])
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        ((job, record),) = list(DaskExecutor(client).run(jobs, tmp_path))
     assert record.status == "failed" and record.job_id == job.job_id == "emt/tiny-cuau/seed0"
     assert record.error == "RuntimeError: worker lost" and "worker lost" in record.traceback
+
+
+def test_the_documented_slurm_configuration_makes_a_job_script() -> None:
+    jobqueue = pytest.importorskip("dask_jobqueue")
+    import dask.config
+    import yaml
+
+    text = (Path(__file__).parents[1] / "docs" / "running.md").read_text()
+    block = text.split("`~/.config/dask/jobqueue.yaml`", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    with dask.config.set(yaml.safe_load(block)), jobqueue.SLURMCluster() as cluster:
+        script = cluster.job_script()
+    assert "#SBATCH -p compute" in script and "#SBATCH -t 04:00:00" in script
+    assert "export EGRAFFBENCH_DATA=/shared/egraffbench/datasets" in script
+    assert "--nthreads 8" in script or "--nworkers 1" in script

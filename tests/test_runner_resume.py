@@ -3,7 +3,12 @@ metrics as an uninterrupted one; changed inputs rerun exactly the stages that de
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +130,46 @@ def test_changed_test_data_keeps_the_trained_model(reference_run: ReferenceRun, 
         "score": "done",
     }
     assert result.records[0].results["test_errors"]["frames"] == 23
+
+
+@pytest.mark.slow  # two fresh interpreters import torch and MACE, and train: a minute or two on 2 cores
+def test_a_killed_command_reruns_without_redoing_finished_stages(tmp_path: Path) -> None:
+    task_file = write_tiny_task(tmp_path / "task", test_frames=12)
+    out = tmp_path / "run"
+    command = [sys.executable, "-c", "from egraffbench.cli.main import app; app()", "run", str(task_file)]
+    command += [
+        "--models",
+        "mace",
+        "--models",
+        "emt",
+        "--preset",
+        "test",
+        "--steps",
+        "400",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not list(out.glob("stages/simulate/*/trajectory.h5.checkpoint")) and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert list(out.glob("stages/train/*/result.json")) and not list(
+        out.glob("stages/simulate/*/result.json")
+    )
+
+    rerun = subprocess.run(
+        command, capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "240"}
+    )
+    output = " ".join(rerun.stdout.split() + rerun.stderr.split())
+    assert rerun.returncode == 0, output
+    assert (
+        "2 jobs: 0 skipped (every stage already finished), 2 run, 0 failed; 2 finished stages reused"
+        in output
+    )
+    stages = _stages(out)
+    assert stages[("mace/tiny-cuau/seed0", "train")] == "cached"
+    assert stages[("mace/tiny-cuau/seed0", "evaluate")] == "cached"
+    assert stages[("mace/tiny-cuau/seed0", "simulate")] == "done"

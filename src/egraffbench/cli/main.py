@@ -8,6 +8,7 @@ import typer
 
 from egraffbench.cli.analyze_command import analyze
 from egraffbench.cli.data_commands import data_app
+from egraffbench.cli.report_command import report
 from egraffbench.cli.results_command import results
 from egraffbench.cli.run_command import run
 from egraffbench.cli.simulate_commands import export, simulate
@@ -24,6 +25,7 @@ cli = typer.Typer(
 cli.add_typer(data_app, name="data")
 cli.command()(run)
 cli.command()(results)
+cli.command()(report)
 cli.command()(train)
 cli.command()(evaluate)
 cli.command()(analyze)

@@ -123,6 +123,7 @@ class ForceField(torch.nn.Module):
             "cutoff": self.cutoff,
             "statistics": self.statistics.to_json(),
             "hyperparameters": self.hyperparameters,
+            "dtype": str(next(self.parameters(), self.energy_scale).dtype),
         }
 
 

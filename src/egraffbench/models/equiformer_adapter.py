@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -37,7 +37,7 @@ class EquiformerForceField(ForceField):
     """
 
     architecture = "equiformer"
-    defaults: dict[str, Any] = DEFAULT_HYPERPARAMETERS
+    defaults: ClassVar[dict[str, Any]] = DEFAULT_HYPERPARAMETERS
 
     def __init__(
         self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any

@@ -7,6 +7,8 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from egraffbench.errors import UnknownNameError
 from egraffbench.models.base import ForceField, TrainingStatistics
 
@@ -44,9 +46,21 @@ def build_force_field(
     cutoff: float,
     statistics: TrainingStatistics,
     hyperparameters: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> ForceField:
-    """A new, untrained force field of architecture ``name``."""
-    return architecture_class(name)(species, cutoff, statistics, **(hyperparameters or {}))
+    """A new, untrained force field of architecture ``name`` with parameters and buffers in ``dtype``.
+
+    The model is built with ``dtype`` as torch's default, not cast afterwards: e3nn keeps Clebsch–Gordan
+    coefficients as buffers in the default dtype, and a float32 build cast to float64 keeps their float32
+    rounding (equivariance then holds to ~1e-8 only).
+    """
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        model = architecture_class(name)(species, cutoff, statistics, **(hyperparameters or {}))
+    finally:
+        torch.set_default_dtype(previous)
+    return model.to(dtype)
 
 
 def reference_potential(name: str) -> ForceField:

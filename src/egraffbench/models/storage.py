@@ -50,6 +50,7 @@ def load_force_field(location: str | Path, device: str | torch.device = "cpu") -
             config["cutoff"],
             TrainingStatistics.from_json(config["statistics"]),
             config["hyperparameters"],
+            dtype=getattr(torch, config.get("dtype", "torch.float32").removeprefix("torch.")),
         )
     except (KeyError, TypeError, json.JSONDecodeError) as error:
         raise ModelError(f"{config_path}: invalid model config ({error})") from error

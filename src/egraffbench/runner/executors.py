@@ -106,7 +106,7 @@ def dask_executor(
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
-            processes=processes,
+            processes=True,
             dashboard_address=None,
             silence_logs=logging.ERROR,
         ) as cluster,

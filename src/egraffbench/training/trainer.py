@@ -155,8 +155,9 @@ def train_force_field(
     val_examples = build_examples(val_set, config.cutoff, dtype)
     statistics = training_statistics(train_set, species, train_examples)
     torch.manual_seed(seed)
-    model = build_force_field(config.architecture, species, config.cutoff, statistics, config.hyperparameters)
-    model = model.to(dtype)
+    model = build_force_field(
+        config.architecture, species, config.cutoff, statistics, config.hyperparameters, dtype=dtype
+    )
     optimizer = _optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience

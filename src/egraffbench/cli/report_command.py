@@ -1,0 +1,40 @@
+"""`egraffbench report`: the HTML report (leaderboards, baselines, figures, findings) of a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from egraffbench.report.build import build_report
+from egraffbench.tasks import read_task_file
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="run folder (the --out of `egraffbench run`)")] = Path(
+        "egraffbench-results"
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder for the report (default: RUN_DIR/report)")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="run id (default: the latest run)")] = None,
+    task_files: Annotated[
+        list[Path] | None,
+        typer.Option("--task", help="file of a task that is not shipped (repeat); shipped ones are found"),
+    ] = None,
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="dataset folder the run used (default: cache)")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a run, plus its tables as markdown and CSV.
+
+    The report holds per task a leaderboard (metrics with 95 % intervals, ranks, best values, trivial
+    baselines), figures (structure, survival, energy/force violation, speed and error vs stability, training
+    curves, parity) and findings computed from the numbers. Baselines, structure references and parity plots
+    need the task's data; without it they are left out with a note.
+    """
+    specs = [read_task_file(path) for path in task_files or []]
+    files = build_report(run_dir, out, run_id, {spec.name: spec for spec in specs}, data_root)
+    typer.echo(f"report: {files.html}")
+    typer.echo(f"tables: {files.markdown}, {files.csv}")

@@ -1,0 +1,290 @@
+"""Everything a report shows, computed from a run: per task the ranked leaderboard, trivial baselines,
+figures with captions and notes on what could not be drawn; across tasks the computed findings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from egraffbench.errors import EgraffbenchError
+from egraffbench.report import captions, plots
+from egraffbench.report import findings as find
+from egraffbench.report.baselines import Baselines, trivial_baselines
+from egraffbench.report.collect import JobView, RunView
+from egraffbench.report.diffusion import diffusion_reference, diffusivity_error
+from egraffbench.report.inputs import TaskData, load_task_data, resolve_task
+from egraffbench.report.intervals import median_interval, wilson_interval
+from egraffbench.report.parity import MAX_PARITY_FRAMES, job_model, parity_data, parity_subset
+from egraffbench.report.rollouts import Replica, model_replicas
+from egraffbench.report.series import pooled_stability, structure_curves, training_logs, violation_series
+from egraffbench.report.table import Leaderboard, build_leaderboard
+from egraffbench.tasks import TaskSpec
+
+
+@dataclass
+class Figure:
+    """A figure of the report: anchor id, title, caption (how to read it) and PNG bytes."""
+
+    anchor: str
+    title: str
+    caption: str
+    png: bytes
+
+
+@dataclass
+class TaskReport:
+    """Everything shown for one task."""
+
+    name: str
+    spec: TaskSpec | None
+    board: Leaderboard
+    protocol: dict[str, Any]
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failure_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """A whole report: the run, its tasks, computed findings, model colours and when it was made."""
+
+    view: RunView
+    tasks: list[TaskReport]
+    findings: list[find.Finding]
+    colours: dict[str, str]
+    generated: str
+
+
+def _temperatures(jobs: Sequence[JobView]) -> dict[str, float]:
+    return {
+        entry["system"]: float(entry["temperature_K"])
+        for job in jobs
+        for entry in (job.results.get("md") or {}).get("replicas", [])
+    }
+
+
+def _protocol(jobs: Sequence[JobView]) -> dict[str, Any]:
+    """The MD protocol of a task's jobs (the first that has one), replicas per system and temperatures."""
+    for job in jobs:
+        md = job.results.get("md") or {}
+        if md.get("protocol"):
+            systems: dict[str, int] = {}
+            for entry in md["replicas"]:
+                systems[entry["system"]] = systems.get(entry["system"], 0) + 1
+            return {**md["protocol"], "replicas": systems, "temperatures_K": _temperatures([job])}
+    return {}
+
+
+def _extras(
+    stability: Mapping[str, dict[str, Any] | None], diffusion: Mapping[str, dict[str, float] | None]
+) -> dict[str, dict[str, Any]]:
+    """Per model, what the store lacks: intervals of the stability scores, and the diffusivity error."""
+    extras: dict[str, dict[str, Any]] = {}
+    for model, scores in stability.items():
+        entry = extras.setdefault(model, {})
+        if scores is not None:
+            low, high = wilson_interval(scores["stable"], scores["replicas"])
+            entry["stable_fraction"] = {"value": scores["stable_fraction"], "low": low, "high": high}
+            low, high = median_interval(scores["survival"], scores["run_length_ps"])
+            entry["median_time_to_failure_ps"] = {
+                "value": scores["median_time_to_failure_ps"],
+                "low": low,
+                "high": high,
+            }
+        if diffusion.get(model) is not None:
+            entry["diffusivity_error"] = diffusion[model]
+    return extras
+
+
+def _missing(jobs: Sequence[JobView]) -> dict[str, str]:
+    reasons = {"diffusivity_error": captions.DIFFUSION_UNDEFINED}
+    for job in jobs:
+        if job.scores.get("violation_reason"):
+            reasons["ev"] = reasons["fv"] = job.scores["violation_reason"]
+        groups = job.scores.get("metric_groups")
+        if groups is not None and "structure" not in groups:
+            reasons["wf_percent"] = reasons["jsd"] = "structure metrics are not in the task's metric list"
+    return reasons
+
+
+def _diffusion(data: TaskData, replicas: Mapping[str, list[Replica]], run_length_fs: float | None) -> dict:
+    if data.problem is not None or run_length_fs is None:
+        return {}
+    references = [diffusion_reference(system, run_length_fs) for system in data.systems.values()]
+    defined = [reference for reference in references if reference is not None]
+    if not defined:
+        return {}
+    return {model: diffusivity_error(defined, members) for model, members in replicas.items()}
+
+
+def _scatter(board: Leaderboard, x_key: str, x_scale: float) -> dict[str, plots.Point]:
+    points = {}
+    for row in board.rows:
+        x, y = row.cells[x_key], row.cells["stable_fraction"]
+        if row.reference or x.value is None or y.value is None:
+            continue
+        x_interval = None if x.low is None else (x.low * x_scale, x.high * x_scale)
+        y_interval = None if y.low is None else (y.low, y.high)
+        points[row.model] = plots.Point(x.value * x_scale, y.value, x_interval, y_interval)
+    return points
+
+
+def _structure_figures(data: TaskData, replicas: dict[str, list[Replica]], colours: dict) -> list[Figure]:
+    figures = []
+    for name, system in data.systems.items():
+        curves = structure_curves(system, replicas)
+        if not curves.models:
+            continue
+        title, caption = captions.STRUCTURE
+        what = captions.WHAT_RDF if curves.kind == "rdf" else captions.WHAT_HR
+        figures.append(
+            Figure(
+                f"{data.name}-structure-{name}",
+                title.format(system=name),
+                caption.format(what=what),
+                plots.structure_figure(curves, colours, name),
+            )
+        )
+    return figures
+
+
+def _parity_figure(
+    data: TaskData, baselines: Baselines, jobs: Mapping[str, list[JobView]], colours: dict, notes: list[str]
+) -> Figure | None:
+    frames = parity_subset(data.test_frames, MAX_PARITY_FRAMES)
+    results = {}
+    for model, members in jobs.items():
+        try:
+            loaded = job_model(members[0])
+        except EgraffbenchError as error:
+            notes.append(f"parity: model {model} could not be loaded ({error})")
+            continue
+        if loaded is None:
+            notes.append(f"parity: {model} kept no model checkpoint")
+            continue
+        results[model] = parity_data(loaded, frames, baselines.element_energies)
+    if not results:
+        return None
+    title, caption = captions.PARITY
+    seed = min(jobs[model][0].seed for model in results)
+    return Figure(
+        f"{data.name}-parity",
+        title,
+        caption.format(seed=seed, frames=len(frames)),
+        plots.parity_figure(results, colours),
+    )
+
+
+def task_report(
+    view: RunView, task: str, given: Mapping[str, TaskSpec], data_root: Path, colours: dict[str, str]
+) -> TaskReport:
+    """The report of one task of the run."""
+    jobs = view.done_jobs(task)
+    models = view.models(task)
+    by_model = {model: view.done_jobs(task, model) for model in models}
+    references = {job.model for job in jobs if job.is_reference}
+    data = load_task_data(task, resolve_task(task, given), data_root, _temperatures(jobs))
+    notes = [data.problem] if data.problem else []
+    baselines = None
+    if data.problem is None:
+        baselines = trivial_baselines(data.train, data.test_frames)
+    replicas = {model: model_replicas(members) for model, members in by_model.items()}
+    stability = {model: pooled_stability(members) for model, members in by_model.items()}
+    run_length = next((s["run_length_ps"] * 1000.0 for s in stability.values() if s), None)
+    diffusion = _diffusion(data, replicas, run_length)
+    board = build_leaderboard(
+        task, view.task_rows(task), references, _extras(stability, diffusion), baselines, _missing(jobs)
+    )
+    report = TaskReport(task, data.spec, board, _protocol(jobs), notes=notes)
+    report.failure_reasons = {m: dict(s["failure_reasons"]) for m, s in stability.items() if s}
+    report.figures += _structure_figures(data, replicas, colours)
+    _add_md_figures(report, replicas, stability, colours)
+    logs = {model: training_logs(members) for model, members in by_model.items()}
+    logs = {model: seeds for model, seeds in logs.items() if seeds}
+    if logs:
+        scales = (
+            None if baselines is None else (1000 * baselines.force_mae, 1000 * baselines.energy_mae_per_atom)
+        )
+        report.figures.append(
+            Figure(f"{task}-training", *captions.TRAINING, plots.training_figure(logs, colours, scales))
+        )
+    if baselines is not None:
+        figure = _parity_figure(data, baselines, by_model, colours, report.notes)
+        if figure is not None:
+            report.figures.append(figure)
+    return report
+
+
+def _add_md_figures(
+    report: TaskReport,
+    replicas: Mapping[str, list[Replica]],
+    stability: Mapping[str, dict[str, Any] | None],
+    colours: dict[str, str],
+) -> None:
+    task, board = report.name, report.board
+    scored = {model: scores for model, scores in stability.items() if scores}
+    if scored:
+        report.figures.append(
+            Figure(
+                f"{task}-survival",
+                *captions.SURVIVAL,
+                plots.survival_figure(scored, colours),
+            )
+        )
+    series = {model: violation_series(members) for model, members in replicas.items()}
+    series = {model: values for model, values in series.items() if values is not None}
+    if series:
+        source = ", ".join(sorted({values.reference for values in series.values()}))
+        report.figures.append(
+            Figure(
+                f"{task}-violation",
+                captions.VIOLATION[0],
+                captions.VIOLATION[1].format(source=source),
+                plots.violation_figure(series, colours),
+            )
+        )
+    speed = _scatter(board, "steps_per_s", 1.0)
+    if len(speed) >= 1:
+        report.figures.append(
+            Figure(
+                f"{task}-speed-stability",
+                *captions.SPEED_STABILITY,
+                plots.speed_stability_figure(speed, colours),
+            )
+        )
+    errors = _scatter(board, "force_mae", 1000.0)
+    if len(errors) >= 1:
+        baseline = None if board.baselines is None else 1000.0 * board.baselines.force_mae
+        report.figures.append(
+            Figure(
+                f"{task}-error-stability",
+                *captions.ERROR_STABILITY,
+                plots.error_stability_figure(errors, colours, baseline),
+            )
+        )
+
+
+def assemble_report(view: RunView, given: Mapping[str, TaskSpec], data_root: Path) -> Report:
+    """The report of a run: every task, then the findings over all of them."""
+    models = list(dict.fromkeys(job.model for job in view.jobs))
+    colours = plots.model_colours(models)
+    tasks = [task_report(view, task, given, data_root, colours) for task in view.tasks()]
+    findings: list[find.Finding] = []
+    for task in tasks:
+        board = task.board
+        speed = _scatter(board, "steps_per_s", 1.0)
+        for finding in (
+            find.winners(board),
+            find.baseline_check(board),
+            find.error_vs_stability(board),
+            find.pareto(board, plots.pareto_front(speed)),
+            find.failure_reasons(task.name, task.failure_reasons),
+        ):
+            if finding is not None:
+                findings.append(finding)
+    specs = {task.name: task.spec for task in tasks if task.spec is not None}
+    findings += find.ood_degradation({task.name: task.board for task in tasks}, specs)
+    return Report(view, tasks, findings, colours, time.strftime("%Y-%m-%d %H:%M:%S"))

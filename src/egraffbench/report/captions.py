@@ -1,0 +1,145 @@
+"""The words a reader of the report sees besides the numbers: how to read it, figure titles and captions,
+the leaderboard caption and the metric definitions. Placeholders in braces are filled by the report."""
+
+from __future__ import annotations
+
+HOW_TO_READ = (
+    "Each task has a leaderboard: one row per model, its metrics over all seeds with 95 % intervals, the "
+    "best value per column in green, ranks, and every test error beside a trivial baseline that a model must "
+    "beat to have learned anything. The figures below each table show where the numbers come from; each "
+    "caption says how to read it. The findings are computed from the same numbers. Definitions are at the "
+    "end."
+)
+
+FINDINGS_NOTE = (
+    "Computed from this run's numbers, not written by hand. With few replicas, seeds or models they are "
+    "indications, not conclusions."
+)
+
+LEADERBOARD = (
+    "↓: lower is better, ↑: higher is better. Green: best value of the column among trained models. Grey "
+    "lines under a value: its 95 % interval, its rank, and for errors its ratio to the trivial baseline in "
+    "the last row (red when the model is no better than that baseline). Rows are ordered by mean rank over "
+    "the quality columns. Hover over a column header for its definition."
+)
+
+STRUCTURE = (
+    "Structure of {system}",
+    "Top: {what}, averaged over the MD frames of each model (all replicas and seeds) and over the reference "
+    "test frames (black). A model that reproduces the structure lies on the black curve; WF and JSD in the "
+    "table measure the gap. Bottom: model minus reference.",
+)
+WHAT_RDF = "g(r), the radial distribution function"
+WHAT_HR = "h(r), the normalised histogram of all interatomic distances"
+
+SURVIVAL = (
+    "Stability: Kaplan–Meier survival",
+    "Fraction of MD replicas (all seeds pooled) that have not yet failed a stability check, against "
+    "simulated time; shaded: 95 % confidence band. A curve that stays at 1 to the end means no replica "
+    "failed. Curves that coincide are drawn slightly apart so that each stays visible.",
+)
+
+VIOLATION = (
+    "Energy and force violation along the rollout",
+    "EV and FV of every recorded MD frame against the reference ({source}): line = geometric mean over "
+    "replicas, band = lowest to highest replica (log scale). 0 means the model's energy (forces) equal the "
+    "reference on the frames the model itself generated; 1 is the worst. Rising curves: the model drifts "
+    "into configurations it does not describe.",
+)
+
+SPEED_STABILITY = (
+    "Speed vs stability",
+    "Each trained model's MD speed (log scale) against its fraction of stable replicas, bars = 95 % "
+    "intervals. Up and right is better; the dashed line joins the Pareto front, the models that no other "
+    "model beats on both. Reference potentials are left out.",
+)
+
+ERROR_STABILITY = (
+    "Force error vs stability",
+    "Test-split force MAE against the fraction of stable replicas, one point per trained model (bars = 95 % "
+    "intervals). If low error meant stable MD, the points would run from top left to bottom right. Right of "
+    "the dashed line a model is worse than predicting zero forces.",
+)
+
+TRAINING = (
+    "Training curves",
+    "Validation errors after each training epoch (log scale; one line per seed, the first seed solid). The "
+    "dashed lines are the trivial baselines on the test split: a curve that never drops well below them "
+    "means the model learned next to nothing.",
+)
+
+PARITY = (
+    "Parity: predicted vs reference on the test split",
+    "One column per model (its seed-{seed} model), on {frames} test frames spread evenly over the test "
+    "split. Top: energy per atom relative to the composition energy Σ n_z E0_z fitted on the training split "
+    "(the per-element baseline predicts 0 for every frame). Bottom: every force component. Points on the "
+    "grey diagonal are exact; the MAE is in each panel's corner.",
+)
+
+DIFFUSION_UNDEFINED = (
+    "defined only for periodic test systems whose frames form one contiguous reference trajectory (and needs "
+    "the task's data)"
+)
+
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    (
+        "E MAE, F MAE",
+        "Mean absolute error on the test split: energy per atom (meV/atom) and every Cartesian force "
+        "component (meV/Å).",
+    ),
+    (
+        "Trivial baselines",
+        "Zero forces (its F MAE is the mean |F| of the test split) and energy from composition alone, E = "
+        "Σ_z n_z E0_z with per-element energies E0 fitted by least squares on the training split. '0.20 × "
+        "baseline' under an error means the model's error is 20 % of the baseline's; near 1 means the model "
+        "learned next to nothing.",
+    ),
+    (
+        "WF (Wright's factor, %)",
+        "100 · Σ(s − s_ref)² / Σ s_ref² between the structure function s(r) of the MD frames and that of the "
+        "reference test frames: g(r) for periodic systems, the distance histogram h(r) for molecules. 0 = "
+        "identical.",
+    ),
+    (
+        "JSD",
+        "Jensen–Shannon divergence between the same two structure functions normalised to probabilities; 0 = "
+        "identical, ln 2 ≈ 0.69 = no overlap.",
+    ),
+    (
+        "EV, FV",
+        "Energy and force violation per MD frame, |Ê − E| / (|Ê| + |E|) and ‖F̂ − F‖ / (‖F̂‖ + ‖F‖), against "
+        "the reference energy and forces of that frame (the data's oracle potential, or the reference "
+        "trajectory at the same simulated time); geometric mean over frames and replicas. 0 = exact, 1 = "
+        "worst.",
+    ),
+    (
+        "Stable, median TTF",
+        "A replica fails at the first check where positions or energy are not finite, the temperature "
+        "exceeds 5 × the target, two atoms come closer than 0.5 Å, a bond of a molecule stretches by more "
+        "than 0.5 Å, or (periodic) the RDF drifts from the reference. 'stable' is the fraction of replicas "
+        "that never failed (Wilson 95 % interval); median TTF is the median time to failure from the "
+        "Kaplan–Meier curve, equal to the run length when most replicas survived (interval from the curve's "
+        "confidence band).",
+    ),
+    (
+        "D error",
+        "|D_model − D_ref| of the diffusion coefficient (Å²/ps, MSD slope / 6) of the most mobile element, "
+        "over the stable replicas, for periodic systems with a contiguous reference trajectory.",
+    ),
+    (
+        "MD speed, MD cost",
+        "MD steps per second of wall time for the batch of all replicas, and wall time per atom per step "
+        "(µs); they depend on the machine.",
+    ),
+    (
+        "Intervals",
+        "[low, high] under a value is its 95 % interval: bootstrap over replicas and seeds for MD scores, "
+        "over seeds for test errors, speed and training time (zero width with one seed).",
+    ),
+    (
+        "Rank, mean rank",
+        "Rank 1 is best on that column (ties share a rank); the mean rank averages the quality columns "
+        "(errors, structure, violation, stability, diffusion), not speed or training time, which are costs. "
+        "Reference potentials are shown in italics and not ranked.",
+    ),
+)

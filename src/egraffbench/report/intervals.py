@@ -1,0 +1,33 @@
+"""95 % intervals of the stability scores, which the store keeps without one: the Wilson score interval of
+the fraction of stable replicas, and the interval of the median time to failure read off the Kaplan–Meier
+confidence band (the times at which the band's lower and upper curves fall to one half)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Z_95 = 1.959963984540054
+
+
+def wilson_interval(stable: int, total: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval (low, high) of a proportion ``stable`` / ``total`` (total > 0)."""
+    p = stable / total
+    centre = (p + z**2 / (2 * total)) / (1 + z**2 / total)
+    half = z * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / (1 + z**2 / total)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def _first_at_or_below_half(times: np.ndarray, curve: np.ndarray, run_length_ps: float) -> float:
+    reached = np.flatnonzero(curve <= 0.5)
+    return float(times[reached[0]]) if reached.size else run_length_ps
+
+
+def median_interval(survival: dict[str, Any], run_length_ps: float) -> tuple[float, float]:
+    """(low, high) of the median time to failure (ps) from a survival curve {time_ps, low, high}; a limit
+    that the band never reaches is the run length (the median lies beyond the simulated time)."""
+    times = np.asarray(survival["time_ps"], dtype=float)
+    low = _first_at_or_below_half(times, np.asarray(survival["low"], dtype=float), run_length_ps)
+    high = _first_at_or_below_half(times, np.asarray(survival["high"], dtype=float), run_length_ps)
+    return low, high

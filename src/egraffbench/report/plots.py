@@ -1,0 +1,291 @@
+"""The report's figures as PNG bytes (matplotlib's object API on the Agg canvas: no display, no global
+pyplot state). Every model keeps one colour across all figures; the reference is black."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from egraffbench.report.parity import Parity
+from egraffbench.report.series import StructureCurves, ViolationSeries
+
+DPI = 100
+REFERENCE_COLOUR = "black"
+LOG_FLOOR = 1e-10  # violations at or below this are drawn at it on log axes
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+def model_colours(models: Sequence[str]) -> dict[str, str]:
+    """One colour per model, in the given order (cycling after ten)."""
+    return {model: _PALETTE[i % len(_PALETTE)] for i, model in enumerate(models)}
+
+
+def _figure(width: float, height: float, rows: int = 1, columns: int = 1, **grid: Any) -> tuple[Figure, Any]:
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(rows, columns, squeeze=False, **grid)
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _tidy(axes: Axes, x: str, y: str, title: str | None = None) -> None:
+    if axes.get_xscale() == "linear":
+        axes.xaxis.set_major_locator(MaxNLocator(6))
+    axes.set_xlabel(x)
+    axes.set_ylabel(y)
+    if title:
+        axes.set_title(title, fontsize=11)
+    axes.grid(alpha=0.3)
+
+
+def structure_figure(curves: StructureCurves, colours: Mapping[str, str], system: str) -> bytes:
+    """s(r) of each model over the reference (top) and the difference model − reference (bottom)."""
+    figure, axes = _figure(10, 6.2, 2, 1, sharex=True, height_ratios=[2, 1])
+    top, bottom = axes[0, 0], axes[1, 0]
+    label = "g(r)" if curves.kind == "rdf" else "h(r) (1/Å)"
+    reference = curves.reference
+    top.plot(reference.r, reference.values, color=REFERENCE_COLOUR, lw=2.5, label="reference (test data)")
+    for model, curve in curves.models.items():
+        top.plot(curve.r, curve.values, color=colours[model], lw=1.3, label=model)
+        bottom.plot(curve.r, curve.values - reference.values, color=colours[model], lw=1.3)
+    bottom.axhline(0.0, color=REFERENCE_COLOUR, lw=1)
+    name = "radial distribution function g(r)" if curves.kind == "rdf" else "distance histogram h(r)"
+    _tidy(top, "", label, f"{system}: {name} of the MD frames vs the reference")
+    _tidy(bottom, "r (Å)", "model − reference")
+    top.legend(fontsize=9, ncols=2)
+    return _png(figure)
+
+
+def survival_figure(stability: Mapping[str, Mapping[str, Any]], colours: Mapping[str, str]) -> bytes:
+    """Kaplan–Meier survival with its 95 % band per model, up to the run length."""
+    figure, axes = _figure(10, 4.2)
+    plot = axes[0, 0]
+    run_length = max(s["run_length_ps"] for s in stability.values())
+    for index, (model, scores) in enumerate(stability.items()):
+        curve = scores["survival"]
+        times = np.append(curve["time_ps"], run_length)
+        survival = np.append(curve["survival"], curve["survival"][-1])
+        low, high = np.append(curve["low"], curve["low"][-1]), np.append(curve["high"], curve["high"][-1])
+        offset = 0.004 * index  # separates curves that coincide (e.g. all replicas stable)
+        label = f"{model} ({scores['stable']}/{scores['replicas']} stable)"
+        plot.step(times, survival - offset, where="post", color=colours[model], lw=1.8, label=label)
+        plot.fill_between(times, low, high, step="post", color=colours[model], alpha=0.12)
+    plot.set_xlim(0, run_length)
+    plot.set_ylim(-0.03, 1.05)
+    _tidy(
+        plot,
+        "simulated time (ps)",
+        "fraction of replicas still stable",
+        "Kaplan–Meier survival of MD replicas",
+    )
+    plot.legend(fontsize=9, loc="lower left")
+    return _png(figure)
+
+
+def violation_figure(series: Mapping[str, ViolationSeries], colours: Mapping[str, str]) -> bytes:
+    """EV (left) and FV (right) against simulated time: geometric mean over replicas, band = min … max."""
+    figure, axes = _figure(10, 4.0, 1, 2)
+    for column, (name, field) in enumerate((("energy violation EV", "ev"), ("force violation FV", "fv"))):
+        plot = axes[0, column]
+        for model, values in series.items():
+            band = np.maximum(getattr(values, field), LOG_FLOOR)
+            plot.plot(values.time_ps, band[:, 0], color=colours[model], lw=1.5, label=model)
+            plot.fill_between(values.time_ps, band[:, 1], band[:, 2], color=colours[model], alpha=0.15)
+        plot.set_yscale("log")
+        _tidy(
+            plot,
+            "simulated time (ps)",
+            f"{field.upper()} (0 = exact, 1 = worst)",
+            f"{name} along the rollout",
+        )
+    axes[0, 0].legend(fontsize=9)
+    return _png(figure)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A model's position in a scatter plot, with 95 % intervals (None: no interval)."""
+
+    x: float
+    y: float
+    x_interval: tuple[float, float] | None = None
+    y_interval: tuple[float, float] | None = None
+
+
+def _error_bars(plot: Axes, point: Point, colour: str) -> None:
+    xerr = (
+        None
+        if point.x_interval is None
+        else [[point.x - point.x_interval[0]], [point.x_interval[1] - point.x]]
+    )
+    yerr = (
+        None
+        if point.y_interval is None
+        else [[point.y - point.y_interval[0]], [point.y_interval[1] - point.y]]
+    )
+    plot.errorbar(point.x, point.y, xerr=xerr, yerr=yerr, fmt="o", color=colour, ms=8, capsize=3, alpha=0.9)
+
+
+def pareto_front(points: Mapping[str, Point]) -> list[str]:
+    """Models not dominated in (x higher, y higher): nobody is at least as good on both and better on one;
+    ordered by x."""
+    front = [
+        m
+        for m, p in points.items()
+        if not any(
+            (q.x >= p.x and q.y >= p.y) and (q.x > p.x or q.y > p.y) for n, q in points.items() if n != m
+        )
+    ]
+    return sorted(front, key=lambda m: points[m].x)
+
+
+def _annotate(plot: Axes, points: Mapping[str, Point]) -> None:
+    for model, point in points.items():
+        plot.annotate(model, (point.x, point.y), textcoords="offset points", xytext=(7, 7), fontsize=9)
+
+
+def speed_stability_figure(points: Mapping[str, Point], colours: Mapping[str, str]) -> bytes:
+    """MD speed (x, log) against fraction of stable replicas (y); the Pareto front dashed."""
+    figure, axes = _figure(6.2, 4.6)
+    plot = axes[0, 0]
+    for model, point in points.items():
+        _error_bars(plot, point, colours[model])
+    front = pareto_front(points)
+    plot.plot(
+        [points[m].x for m in front],
+        [points[m].y for m in front],
+        "--",
+        color="grey",
+        lw=1.2,
+        label="Pareto front (no model is both faster and more stable)",
+    )
+    _annotate(plot, points)
+    plot.set_xscale("log")
+    plot.set_ylim(-0.05, 1.1)
+    _tidy(
+        plot,
+        "MD speed (steps/s, log scale) →  faster",
+        "fraction of replicas stable →  better",
+        "Speed vs stability",
+    )
+    plot.legend(fontsize=8, loc="lower left")
+    return _png(figure)
+
+
+def error_stability_figure(
+    points: Mapping[str, Point], colours: Mapping[str, str], baseline: float | None
+) -> bytes:
+    """Test force MAE (x, meV/Å) against fraction of stable replicas (y); the zero-force baseline dashed."""
+    figure, axes = _figure(6.2, 4.6)
+    plot = axes[0, 0]
+    for model, point in points.items():
+        _error_bars(plot, point, colours[model])
+    if baseline is not None:
+        plot.axvline(
+            baseline, color="grey", ls="--", lw=1.2, label=f"zero-force baseline ({baseline:.3g} meV/Å)"
+        )
+        plot.legend(fontsize=8, loc="lower left")
+    _annotate(plot, points)
+    right = max(
+        [p.x if p.x_interval is None else p.x_interval[1] for p in points.values()] + [baseline or 0.0]
+    )
+    plot.set_xlim(0, 1.15 * right)
+    plot.set_ylim(-0.05, 1.1)
+    _tidy(
+        plot,
+        "test force MAE (meV/Å) ←  better",
+        "fraction of replicas stable →  better",
+        "Does low force error mean stable MD?",
+    )
+    return _png(figure)
+
+
+def training_figure(
+    logs: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
+    colours: Mapping[str, str],
+    baselines: tuple[float, float] | None,
+) -> bytes:
+    """Validation force MAE (meV/Å) and energy MAE (meV/atom) per epoch, one line per seed; the trivial
+    baselines (zero forces, composition energy; test split) as dashed lines; ``baselines`` in meV/Å and
+    meV/atom."""
+    figure, axes = _figure(10, 4.0, 1, 2)
+    panels = (
+        ("val_force_mae", "validation force MAE (meV/Å)"),
+        ("val_energy_mae_per_atom", "validation energy MAE (meV/atom)"),
+    )
+    for column, (key, label) in enumerate(panels):
+        plot = axes[0, column]
+        for model, seeds in logs.items():
+            for index, records in enumerate(seeds):
+                epochs = [r["epoch"] for r in records]
+                values = [1000.0 * r[key] for r in records]
+                plot.plot(
+                    epochs,
+                    values,
+                    "-o",
+                    ms=3,
+                    color=colours[model],
+                    lw=1.4,
+                    alpha=1.0 if index == 0 else 0.5,
+                    label=model if index == 0 else None,
+                )
+        if baselines is not None:
+            name = "zero-force" if column == 0 else "per-element mean energy"
+            plot.axhline(baselines[column], color="grey", ls="--", lw=1.2, label=f"{name} baseline")
+        plot.set_yscale("log")
+        _tidy(plot, "epoch", label, label.split(" (")[0] + " during training")
+        plot.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+        plot.legend(fontsize=8)
+    return _png(figure)
+
+
+def parity_figure(data: Mapping[str, Parity], colours: Mapping[str, str]) -> bytes:
+    """Predicted vs reference energy (top row) and force components (bottom row), one column per model."""
+    columns = max(1, len(data))
+    figure, axes = _figure(max(4.0, 2.6 * columns), 5.6, 2, columns)
+    for column, (model, parity) in enumerate(data.items()):
+        pairs = (
+            (parity.energy_reference * 1000, parity.energy_predicted * 1000, "E (meV/atom)"),
+            (parity.force_reference * 1000, parity.force_predicted * 1000, "F (meV/Å)"),
+        )
+        for row, (truth, predicted, unit) in enumerate(pairs):
+            plot = axes[row, column]
+            finite = np.isfinite(predicted)
+            low = float(min(truth.min(), predicted[finite].min(initial=truth.min())))
+            high = float(max(truth.max(), predicted[finite].max(initial=truth.max())))
+            plot.plot([low, high], [low, high], color="grey", lw=1)
+            plot.scatter(truth, predicted, s=6 if row else 14, color=colours[model], alpha=0.5, linewidths=0)
+            mae = float(np.mean(np.abs(predicted - truth)))
+            plot.text(0.04, 0.93, f"MAE {mae:.3g}", transform=plot.transAxes, fontsize=8, va="top")
+            plot.set_aspect("equal", adjustable="datalim")
+            _tidy(
+                plot,
+                f"reference {unit}",
+                f"predicted {unit}" if column == 0 else "",
+                model if row == 0 else None,
+            )
+            plot.tick_params(labelsize=7)
+    return _png(figure)

@@ -1,0 +1,95 @@
+"""The report's tables as text: markdown (leaderboards with intervals, ranks and baseline ratios, then the
+findings) and CSV (one row per task and model, every metric in store units with interval, rank and ratio)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from egraffbench.report.assemble import Report
+from egraffbench.report.table import COLUMNS, Cell, Column, Leaderboard, format_number
+
+
+def _markdown_cell(cell: Cell, column: Column) -> str:
+    text = format_number(cell.value, column)
+    if cell.value is None:
+        return text
+    if cell.low is not None and cell.high is not None:
+        text += f" [{format_number(cell.low, column)}, {format_number(cell.high, column)}]"
+    if cell.rank is not None:
+        text += f" #{cell.rank}"
+    if cell.baseline_ratio is not None:
+        text += f" ({cell.baseline_ratio:.2f}× baseline)"
+    return f"**{text}**" if cell.best else text
+
+
+def _header(column: Column) -> str:
+    unit = f" ({column.unit})" if column.unit and column.unit != "fraction" else ""
+    return f"{column.header}{unit} {'↓' if column.better == 'lower' else '↑'}"
+
+
+def leaderboard_markdown(board: Leaderboard) -> str:
+    """A markdown table of one task's leaderboard."""
+    headers = ["place", "model", "seeds", "mean rank", *(_header(c) for c in board.columns)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in board.rows:
+        name = f"*{row.model} (reference)*" if row.reference else row.model
+        mean = "—" if row.mean_rank is None else f"{row.mean_rank:.2f}"
+        cells = [_markdown_cell(row.cells[c.key], c) for c in board.columns]
+        lines.append("| " + " | ".join([str(row.place or ""), name, str(row.seeds), mean, *cells]) + " |")
+    if board.baselines is not None:
+        cells = [
+            "" if board.baselines.of(c.key) is None else format_number(board.baselines.of(c.key), c)
+            for c in board.columns
+        ]
+        lines.append("| | trivial baseline | | | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report_markdown(report: Report) -> str:
+    """Leaderboards of every task, then the findings."""
+    parts = [f"# egraffbench report — run {report.view.run_id}", ""]
+    parts.append(
+        "Values over all seeds with 95 % intervals in brackets; #n = rank among trained models; **bold** = "
+        "best; errors also as a multiple of the trivial baseline (zero forces; per-element mean energy)."
+    )
+    for task in report.tasks:
+        parts += ["", f"## {task.name}", "", leaderboard_markdown(task.board)]
+        parts += [f"- {note}" for note in task.notes]
+    parts += ["", "## Findings", ""]
+    parts += [f"- **{finding.topic}.** {finding.text}" for finding in report.findings]
+    return "\n".join(parts) + "\n"
+
+
+def report_csv(report: Report) -> str:
+    """One CSV row per (task, model): place, mean rank, then per metric value/low/high/rank/baseline ratio
+    in store units (eV, eV/Å, ps, s ...), and the task's trivial baselines."""
+    rows: list[dict[str, Any]] = []
+    for task in report.tasks:
+        board = task.board
+        for row in board.rows:
+            record: dict[str, Any] = {
+                "task": task.name,
+                "model": row.model,
+                "reference_potential": row.reference,
+                "seeds": row.seeds,
+                "place": row.place,
+                "mean_rank": row.mean_rank,
+            }
+            for column in COLUMNS:
+                cell = row.cells[column.key]
+                record[column.key] = cell.value
+                record[f"{column.key}_low"] = cell.low
+                record[f"{column.key}_high"] = cell.high
+                record[f"{column.key}_rank"] = cell.rank
+            for key in ("energy_mae_per_atom", "force_mae"):
+                record[f"{key}_baseline"] = board.baselines.of(key) if board.baselines else None
+                record[f"{key}_baseline_ratio"] = row.cells[key].baseline_ratio
+            rows.append(record)
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,162 @@
+"""A small stored run for the report tests, made with the runner's own stage functions on the tiny Cu–Au task:
+the models are EMT (the task's oracle, as a reference potential) and EMT with energies and forces scaled by a
+factor s, whose errors are known exactly — force MAE = |1 − s| × the zero-force baseline, and EV = FV =
+|1 − s| / (|s| + 1) on every frame. s = −3 makes every replica overheat, so the run holds failures too."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from egraffbench.models.emt_reference import EMTForceField
+from egraffbench.report.build import ReportFiles, build_report
+from egraffbench.runner.flatten import job_metrics
+from egraffbench.runner.stages import SystemData, evaluate_stage, score_stage, simulate_stage
+from egraffbench.runner.summary import summarise
+from egraffbench.store.database import ResultsStore
+from egraffbench.store.records import JobRecord
+from egraffbench.tasks import TaskSpec, read_task_file, run_settings
+from egraffbench.tasks.sources import load_source, system_conditions
+from test_runner_fixtures import TINY_MODE, write_tiny_task
+
+TASK = "tiny-cuau"
+GROUPS = ["structure", "violation", "stability"]
+SCALES = {"soft": 0.8, "wild": -3.0}  # model name → factor on EMT's energies and forces
+SEEDS = {"emt": [0], "soft": [0, 1], "wild": [0]}
+
+
+class ScaledEMT(EMTForceField):
+    """EMT with energies and forces multiplied by ``scale``: a model with exactly known errors."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, batch, compute_stress: bool = False, training: bool = False) -> dict[str, torch.Tensor]:
+        output = super().forward(batch, compute_stress, training)
+        return {key: value * self.scale for key, value in output.items()}
+
+
+def _training_log(folder: Path, final_force_mae: float) -> Path:
+    """A made-up training log whose validation errors fall towards the model's real test error."""
+    path = folder / "model" / "training_log.jsonl"
+    path.parent.mkdir(parents=True)
+    records = [
+        {
+            "epoch": epoch,
+            "val_force_mae": final_force_mae * (1 + 2.0 / epoch),
+            "val_energy_mae_per_atom": 0.01 / epoch,
+        }
+        for epoch in range(1, 6)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _job(run_dir: Path, task: TaskSpec, systems: list[SystemData], model: str, seed: int) -> JobRecord:
+    settings = run_settings(task, "dev", TINY_MODE)
+    protocol = settings.protocol.model_copy(update={"seed": seed})
+    force_field = EMTForceField() if model == "emt" else ScaledEMT(SCALES[model])
+    folder = run_dir / "jobs" / f"{model}-{seed}"
+    results: dict = {"test_errors": evaluate_stage(force_field, systems)}
+    artifacts = {}
+    if model == "emt":
+        results["training"] = {"reference_potential": True, "training_seconds": 0.0}
+    else:
+        log = _training_log(folder, results["test_errors"]["force_mae"])
+        results["training"] = {"epochs": 5, "training_seconds": 10.0 + seed}
+        artifacts["training_log"] = str(log.relative_to(run_dir))
+    results["md"] = simulate_stage(force_field, model, systems, settings.replicas, protocol, folder, None)
+    trajectory = folder / "trajectory.h5"
+    run_length_fs = protocol.steps * protocol.timestep_fs
+    results["scores"] = score_stage(trajectory, results["md"], systems, run_length_fs, seed, GROUPS)
+    artifacts["trajectory"] = str(trajectory.relative_to(run_dir))
+    return JobRecord(
+        job_id=f"{model}/{TASK}/seed{seed}",
+        model=model,
+        task=TASK,
+        seed=seed,
+        mode="dev",
+        status="done",
+        started_at=time.time(),
+        seconds=1.0,
+        metrics=job_metrics(results),
+        artifacts=artifacts,
+        results=results,
+    )
+
+
+@dataclass
+class StoredRun:
+    """The run folder, its run id, the task (spec and data root) and its test systems."""
+
+    run_dir: Path
+    run_id: str
+    task: TaskSpec
+    data_root: Path
+    systems: list[SystemData]
+
+
+def make_stored_run(folder: Path) -> StoredRun:
+    """Write the tiny task and a run of emt, soft (two seeds) and wild on it, plus one failed job."""
+    task = read_task_file(write_tiny_task(folder / "task", TASK))
+    systems = []
+    for system in task.test:
+        frames = load_source(system, folder)
+        systems.append(SystemData(system_conditions(system, frames, None), frames))
+    run_dir = folder / "run"
+    records = [_job(run_dir, task, systems, model, seed) for model, seeds in SEEDS.items() for seed in seeds]
+    failed = JobRecord(
+        f"broken/{TASK}/seed0", "broken", TASK, 0, "dev", "failed", time.time(), 0.5,
+        error="ModelError: broken/model: weights.pt missing",
+    )  # fmt: skip
+    with ResultsStore(run_dir) as store:
+        run_id = store.start_run("dev", "egraffbench run (test)", {"tasks": [TASK], "seeds": [0, 1]})
+        store.add_jobs(run_id, [(r.job_id, r.model, r.task, r.seed, "dev") for r in [*records, failed]])
+        for record in [*records, failed]:
+            store.record_job(run_id, record)
+        for (model, task_name), (seeds, metrics) in summarise(records).items():
+            store.record_summary(run_id, model, task_name, seeds, metrics)
+        store.finish_run(run_id, "failed", {"total": 5, "cached": 0, "failed": 1, "stages_reused": 0})
+    return StoredRun(run_dir, run_id, task, folder, systems)
+
+
+@functools.cache
+def _stored_run_in(base: Path) -> StoredRun:
+    return make_stored_run(base / "report-run")
+
+
+@functools.cache
+def _report_in(base: Path) -> ReportFiles:
+    run = _stored_run_in(base)
+    return build_report(run.run_dir, base / "report-out", tasks={TASK: run.task}, data_root=run.data_root)
+
+
+@pytest.fixture(scope="session")
+def stored_run(tmp_path_factory: pytest.TempPathFactory) -> StoredRun:
+    """The stored run, made once per session (shared by every module that imports this fixture)."""
+    return _stored_run_in(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def report_files(tmp_path_factory: pytest.TempPathFactory) -> ReportFiles:
+    """The report of :func:`stored_run`, built once per session."""
+    return _report_in(tmp_path_factory.getbasetemp())
+
+
+def test_stored_run_has_the_known_errors_of_scaled_emt(stored_run: StoredRun) -> None:
+    with ResultsStore.open_existing(stored_run.run_dir) as store:
+        summary = {(row["model"], row["name"]): row["value"] for row in store.summaries(stored_run.run_id)}
+    forces = np.concatenate([np.abs(a.get_forces()).ravel() for s in stored_run.systems for a in s.frames])
+    assert summary[("soft", "force_mae")] == pytest.approx(0.2 * forces.mean(), rel=1e-6)
+    assert summary[("soft", "ev")] == pytest.approx(0.2 / 1.8, rel=1e-5)  # |1 − s| / (|s| + 1), float32 MD
+    assert summary[("emt", "force_mae")] < 1e-6
+    assert summary[("wild", "stable_fraction")] == 0.0  # forces × −3 heat every replica past 5 × target
+    assert summary[("soft", "stable_fraction")] == 1.0
