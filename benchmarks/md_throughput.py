@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -207,6 +208,7 @@ def measure(system: str, args: argparse.Namespace, folder: Path) -> Timing:
         model, frames, protocol, spec.periodic, args.device, folder
     )
     limit = 0.5 * (limit_before + model_only(model, frames, protocol, args.device))
+    print(f"{system}: (b) {batched:.1f} s, (c) {limit:.1f} s; running (a) ...", file=sys.stderr, flush=True)
     sequential = sequential_ase(model, frames, protocol, args.device)
     return Timing(
         system,

@@ -9,14 +9,17 @@ import functools
 import json
 import time
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from egraffbench.cli.main import cli
 from egraffbench.models.emt_reference import EMTForceField
-from egraffbench.report.build import ReportFiles, build_report
+from egraffbench.report.build import ReportFiles
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.stages import SystemData, evaluate_stage, score_stage, simulate_stage
 from egraffbench.runner.summary import summarise
@@ -93,6 +96,54 @@ def _job(run_dir: Path, task: TaskSpec, systems: list[SystemData], model: str, s
     )
 
 
+class ReportPage(HTMLParser):
+    """Element ids, images, links and the leaderboard cells (model, metric, data-value, shown text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.cells: list[dict[str, str]] = []
+        self._model: str | None = None
+        self._cell: dict[str, str] | None = None
+        self._span: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {key: value or "" for key, value in attrs}
+        if "id" in found:
+            self.ids.add(found["id"])
+        if tag == "img":
+            self.images.append(found["src"])
+        if "href" in found:
+            self.links.append(found["href"])
+        if tag == "tr":
+            self._model = found.get("data-model")
+        if tag == "td" and self._model and "data-metric" in found:
+            self._cell = {"model": self._model, "metric": found["data-metric"], "value": found["data-value"]}
+            self.cells.append(self._cell)
+        if tag == "span" and self._cell is not None:
+            self._span = found.get("class")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._cell = None
+        if tag == "span":
+            self._span = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None and self._span:
+            self._cell[self._span] = self._cell.get(self._span, "") + data
+
+
+def read_page(path: Path) -> tuple[str, ReportPage]:
+    """The HTML text of a report and its parsed page."""
+    text = path.read_text(encoding="utf-8")
+    page = ReportPage()
+    page.feed(text)
+    return text, page
+
+
 @dataclass
 class StoredRun:
     """The run folder, its run id, the task (spec and data root) and its test systems."""
@@ -114,9 +165,16 @@ def make_stored_run(folder: Path) -> StoredRun:
     run_dir = folder / "run"
     records = [_job(run_dir, task, systems, model, seed) for model, seeds in SEEDS.items() for seed in seeds]
     failed = JobRecord(
-        f"broken/{TASK}/seed0", "broken", TASK, 0, "dev", "failed", time.time(), 0.5,
+        f"broken/{TASK}/seed0",
+        "broken",
+        TASK,
+        0,
+        "dev",
+        "failed",
+        time.time(),
+        0.5,
         error="ModelError: broken/model: weights.pt missing",
-    )  # fmt: skip
+    )
     with ResultsStore(run_dir) as store:
         run_id = store.start_run("dev", "egraffbench run (test)", {"tasks": [TASK], "seeds": [0, 1]})
         store.add_jobs(run_id, [(r.job_id, r.model, r.task, r.seed, "dev") for r in [*records, failed]])
@@ -129,26 +187,36 @@ def make_stored_run(folder: Path) -> StoredRun:
 
 
 @functools.cache
-def _stored_run_in(base: Path) -> StoredRun:
+def shared_stored_run(base: Path) -> StoredRun:
+    """The stored run under the session's temporary folder ``base``, made once per session."""
     return make_stored_run(base / "report-run")
 
 
+@dataclass
+class BuiltReport:
+    """The files of the report of :func:`shared_stored_run` and what `egraffbench report` printed."""
+
+    files: ReportFiles
+    output: str
+
+
 @functools.cache
-def _report_in(base: Path) -> ReportFiles:
-    run = _stored_run_in(base)
-    return build_report(run.run_dir, base / "report-out", tasks={TASK: run.task}, data_root=run.data_root)
+def shared_report(base: Path) -> BuiltReport:
+    """The report of :func:`shared_stored_run`, made once per session by `egraffbench report`."""
+    run = shared_stored_run(base)
+    out = base / "report-out"
+    task_file = run.data_root / "task" / f"{TASK}.yaml"
+    arguments = ["report", str(run.run_dir), "--out", str(out), "--task", str(task_file)]
+    result = CliRunner().invoke(cli, [*arguments, "--data-root", str(run.data_root)])
+    assert result.exit_code == 0, result.output
+    return BuiltReport(
+        ReportFiles(out / "report.html", out / "report.md", out / "leaderboard.csv"), result.output
+    )
 
 
 @pytest.fixture(scope="session")
 def stored_run(tmp_path_factory: pytest.TempPathFactory) -> StoredRun:
-    """The stored run, made once per session (shared by every module that imports this fixture)."""
-    return _stored_run_in(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def report_files(tmp_path_factory: pytest.TempPathFactory) -> ReportFiles:
-    """The report of :func:`stored_run`, built once per session."""
-    return _report_in(tmp_path_factory.getbasetemp())
+    return shared_stored_run(tmp_path_factory.getbasetemp())
 
 
 def test_stored_run_has_the_known_errors_of_scaled_emt(stored_run: StoredRun) -> None:

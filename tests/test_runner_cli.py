@@ -92,3 +92,18 @@ def test_results_and_run_report_bad_input_as_typed_errors(tmp_path: Path) -> Non
     bad.write_text("name: bad\nversion: 0\n")
     outcome = runner.invoke(cli, ["run", str(bad), "--out", str(tmp_path / "run")])
     assert isinstance(outcome.exception, ConfigError) and "field 'version'" in str(outcome.exception)
+
+
+@pytest.mark.slow  # generates the embedded dataset (30–90 s) and trains a small MACE
+def test_run_without_a_task_is_the_embedded_dev_benchmark(data_cache: Path, tmp_path: Path) -> None:
+    outcome = runner.invoke(
+        cli, ["run", "--preset", "test", "--replicas", "2", "--steps", "20", "--out", str(tmp_path)]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert "emt-cu3au" in outcome.output and "(dev mode)" in outcome.output
+    with ResultsStore.open_existing(tmp_path) as store:
+        jobs = store.jobs(store.latest_run())
+    assert sorted(job["job_id"] for job in jobs) == ["emt/emt-cu3au/seed0", "mace/emt-cu3au/seed0"]
+    emt = next(job for job in jobs if job["model"] == "emt")
+    assert emt["results"]["scores"]["ev"]["value"] < 1e-6  # the oracle scoring itself
+    assert (data_cache / "emt-cu3au" / "test.extxyz").is_file()

@@ -68,8 +68,10 @@ def test_the_documented_slurm_configuration_makes_a_job_script() -> None:
 
     text = (Path(__file__).parents[1] / "docs" / "running.md").read_text()
     block = text.split("`~/.config/dask/jobqueue.yaml`", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
-    with dask.config.set(yaml.safe_load(block)), jobqueue.SLURMCluster() as cluster:
+    slurm = yaml.safe_load(block)["jobqueue"]["slurm"]
+    settings = {f"jobqueue.slurm.{key}": value for key, value in slurm.items()}  # merged like a config file
+    with dask.config.set(settings), jobqueue.SLURMCluster() as cluster:
         script = cluster.job_script()
     assert "#SBATCH -p compute" in script and "#SBATCH -t 04:00:00" in script
     assert "export EGRAFFBENCH_DATA=/shared/egraffbench/datasets" in script
-    assert "--nthreads 8" in script or "--nworkers 1" in script
+    assert "--cpus-per-task=8" in script and "--nthreads 1" in script  # one job per worker process

@@ -9,14 +9,16 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from egraffbench.data.reference import attach_reference
-from egraffbench.metrics.violation import geometric_mean
+from egraffbench.metrics.violation import energy_violation, geometric_mean
 from egraffbench.models.registry import reference_potential
 from egraffbench.runner.rollout_scoring import (
     NOT_APPLICABLE,
+    ReferenceEnergies,
     ReplicaValues,
     Rollout,
     aggregate_replicas,
     structure_values,
+    violation_values,
 )
 from egraffbench.runner.stages import SystemData, _oracle_reference, _trajectory_reference, replica_plan
 from egraffbench.tasks.sources import SystemConditions
@@ -78,36 +80,35 @@ def test_stability_counts_failures_censors_survivors_and_reads_the_median_off_th
     assert survivors["median_time_to_failure_ps"] == 1.0 and survivors["median_time_to_failure_censored"]
 
 
+def _violating(energies: list[float], reference: list[float], system: str) -> ReplicaValues:
+    """A replica whose model energies/forces deviate from the reference by known amounts."""
+    frames = len(energies)
+    forces = np.ones((frames, 2, 3))
+    rollout = _rollout(np.zeros((frames, 2, 3)), 3.6)
+    rollout.energies, rollout.forces = np.array(energies), forces
+    values = ReplicaValues(system, None, None, violation_reference="oracle")
+    found = violation_values(rollout, ReferenceEnergies(np.array(reference), 1.5 * forces))
+    for key, value in found.items():
+        setattr(values, key, value)
+    return values
+
+
 def test_pooled_violations_are_the_geometric_mean_over_every_compared_frame() -> None:
-    replicas = [
-        ReplicaValues(
-            "a",
-            None,
-            None,
-            ev=[0.1, 0.2],
-            fv=[0.3, 0.3],
-            energy_error_per_atom=0.01,
-            force_error=0.1,
-            violation_reference="oracle",
-        ),
-        ReplicaValues(
-            "b",
-            None,
-            None,
-            ev=[0.001],
-            fv=[0.01],
-            energy_error_per_atom=0.03,
-            force_error=0.3,
-            violation_reference="oracle",
-        ),
-        ReplicaValues("c", None, None),  # not comparable: leaves the violation scores alone
-    ]
-    scores = aggregate_replicas(replicas, 10.0, seed=0, groups=["violation"])
-    assert scores["ev"]["value"] == pytest.approx(geometric_mean([np.array([0.1, 0.2]), np.array([0.001])]))
+    first = _violating([-10.0, -10.0], [-11.0, -12.0], "a")
+    second = _violating([-5.0, np.nan, -5.0], [-5.5, -5.0, -5.0], "b")  # the NaN frame is left out
+    scores = aggregate_replicas(
+        [first, second, ReplicaValues("c", None, None)], 10.0, seed=0, groups=["violation"]
+    )
+    ev_frames = energy_violation([-10.0, -10.0, -5.0, -5.0], [-11.0, -12.0, -5.5, -5.0])
+    assert second.compared_frames == 2
+    assert scores["ev"]["value"] == pytest.approx(geometric_mean(ev_frames), rel=1e-9)
+    assert scores["fv"]["value"] == pytest.approx(
+        0.5 / 2.5, rel=1e-9
+    )  # ‖F − 1.5F‖ / (‖F‖ + ‖1.5F‖) everywhere
     assert scores["ev"]["low"] <= scores["ev"]["value"] <= scores["ev"]["high"]
-    assert scores["rollout_force_mae"]["value"] == pytest.approx(0.2)
+    assert scores["rollout_energy_mae_per_atom"]["value"] == pytest.approx((1.5 / 2 + 0.25 / 2) / 2)
     assert scores["violation_reference"] == "oracle"
-    none = aggregate_replicas(replicas[2:], 10.0, seed=0, groups=["violation"])
+    none = aggregate_replicas([ReplicaValues("c", None, None)], 10.0, seed=0, groups=["violation"])
     assert none["ev"] is None and none["violation_reason"] == NOT_APPLICABLE
 
 

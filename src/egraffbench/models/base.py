@@ -58,8 +58,10 @@ class ForceField(torch.nn.Module):
         reference = torch.zeros(119, dtype=torch.float64)
         for z, energy in statistics.element_energies.items():
             reference[int(z)] = energy
-        self.register_buffer("element_energies", reference)
-        self.register_buffer("energy_scale", torch.tensor(float(statistics.energy_scale), dtype=torch.float64))
+        # Plain attributes, not buffers: `.to(float32)` must not round absolute reference energies
+        # (e.g. −2040 eV per O atom); the energy is assembled in float64 whatever the network's dtype.
+        self.reference_energies = reference
+        self.energy_scale = float(statistics.energy_scale)
 
     def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
         """Learned per-atom energies (N,), dimensionless; ``batch`` positions/cell may carry gradients."""
@@ -77,7 +79,7 @@ class ForceField(torch.nn.Module):
     def forward(
         self, batch: AtomicBatch, compute_stress: bool = False, training: bool = False
     ) -> dict[str, torch.Tensor]:
-        """Energy (B,) eV, forces (N, 3) eV/Å, and stress (B, 3, 3) eV/Å³ when asked.
+        """Energy (B,) eV in float64, forces (N, 3) eV/Å and stress (B, 3, 3) eV/Å³ in the input dtype.
 
         ``training=True`` keeps the graph of the force computation so a force loss can be differentiated.
         """
@@ -94,11 +96,10 @@ class ForceField(torch.nn.Module):
             inputs.append(strain)
         with torch.enable_grad():
             graph = batch.with_positions(positions, cell)
-            learned = self.atomic_energies(graph, species_index).to(positions.dtype)
-            per_atom = self.element_energies[batch.atomic_numbers].to(positions.dtype) + (
-                self.energy_scale.to(positions.dtype) * learned
-            )
-            energy = torch.zeros(batch.n_systems, dtype=positions.dtype, device=positions.device)
+            learned = self.atomic_energies(graph, species_index).to(torch.float64)
+            reference = self.reference_energies.to(positions.device)[batch.atomic_numbers]
+            per_atom = reference + self.energy_scale * learned
+            energy = torch.zeros(batch.n_systems, dtype=torch.float64, device=positions.device)
             energy = energy.index_add(0, batch.system_index, per_atom)
             gradients = torch.autograd.grad(
                 energy.sum(), inputs, create_graph=training, allow_unused=True
@@ -123,7 +124,7 @@ class ForceField(torch.nn.Module):
             "cutoff": self.cutoff,
             "statistics": self.statistics.to_json(),
             "hyperparameters": self.hyperparameters,
-            "dtype": str(next(self.parameters(), self.energy_scale).dtype),
+            "dtype": str(next(self.parameters(), torch.zeros(())).dtype),
         }
 
 

@@ -26,12 +26,14 @@ from egraffbench.tasks import TaskSpec
 
 @dataclass
 class Figure:
-    """A figure of the report: anchor id, title, caption (how to read it) and PNG bytes."""
+    """A figure of the report: anchor id, title, caption (how to read it), PNG bytes, and whether it is
+    narrow enough to sit beside the next one."""
 
     anchor: str
     title: str
     caption: str
     png: bytes
+    half: bool = False
 
 
 @dataclass
@@ -93,6 +95,7 @@ def _extras(
                 "value": scores["median_time_to_failure_ps"],
                 "low": low,
                 "high": high,
+                "censored": scores["median_time_to_failure_censored"],
             }
         if diffusion.get(model) is not None:
             entry["diffusivity_error"] = diffusion[model]
@@ -201,7 +204,7 @@ def task_report(
     report = TaskReport(task, data.spec, board, _protocol(jobs), notes=notes)
     report.failure_reasons = {m: dict(s["failure_reasons"]) for m, s in stability.items() if s}
     report.figures += _structure_figures(data, replicas, colours)
-    _add_md_figures(report, replicas, stability, colours)
+    _add_md_figures(report, data, replicas, stability, colours)
     logs = {model: training_logs(members) for model, members in by_model.items()}
     logs = {model: seeds for model, seeds in logs.items() if seeds}
     if logs:
@@ -220,6 +223,7 @@ def task_report(
 
 def _add_md_figures(
     report: TaskReport,
+    data: TaskData,
     replicas: Mapping[str, list[Replica]],
     stability: Mapping[str, dict[str, Any] | None],
     colours: dict[str, str],
@@ -234,7 +238,7 @@ def _add_md_figures(
                 plots.survival_figure(scored, colours),
             )
         )
-    series = {model: violation_series(members) for model, members in replicas.items()}
+    series = {model: violation_series(members, data.systems) for model, members in replicas.items()}
     series = {model: values for model, values in series.items() if values is not None}
     if series:
         source = ", ".join(sorted({values.reference for values in series.values()}))
@@ -253,6 +257,7 @@ def _add_md_figures(
                 f"{task}-speed-stability",
                 *captions.SPEED_STABILITY,
                 plots.speed_stability_figure(speed, colours),
+                half=True,
             )
         )
     errors = _scatter(board, "force_mae", 1000.0)
@@ -263,6 +268,7 @@ def _add_md_figures(
                 f"{task}-error-stability",
                 *captions.ERROR_STABILITY,
                 plots.error_stability_figure(errors, colours, baseline),
+                half=True,
             )
         )
 

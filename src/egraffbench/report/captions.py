@@ -20,7 +20,8 @@ LEADERBOARD = (
     "↓: lower is better, ↑: higher is better. Green: best value of the column among trained models. Grey "
     "lines under a value: its 95 % interval, its rank, and for errors its ratio to the trivial baseline in "
     "the last row (red when the model is no better than that baseline). Rows are ordered by mean rank over "
-    "the quality columns. Hover over a column header for its definition."
+    "the quality columns (the number before a model is its place). Hover over a column header for its "
+    "definition."
 )
 
 STRUCTURE = (
@@ -73,7 +74,7 @@ PARITY = (
     "One column per model (its seed-{seed} model), on {frames} test frames spread evenly over the test "
     "split. Top: energy per atom relative to the composition energy Σ n_z E0_z fitted on the training split "
     "(the per-element baseline predicts 0 for every frame). Bottom: every force component. Points on the "
-    "grey diagonal are exact; the MAE is in each panel's corner.",
+    "grey diagonal are exact; the MAE is in each panel's title.",
 )
 
 DIFFUSION_UNDEFINED = (

@@ -10,12 +10,21 @@ from egraffbench import __version__
 from egraffbench.report import captions
 from egraffbench.report.assemble import Figure, Report, TaskReport
 from egraffbench.report.findings import NO_BETTER_THAN_BASELINE, Finding
-from egraffbench.report.table import COLUMN_BY_KEY, Cell, Column, Leaderboard, Row, format_number
+from egraffbench.report.table import (
+    COLUMN_BY_KEY,
+    Cell,
+    Column,
+    Leaderboard,
+    Row,
+    format_interval,
+    format_number,
+    format_value,
+)
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2937; margin: 0;
        background: #fff; line-height: 1.45; }
-main { max-width: 1320px; margin: 0 auto; padding: 24px 28px 60px; }
+main { max-width: 1500px; margin: 0 auto; padding: 20px 24px 60px; }
 h1 { font-size: 1.7em; margin: 0 0 4px; }
 h2 { font-size: 1.35em; margin-top: 42px; padding-bottom: 4px; border-bottom: 2px solid #e5e7eb; }
 h3 { font-size: 1.08em; margin: 28px 0 8px; }
@@ -25,8 +34,8 @@ h3 { font-size: 1.08em; margin: 28px 0 8px; }
         padding: 2px 8px; vertical-align: middle; }
 nav ul { columns: 2; margin: 6px 0; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: .84em; margin: 6px 0; }
-th, td { border: 1px solid #e5e7eb; padding: 4px 7px; vertical-align: top; }
+table { border-collapse: collapse; font-size: .8em; margin: 6px 0; }
+th, td { border: 1px solid #e5e7eb; padding: 4px 5px; vertical-align: top; }
 th { background: #f3f4f6; font-weight: 600; text-align: center; }
 th .unit { display: block; font-weight: 400; color: #6b7280; font-size: .9em; white-space: nowrap; }
 td.num { text-align: right; white-space: nowrap; }
@@ -37,7 +46,10 @@ td.best .v { font-weight: 700; }
 tr.reference td { font-style: italic; background: #fafafa; }
 tr.baseline td { background: #fff7ed; color: #9a3412; }
 td.model { font-weight: 600; white-space: nowrap; }
+.place { color: #6b7280; font-weight: 400; }
 .caption { color: #4b5563; font-size: .9em; max-width: 1000px; }
+.row { display: flex; flex-wrap: wrap; gap: 24px; }
+.row figure { flex: 1 1 560px; max-width: 660px; }
 figure { margin: 14px 0 26px; }
 figure img { max-width: 100%; border: 1px solid #e5e7eb; }
 figcaption { color: #374151; font-size: .92em; max-width: 1000px; margin-top: 4px; }
@@ -70,9 +82,9 @@ def _image(png: bytes, alt: str) -> str:
 
 
 def _cell(cell: Cell, column: Column) -> str:
-    parts = [_el("span", format_number(cell.value, column), cls="v")]
-    if cell.value is not None and cell.low is not None and cell.high is not None:
-        interval = f"[{format_number(cell.low, column)}, {format_number(cell.high, column)}]"
+    parts = [_el("span", format_value(cell, column), cls="v")]
+    interval = format_interval(cell, column)
+    if interval is not None:
         parts.append(_el("span", interval, cls="ci"))
     if cell.rank is not None:
         parts.append(_el("span", f"rank {cell.rank}", cls="rank"))
@@ -92,9 +104,9 @@ def _header(column: Column) -> str:
 
 
 def _row(row: Row, columns: list[Column]) -> str:
-    name = escape(row.model) + (" <small>(reference potential)</small>" if row.reference else "")
+    place = _el("span", f"{row.place}.", cls="place") + " " if row.place else ""
+    name = place + escape(row.model) + ("<br><small>(reference potential)</small>" if row.reference else "")
     cells = [
-        _el("td", str(row.place or ""), cls="num"),
         _el("td", name, cls="model"),
         _el("td", str(row.seeds), cls="num"),
         _el("td", "—" if row.mean_rank is None else f"{row.mean_rank:.2f}", cls="num"),
@@ -109,7 +121,7 @@ BASELINE_LABELS = {"force_mae": "zero forces", "energy_mae_per_atom": "per-eleme
 def _baseline_row(board: Leaderboard) -> str:
     if board.baselines is None:
         return ""
-    cells = [_el("td"), _el("td", "trivial baseline", cls="model"), _el("td"), _el("td")]
+    cells = [_el("td", "trivial baseline", cls="model"), _el("td"), _el("td")]
     for column in board.columns:
         value = board.baselines.of(column.key)
         label = _el("span", BASELINE_LABELS.get(column.key, ""), cls="ci")
@@ -121,7 +133,7 @@ def _baseline_row(board: Leaderboard) -> str:
 def leaderboard_html(board: Leaderboard) -> str:
     """The leaderboard table of one task with its caption and the columns left out."""
     mean_rank = "mean rank" + _el("span", "↓", cls="unit")
-    headers = [_el("th", "place"), _el("th", "model"), _el("th", "seeds"), _el("th", mean_rank)]
+    headers = [_el("th", "model"), _el("th", "seeds"), _el("th", mean_rank)]
     headers += [_header(column) for column in board.columns]
     rows = "".join(_row(row, board.columns) for row in board.rows) + _baseline_row(board)
     table = _el(
@@ -166,6 +178,21 @@ def _figure(figure: Figure) -> str:
     )
 
 
+def _figures(figures: list[Figure]) -> str:
+    """Figures in order; consecutive half-width ones side by side."""
+    html, row = [], []
+    for figure in [*figures, None]:
+        if figure is not None and figure.half:
+            row.append(_figure(figure))
+            continue
+        if row:
+            html.append(_el("div", "".join(row), cls="row"))
+            row = []
+        if figure is not None:
+            html.append(_figure(figure))
+    return "".join(html)
+
+
 def _failures(task: TaskReport) -> str:
     rows = "".join(
         _el(
@@ -191,7 +218,7 @@ def _task_section(task: TaskReport) -> str:
     parts += [_protocol(task), _el("h3", "Leaderboard"), leaderboard_html(task.board)]
     if task.notes:
         parts.append(_el("ul", "".join(_el("li", escape(note), cls="note") for note in task.notes)))
-    parts += [_failures(task), _el("h3", "Figures"), *(_figure(figure) for figure in task.figures)]
+    parts += [_failures(task), _el("h3", "Figures"), _figures(task.figures)]
     return _el("section", "".join(parts), id=f"task-{_slug(task.name)}")
 
 
@@ -239,7 +266,7 @@ def _summary(report: Report) -> str:
     models = ", ".join(dict.fromkeys(job.model for job in view.jobs))
     text = (
         f"Run {view.run_id} ({view.run.get('status') or ''}, {view.run.get('mode') or ''} mode) "
-        f"in {view.run_dir}. "
+        f"in {view.run_dir.resolve()}. "
         f"Models: {models}; {seeds} seed(s); {len(view.jobs)} jobs."
     )
     command = view.run.get("command")

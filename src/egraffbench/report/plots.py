@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from egraffbench.report.parity import Parity
 from egraffbench.report.series import StructureCurves, ViolationSeries
@@ -51,6 +51,15 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _plain_log_ticks(axis: Any) -> None:
+    """Tick labels of a log axis as plain numbers (0.5, 2, 300) rather than powers of ten."""
+    formatter = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.set_major_formatter(formatter)
+    axis.set_minor_formatter(
+        FuncFormatter(lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else "")
+    )
+
+
 def _tidy(axes: Axes, x: str, y: str, title: str | None = None) -> None:
     if axes.get_xscale() == "linear":
         axes.xaxis.set_major_locator(MaxNLocator(6))
@@ -75,7 +84,7 @@ def structure_figure(curves: StructureCurves, colours: Mapping[str, str], system
     name = "radial distribution function g(r)" if curves.kind == "rdf" else "distance histogram h(r)"
     _tidy(top, "", label, f"{system}: {name} of the MD frames vs the reference")
     _tidy(bottom, "r (Å)", "model − reference")
-    top.legend(fontsize=9, ncols=2)
+    top.legend(fontsize=9, ncols=2, loc="best")
     return _png(figure)
 
 
@@ -174,16 +183,12 @@ def speed_stability_figure(points: Mapping[str, Point], colours: Mapping[str, st
     for model, point in points.items():
         _error_bars(plot, point, colours[model])
     front = pareto_front(points)
-    plot.plot(
-        [points[m].x for m in front],
-        [points[m].y for m in front],
-        "--",
-        color="grey",
-        lw=1.2,
-        label="Pareto front (no model is both faster and more stable)",
-    )
+    xs, ys = [points[m].x for m in front], [points[m].y for m in front]
+    plot.plot(xs, ys, "--", color="grey", lw=1.2)
+    plot.scatter(xs, ys, s=260, facecolors="none", edgecolors="grey", lw=1.5, label="on the Pareto front")
     _annotate(plot, points)
     plot.set_xscale("log")
+    _plain_log_ticks(plot.xaxis)
     plot.set_ylim(-0.05, 1.1)
     _tidy(
         plot,
@@ -256,6 +261,7 @@ def training_figure(
             name = "zero-force" if column == 0 else "per-element mean energy"
             plot.axhline(baselines[column], color="grey", ls="--", lw=1.2, label=f"{name} baseline")
         plot.set_yscale("log")
+        _plain_log_ticks(plot.yaxis)
         _tidy(plot, "epoch", label, label.split(" (")[0] + " during training")
         plot.xaxis.set_major_locator(MaxNLocator(6, integer=True))
         plot.legend(fontsize=8)
@@ -268,10 +274,10 @@ def parity_figure(data: Mapping[str, Parity], colours: Mapping[str, str]) -> byt
     figure, axes = _figure(max(4.0, 2.6 * columns), 5.6, 2, columns)
     for column, (model, parity) in enumerate(data.items()):
         pairs = (
-            (parity.energy_reference * 1000, parity.energy_predicted * 1000, "E (meV/atom)"),
-            (parity.force_reference * 1000, parity.force_predicted * 1000, "F (meV/Å)"),
+            (parity.energy_reference * 1000, parity.energy_predicted * 1000, "E − E0", "meV/atom"),
+            (parity.force_reference * 1000, parity.force_predicted * 1000, "F", "meV/Å"),
         )
-        for row, (truth, predicted, unit) in enumerate(pairs):
+        for row, (truth, predicted, quantity, unit) in enumerate(pairs):
             plot = axes[row, column]
             finite = np.isfinite(predicted)
             low = float(min(truth.min(), predicted[finite].min(initial=truth.min())))
@@ -279,13 +285,12 @@ def parity_figure(data: Mapping[str, Parity], colours: Mapping[str, str]) -> byt
             plot.plot([low, high], [low, high], color="grey", lw=1)
             plot.scatter(truth, predicted, s=6 if row else 14, color=colours[model], alpha=0.5, linewidths=0)
             mae = float(np.mean(np.abs(predicted - truth)))
-            plot.text(0.04, 0.93, f"MAE {mae:.3g}", transform=plot.transAxes, fontsize=8, va="top")
             plot.set_aspect("equal", adjustable="datalim")
             _tidy(
                 plot,
-                f"reference {unit}",
-                f"predicted {unit}" if column == 0 else "",
-                model if row == 0 else None,
+                f"reference {quantity} ({unit})",
+                f"predicted {quantity} ({unit})" if column == 0 else "",
+                (f"{model}\n" if row == 0 else "") + f"MAE {mae:.3g} {unit}",
             )
             plot.tick_params(labelsize=7)
     return _png(figure)

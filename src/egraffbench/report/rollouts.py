@@ -1,27 +1,28 @@
-"""The MD replicas of a run's jobs, read from their trajectory files, with the test system each belongs to
-and the values the score stage stored for it."""
+"""The MD replicas of a run's jobs, read from their trajectory files, with the test system each belongs to."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from egraffbench.md.trajectory import ReplicaTrajectory, read_replica
 from egraffbench.report.collect import JobView
-from egraffbench.runner.rollout_scoring import ReplicaValues
 
 
 @dataclass
 class Replica:
-    """One replica of one job: its test system, start frame, seed, recorded frames and stored values."""
+    """One replica of one job: its test system, start frame, seed, trajectory file and index there, and its
+    recorded frames."""
 
     system: str
     start_frame: int
     seed: int
+    path: Path
+    index: int
     frames: ReplicaTrajectory
-    values: ReplicaValues | None
 
     @property
     def finite(self) -> np.ndarray:
@@ -39,14 +40,14 @@ def job_replicas(job: JobView) -> list[Replica]:
     if path is None or not path.is_file():
         return []
     plan = (job.results.get("md") or {}).get("replicas") or []
-    stored = job.scores.get("replica_values") or []
     return [
         Replica(
             system=entry["system"],
             start_frame=int(entry["frame"]),
             seed=job.seed,
+            path=path,
+            index=index,
             frames=read_replica(path, index),
-            values=ReplicaValues.from_json(stored[index]) if index < len(stored) else None,
         )
         for index, entry in enumerate(plan)
     ]

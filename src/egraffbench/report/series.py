@@ -5,7 +5,7 @@ rollout, and training curves."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +18,13 @@ from egraffbench.metrics.structure import (
     distance_histogram,
     radial_distribution,
 )
-from egraffbench.metrics.violation import geometric_mean
+from egraffbench.metrics.violation import energy_violation, force_violation, geometric_mean
+from egraffbench.models.base import ForceField
+from egraffbench.models.registry import reference_potential
 from egraffbench.report.collect import JobView
 from egraffbench.report.rollouts import Replica
 from egraffbench.runner.rollout_scoring import ReplicaValues, stability_scores
-from egraffbench.runner.stages import SystemData
+from egraffbench.runner.stages import SystemData, _oracle_reference, _rollout, _trajectory_reference
 
 MAX_STRUCTURE_FRAMES = 400  # frames per curve; more are subsampled evenly (the curves are averages)
 
@@ -71,7 +73,11 @@ def pooled_stability(jobs: Sequence[JobView]) -> dict[str, Any] | None:
     scored = [job.scores for job in jobs if job.scores.get("replica_values")]
     if not scored or "stability" not in scored[0].get("metric_groups", []):
         return None
-    replicas = [ReplicaValues.from_json(v) for s in scored for v in s["replica_values"]]
+    replicas = [
+        ReplicaValues(v["system"], v["failure_time_fs"], v["failure_reason"])  # all stability needs
+        for s in scored
+        for v in s["replica_values"]
+    ]
     run_length_fs = float(scored[0]["run_length_fs"])
     return {
         **stability_scores(replicas, run_length_fs),
@@ -92,25 +98,53 @@ class ViolationSeries:
     reference: str  # what E_t, F_t came from: "oracle" or "reference-trajectory"
 
 
+def _compared(replica: Replica, system: SystemData, oracle: ForceField | None) -> tuple | None:
+    """The replica's rollout and reference energies/forces as the score stage compares them: the oracle on
+    every frame, else the reference trajectory at the same simulated time; None if neither applies."""
+    rollout = _rollout(replica.path, replica.index)
+    if oracle is not None:
+        return rollout, _oracle_reference(oracle, rollout), "oracle"
+    spacing = system.conditions.frame_spacing_fs
+    if spacing:
+        trimmed = _trajectory_reference(rollout, system.frames, replica.start_frame, spacing)
+        if trimmed is not None:
+            return *trimmed, "reference-trajectory"
+    return None
+
+
 def _band(per_time: list[list[float]]) -> np.ndarray:
     return np.array([(geometric_mean(np.array(v)), min(v), max(v)) for v in per_time])
 
 
-def violation_series(replicas: Sequence[Replica]) -> ViolationSeries | None:
-    """EV/FV along the rollout from the per-frame values the score stage stored; the i-th value of a replica
-    belongs to its i-th recorded frame (values stop where the replica failed or the reference ends)."""
+def violation_series(
+    replicas: Sequence[Replica], systems: Mapping[str, SystemData]
+) -> ViolationSeries | None:
+    """EV/FV per recorded frame of every replica of ``systems`` (test systems by name), against the same
+    reference the score stage used, gathered by simulated time."""
     by_time: dict[float, tuple[list[float], list[float]]] = {}
     sources = set()
+    oracles: dict[str, ForceField | None] = {}
     for replica in replicas:
-        values = replica.values
-        if values is None or values.violation_reference is None or not values.ev:
+        system = systems.get(replica.system)
+        if system is None:
             continue
-        sources.add(values.violation_reference)
-        times = replica.frames.time_fs[: len(values.ev)] / 1000.0
-        for time, ev, fv in zip(times, values.ev, values.fv or [], strict=False):
+        name = system.conditions.oracle
+        if name not in oracles:
+            oracles[name] = reference_potential(name) if name else None
+        compared = _compared(replica, system, oracles[name])
+        if compared is None:
+            continue
+        rollout, reference, source = compared
+        finite = np.isfinite(rollout.energies) & np.isfinite(rollout.forces).all(axis=(1, 2))
+        if not finite.any():
+            continue
+        sources.add(source)
+        ev = energy_violation(rollout.energies[finite], reference.energies[finite])
+        fv = force_violation(rollout.forces[finite], reference.forces[finite])
+        for time, ev_t, fv_t in zip(rollout.times_fs[finite] / 1000.0, ev, fv, strict=True):
             entry = by_time.setdefault(round(float(time), 9), ([], []))
-            entry[0].append(ev)
-            entry[1].append(fv)
+            entry[0].append(float(ev_t))
+            entry[1].append(float(fv_t))
     if not by_time:
         return None
     times = sorted(by_time)

@@ -128,6 +128,7 @@ class Cell:
     rank: int | None = None
     best: bool = False
     baseline_ratio: float | None = None  # value / trivial baseline (errors only)
+    censored: bool = False  # the value is a lower bound (median time to failure beyond the run length)
 
 
 @dataclass
@@ -158,7 +159,7 @@ def _cell(row: Mapping[str, Any], extra: Mapping[str, Any], key: str) -> Cell:
         value = added["value"]
     if added is not None and low is None and high is None:
         low, high = added.get("low"), added.get("high")
-    return Cell(value, low, high)
+    return Cell(value, low, high, censored=bool(added and added.get("censored")))
 
 
 def _rank(rows: Sequence[Row], column: Column) -> None:
@@ -214,13 +215,31 @@ def build_leaderboard(
     return Leaderboard(task, columns, table, baselines, absent)
 
 
-def format_number(value: float | None, column: Column) -> str:
-    """A stored value in the column's display unit, to its significant digits; "n/a" for None."""
+def format_number(value: float | None, column: Column, digits: int | None = None) -> str:
+    """A stored value in the column's display unit, to ``digits`` (default: the column's) significant digits;
+    "n/a" for None."""
     if value is None:
         return "n/a"
+    digits = digits or column.digits
     scaled = value * column.scale
     if column.key == "stable_fraction":
         return f"{scaled:.2f}"
-    if scaled != 0 and abs(scaled) >= 10**column.digits:
+    if scaled != 0 and abs(scaled) >= 10**digits:
         return f"{scaled:.0f}"
-    return f"{scaled:.{column.digits}g}"
+    return f"{scaled:.{digits}g}"
+
+
+INTERVAL_DIGITS = 2
+
+
+def format_value(cell: Cell, column: Column) -> str:
+    """The shown value of a cell: "≥" marks a lower bound."""
+    return ("≥ " if cell.censored else "") + format_number(cell.value, column)
+
+
+def format_interval(cell: Cell, column: Column) -> str | None:
+    """ "[low, high]" to two significant digits, or None without an interval."""
+    if cell.value is None or cell.low is None or cell.high is None:
+        return None
+    low, high = (format_number(v, column, INTERVAL_DIGITS) for v in (cell.low, cell.high))
+    return f"[{low}, {high}]"

@@ -8,15 +8,22 @@ import io
 from typing import Any
 
 from egraffbench.report.assemble import Report
-from egraffbench.report.table import COLUMNS, Cell, Column, Leaderboard, format_number
+from egraffbench.report.table import (
+    COLUMNS,
+    Cell,
+    Column,
+    Leaderboard,
+    format_interval,
+    format_number,
+    format_value,
+)
 
 
 def _markdown_cell(cell: Cell, column: Column) -> str:
-    text = format_number(cell.value, column)
-    if cell.value is None:
-        return text
-    if cell.low is not None and cell.high is not None:
-        text += f" [{format_number(cell.low, column)}, {format_number(cell.high, column)}]"
+    text = format_value(cell, column)
+    interval = format_interval(cell, column)
+    if interval is not None:
+        text += f" {interval}"
     if cell.rank is not None:
         text += f" #{cell.rank}"
     if cell.baseline_ratio is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from egraffbench.data import data_root
 from egraffbench.errors import ConfigError, EgraffbenchError
-from egraffbench.runner.executors import InProcessExecutor
+from egraffbench.runner.executors import Executor, InProcessExecutor
 from egraffbench.runner.job import JobHooks
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.summary import summarise
@@ -85,7 +85,7 @@ def prefetch(jobs: Sequence[JobSpec], observer: RunObserver) -> None:
 def run_benchmark(
     jobs: Sequence[JobSpec],
     run_dir: Path,
-    executor: Any | None = None,
+    executor: Executor | None = None,
     observer: RunObserver | None = None,
     command: str = "",
 ) -> RunResult:

@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from egraffbench.errors import ConfigError
 from egraffbench.runner.job import JobHooks, failed_record, run_job
@@ -18,6 +19,16 @@ from egraffbench.runner.matrix import JobSpec
 from egraffbench.store.records import JobRecord
 
 HooksFor = Callable[[JobSpec], JobHooks]
+
+
+class Executor(Protocol):
+    """Runs jobs and yields each with its record as it finishes; ``parallel`` if jobs run concurrently."""
+
+    parallel: bool
+
+    def run(
+        self, jobs: Sequence[JobSpec], run_dir: Path, hooks_for: HooksFor | None = None
+    ) -> Iterator[tuple[JobSpec, JobRecord]]: ...
 
 
 class InProcessExecutor:

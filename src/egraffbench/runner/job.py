@@ -73,24 +73,27 @@ class _Job:
         if self.hooks.on_stage is not None:
             self.hooks.on_stage(stage, status)
 
-    def _stage(self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict]) -> dict:
+    def _timed(self, stage: str, key: str | None, work: Callable[[], tuple[dict, bool]]) -> dict:
+        """Run ``work`` (giving a result and whether it was reused) as ``stage``, recording its outcome."""
         started, clock = time.time(), time.perf_counter()
         self._notify(stage, "running")
         try:
-            result, cached = self.cache.get_or_compute(stage, key, inputs, compute)
+            result, reused = work()
         except Exception:
             self.stages.append(StageRecord(stage, "failed", key, started, time.perf_counter() - clock))
             self._notify(stage, "failed")
             raise
-        status = "cached" if cached else "done"
+        status = "cached" if reused else "done"
         self.stages.append(StageRecord(stage, status, key, started, time.perf_counter() - clock))
         self._notify(stage, status)
         return result
 
+    def _stage(self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict]) -> dict:
+        """A cached stage: its stored result for ``key``, else ``compute(folder)``."""
+        return self._timed(stage, key, lambda: self.cache.get_or_compute(stage, key, inputs, compute))
+
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.run_dir))
-
-    # --- fetch -----------------------------------------------------------------------------------------
 
     def _digest(self, source: DataSource) -> str:
         described = source.model_dump(mode="json", exclude={"file", "name"})
@@ -98,29 +101,21 @@ class _Job:
             {**described, "files": [data_checksum(p) for p in source_files(source, self.root)]}
         )
 
-    def fetch(self) -> None:
-        """Make every data source present (downloading into the data cache if needed) and checksum it."""
-        started, clock = time.time(), time.perf_counter()
-        self._notify("fetch", "running")
+    def _fetch_sources(self) -> tuple[dict, bool]:
         task = self.spec.task
-        try:
-            sources = [*task.train, *task.val, *task.test]
-            fetched = [ensure_available(source, self.root, self.spec.data_root is None) for source in sources]
-            self.digests = {
-                "train": [self._digest(s) for s in task.train],
-                "val": [self._digest(s) for s in task.val],
-                "test": {s.system_name: self._digest(s) for s in task.test},
-            }
-        except Exception:
-            self.stages.append(StageRecord("fetch", "failed", None, started, time.perf_counter() - clock))
-            self._notify("fetch", "failed")
-            raise
-        status = "done" if any(fetched) else "cached"
-        key = stable_hash(self.digests)
-        self.stages.append(StageRecord("fetch", status, key, started, time.perf_counter() - clock))
-        self._notify("fetch", status)
+        sources = [*task.train, *task.val, *task.test]
+        fetched = [ensure_available(source, self.root, self.spec.data_root is None) for source in sources]
+        digests = {
+            "train": [self._digest(s) for s in task.train],
+            "val": [self._digest(s) for s in task.val],
+            "test": {s.system_name: self._digest(s) for s in task.test},
+        }
+        return digests, not any(fetched)
 
-    # --- lazily loaded inputs ----------------------------------------------------------------------------
+    def fetch(self) -> None:
+        """Make every data source present (downloading into the data cache if needed) and checksum it;
+        `cached` when nothing had to be fetched."""
+        self.digests = self._timed("fetch", None, self._fetch_sources)
 
     @cached_property
     def test_systems(self) -> list[SystemData]:
@@ -140,8 +135,6 @@ class _Job:
 
     def _load(self, group: str) -> list[Atoms]:
         return load_sources(getattr(self.spec.task, group), self.root)
-
-    # --- stages --------------------------------------------------------------------------------------------
 
     def train(self) -> None:
         spec = self.spec

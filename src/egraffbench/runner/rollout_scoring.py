@@ -24,8 +24,9 @@ from egraffbench.metrics.survival import (
     median_time_to_failure,
 )
 from egraffbench.metrics.uncertainty import bootstrap_ci
-from egraffbench.metrics.violation import energy_violation, force_violation, geometric_mean
+from egraffbench.metrics.violation import VIOLATION_EPSILON, energy_violation, force_violation
 
+BOOTSTRAP_RESAMPLES = 2000
 NOT_APPLICABLE = "no oracle, and the test frames are not a contiguous trajectory on the MD time grid"
 
 
@@ -60,8 +61,9 @@ class ReplicaValues:
     failure_reason: str | None
     wf_percent: float | None = None
     jsd: float | None = None
-    ev: list[float] | None = None  # per compared frame
-    fv: list[float] | None = None
+    compared_frames: int = 0  # frames with a reference energy and forces
+    ev_log_sum: float | None = None  # Σ ln(1 + EV_t/ε) over compared frames (ε: VIOLATION_EPSILON)
+    fv_log_sum: float | None = None
     energy_error_per_atom: float | None = None  # mean |Ê − E| / N along the rollout, eV/atom
     force_error: float | None = None  # mean |F̂ − F| over components along the rollout, eV/Å
     violation_reference: str | None = None  # "oracle" or "reference-trajectory"
@@ -99,16 +101,20 @@ def structure_values(
 
 
 def violation_values(rollout: Rollout, reference: ReferenceEnergies) -> dict[str, Any]:
-    """Per-frame EV and FV of one rollout and its mean absolute energy (eV/atom) and force (eV/Å) errors,
-    over the frames where the model's energy and forces are finite."""
+    """EV and FV of one rollout as sums of ln(1 + v/ε) over its frames (what the shifted geometric mean over
+    any set of replicas needs), and its mean absolute energy (eV/atom) and force (eV/Å) errors; over the
+    frames where the model's energy and forces are finite."""
     finite = np.isfinite(rollout.energies) & np.isfinite(rollout.forces).all(axis=(1, 2))
     if not finite.any():
         return {}
     energies, forces = rollout.energies[finite], rollout.forces[finite]
     reference_energies, reference_forces = reference.energies[finite], reference.forces[finite]
     return {
-        "ev": energy_violation(energies, reference_energies).tolist(),
-        "fv": force_violation(forces, reference_forces).tolist(),
+        "compared_frames": int(finite.sum()),
+        "ev_log_sum": float(
+            np.sum(np.log1p(energy_violation(energies, reference_energies) / VIOLATION_EPSILON))
+        ),
+        "fv_log_sum": float(np.sum(np.log1p(force_violation(forces, reference_forces) / VIOLATION_EPSILON))),
         "energy_error_per_atom": float(np.mean(np.abs(energies - reference_energies)) / len(rollout.numbers)),
         "force_error": float(np.mean(np.abs(forces - reference_forces))),
     }
@@ -122,19 +128,21 @@ def _interval(samples: Sequence[float | None], seed: int) -> dict[str, float] | 
     return {"value": estimate, "low": low, "high": high}
 
 
-def _geometric_interval(per_replica: list[np.ndarray], seed: int) -> dict[str, float] | None:
-    """Geometric mean over all frames of all replicas, with a bootstrap interval that resamples replicas."""
-    per_replica = [values for values in per_replica if len(values)]
-    if not per_replica:
+def _geometric_interval(
+    log_sums: Sequence[float], frames: Sequence[int], seed: int
+) -> dict[str, float] | None:
+    """Shifted geometric mean over all frames of all replicas, exp(mean ln(v + ε)) − ε, from per-replica
+    sums of ln(1 + v/ε) and frame counts; the 95 % bootstrap interval resamples replicas."""
+    sums, counts = np.asarray(log_sums, dtype=float), np.asarray(frames, dtype=float)
+    keep = counts > 0
+    sums, counts = sums[keep], counts[keep]
+    if not sums.size:
         return None
-    estimate = geometric_mean(per_replica)
-    generator = np.random.default_rng(seed)
-    replicates = [
-        geometric_mean([per_replica[i] for i in generator.integers(0, len(per_replica), len(per_replica))])
-        for _ in range(1000)
-    ]
+    indices = np.random.default_rng(seed).integers(0, sums.size, size=(BOOTSTRAP_RESAMPLES, sums.size))
+    replicates = VIOLATION_EPSILON * np.expm1(sums[indices].sum(axis=1) / counts[indices].sum(axis=1))
     low, high = np.percentile(replicates, [2.5, 97.5])
-    return {"value": estimate, "low": float(low), "high": float(high)}
+    estimate = VIOLATION_EPSILON * np.expm1(sums.sum() / counts.sum())
+    return {"value": float(estimate), "low": float(low), "high": float(high)}
 
 
 def stability_scores(replicas: Sequence[ReplicaValues], run_length_fs: float) -> dict[str, Any]:
@@ -173,11 +181,12 @@ def aggregate_replicas(
         scores["jsd"] = _interval([r.jsd for r in replicas], seed)
     if "violation" in groups:
         compared = [r for r in replicas if r.violation_reference is not None]
+        frames = [r.compared_frames for r in compared]
         sources = sorted({r.violation_reference for r in compared})
         scores.update(
             {
-                "ev": _geometric_interval([np.asarray(r.ev or []) for r in compared], seed),
-                "fv": _geometric_interval([np.asarray(r.fv or []) for r in compared], seed),
+                "ev": _geometric_interval([r.ev_log_sum for r in compared], frames, seed),
+                "fv": _geometric_interval([r.fv_log_sum for r in compared], frames, seed),
                 "rollout_energy_mae_per_atom": _interval([r.energy_error_per_atom for r in compared], seed),
                 "rollout_force_mae": _interval([r.force_error for r in compared], seed),
                 "violation_reference": ",".join(sources) or None,

@@ -1,0 +1,209 @@
+"""The report of a small stored run: every section and figure is there, the HTML table shows exactly the
+stored metrics, and the baselines, ranks, intervals and findings are right for models with known errors."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from typer.testing import CliRunner
+
+from egraffbench.cli.main import cli
+from egraffbench.errors import ConfigError
+from egraffbench.report.baselines import trivial_baselines
+from egraffbench.report.build import ReportFiles, build_report
+from egraffbench.report.collect import read_run
+from egraffbench.report.intervals import median_interval, wilson_interval
+from egraffbench.report.parity import parity_data
+from egraffbench.report.plots import Point, pareto_front
+from egraffbench.report.rollouts import model_replicas
+from egraffbench.report.series import violation_series
+from egraffbench.report.table import COLUMN_BY_KEY, INTERVAL_DIGITS, format_number
+from egraffbench.store.database import ResultsStore
+from egraffbench.store.records import JobRecord
+from test_report_fixtures import (
+    TASK,
+    BuiltReport,
+    ScaledEMT,
+    StoredRun,
+    read_page,
+    shared_report,
+    shared_stored_run,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def stored_run(tmp_path_factory: pytest.TempPathFactory) -> StoredRun:
+    return shared_stored_run(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> BuiltReport:
+    return shared_report(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def report_files(report: BuiltReport) -> ReportFiles:
+    return report.files
+
+
+def test_report_has_every_section_and_figure(report_files: ReportFiles) -> None:
+    text, page = read_page(report_files.html)
+    slug = TASK
+    sections = {"findings", f"task-{slug}", "failed", "definitions", f"leaderboard-{slug}"}
+    figures = {
+        f"{slug}-structure-cuau",
+        f"{slug}-survival",
+        f"{slug}-violation",
+        f"{slug}-speed-stability",
+        f"{slug}-error-stability",
+        f"{slug}-training",
+        f"{slug}-parity",
+    }
+    assert sections | figures <= page.ids
+    assert len(page.images) == len(figures)
+    for source in page.images:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1]).startswith(PNG_SIGNATURE)
+    # self-contained: no scripts, no external resources, links only within the page
+    assert "<script" not in text and "http://" not in text and "https://" not in text
+    assert all(link.startswith("#") for link in page.links)
+    assert "ModelError: broken/model: weights.pt missing" in text  # the failed job is listed
+
+
+def test_html_table_shows_the_stored_metrics(report_files: ReportFiles, stored_run: StoredRun) -> None:
+    _, page = read_page(report_files.html)
+    with ResultsStore.open_existing(stored_run.run_dir) as store:
+        stored = {(r["model"], r["name"]): r for r in store.summaries(stored_run.run_id)}
+    shown = {(cell["model"], cell["metric"]): cell for cell in page.cells}
+    compared = 0
+    for (model, name), row in stored.items():
+        if name not in COLUMN_BY_KEY:
+            continue
+        cell, column = shown[(model, name)], COLUMN_BY_KEY[name]
+        assert float(cell["value"]) == row["value"]  # the exact stored double
+        assert cell["v"].removeprefix("≥ ") == format_number(row["value"], column)
+        if row["low"] is not None and row["high"] is not None:
+            low, high = (format_number(v, column, INTERVAL_DIGITS) for v in (row["low"], row["high"]))
+            assert cell["ci"] == f"[{low}, {high}]"
+        compared += 1
+    assert compared >= 3 * 10  # three models, ten or more stored leaderboard metrics each
+    assert {model for model, _ in shown} == {"emt", "soft", "wild"}  # the failed job has no row
+
+
+def test_baselines_ranks_and_best_values(report_files: ReportFiles, stored_run: StoredRun) -> None:
+    rows = {row["model"]: row for row in csv.DictReader(report_files.csv.open())}
+    frames = [atoms for system in stored_run.systems for atoms in system.frames]
+    zero_force = np.mean([np.abs(atoms.get_forces()).mean() for atoms in frames])
+    assert float(rows["soft"]["force_mae_baseline"]) == pytest.approx(zero_force, rel=1e-9)
+    # forces × s miss by |1 − s| × |F|: 0.2 and 4 times the zero-force baseline
+    assert float(rows["soft"]["force_mae_baseline_ratio"]) == pytest.approx(0.2, rel=1e-6)
+    assert float(rows["wild"]["force_mae_baseline_ratio"]) == pytest.approx(4.0, rel=1e-6)
+    assert (rows["soft"]["force_mae_rank"], rows["wild"]["force_mae_rank"]) == ("1", "2")
+    assert (rows["soft"]["stable_fraction_rank"], rows["wild"]["stable_fraction_rank"]) == ("1", "2")
+    assert rows["soft"]["place"] == "1" and rows["emt"]["place"] == ""  # the oracle is shown, not ranked
+    assert rows["emt"]["reference_potential"] == "True"
+    # Wilson 95 % interval of 0 stable out of 2 replicas
+    assert float(rows["wild"]["stable_fraction_high"]) == pytest.approx(wilson_interval(0, 2)[1])
+    _, page = read_page(report_files.html)
+    best = {(c["model"], c["metric"]) for c in page.cells if c.get("rank") == "rank 1"}
+    assert ("soft", "force_mae") in best and ("wild", "force_mae") not in best
+
+
+def test_findings_are_computed_from_the_numbers(report_files: ReportFiles) -> None:
+    markdown = report_files.markdown.read_text()
+    findings = markdown.split("## Findings", 1)[1]
+    assert "soft is best on" in findings
+    assert re.search(r"wild \(F MAE = 4\.00 × baseline\)", findings)
+    assert "wild: 2 × temperature" in findings  # both replicas of the overheating model
+    assert "| 1 | soft | 2 |" in markdown  # place, model, seeds
+
+
+def test_violation_along_the_rollout_is_exact_for_scaled_forces(stored_run: StoredRun) -> None:
+    with ResultsStore.open_existing(stored_run.run_dir) as store:
+        view = read_run(store)
+    systems = {system.conditions.name: system for system in stored_run.systems}
+    series = violation_series(model_replicas(view.done_jobs(TASK, "soft")), systems)
+    assert series is not None and series.reference == "oracle"
+    assert series.time_ps[0] == 0.0 and series.time_ps[-1] == pytest.approx(0.02)
+    np.testing.assert_allclose(series.ev, 0.2 / 1.8, rtol=1e-5)  # |1 − s| / (|s| + 1) with s = 0.8
+    np.testing.assert_allclose(series.fv, 0.2 / 1.8, rtol=1e-5)
+
+
+def test_parity_of_scaled_forces(stored_run: StoredRun) -> None:
+    frames = stored_run.systems[0].frames[:5]
+    parity = parity_data(ScaledEMT(0.5), frames, {29: 0.0, 79: 0.0})
+    # the stored reference carries the extxyz file's digits; EMT recomputes them exactly
+    np.testing.assert_allclose(parity.force_predicted, 0.5 * parity.force_reference, atol=1e-6)
+    atoms = np.array([len(a) for a in frames])
+    energies = np.array([a.get_potential_energy() for a in frames])
+    np.testing.assert_allclose(parity.energy_reference, energies / atoms)
+
+
+def _labelled(numbers: list[int], energy: float) -> Atoms:
+    atoms = Atoms(numbers=numbers, positions=np.arange(3 * len(numbers)).reshape(-1, 3))
+    atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=np.full((len(numbers), 3), 0.3))
+    return atoms
+
+
+def test_trivial_baselines_recover_element_energies() -> None:
+    e_h, e_o = -13.6, -430.0
+    train = [_labelled([1, 1, 8], 2 * e_h + e_o), _labelled([1, 8], e_h + e_o), _labelled([8, 8], 2 * e_o)]
+    test = [_labelled([1, 1, 8], 2 * e_h + e_o + 0.3), _labelled([1, 8, 8], e_h + 2 * e_o - 0.3)]
+    baselines = trivial_baselines(train, test)
+    assert baselines.element_energies == pytest.approx({1: e_h, 8: e_o})
+    assert baselines.energy_mae_per_atom == pytest.approx(0.1)  # 0.3 eV off on 3-atom frames
+    assert baselines.force_mae == pytest.approx(0.3)
+
+
+def test_intervals_of_the_stability_scores() -> None:
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    curve = {
+        "time_ps": [0.0, 0.1, 0.2],
+        "survival": [1.0, 0.5, 0.2],
+        "low": [1.0, 0.3, 0.05],
+        "high": [1, 0.8, 0.45],
+    }
+    assert median_interval(curve, 1.0) == (0.1, 0.2)
+    assert median_interval({**curve, "high": [1.0, 0.9, 0.6]}, 1.0) == (0.1, 1.0)  # not reached: run length
+
+
+def test_pareto_front_keeps_models_nobody_beats_on_both() -> None:
+    points = {
+        "fast": Point(100.0, 0.2),
+        "stable": Point(1.0, 1.0),
+        "both-worse": Point(0.5, 0.9),
+        "mid": Point(10, 0.6),
+    }
+    assert pareto_front(points) == ["stable", "mid", "fast"]
+
+
+def test_report_command_prints_where_the_report_is(report: BuiltReport, tmp_path: Path) -> None:
+    assert f"report: {report.files.html}" in report.output
+    assert all(path.is_file() for path in (report.files.html, report.files.markdown, report.files.csv))
+    result = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert isinstance(result.exception, ConfigError) and "no results.sqlite" in str(result.exception)
+
+
+def test_report_of_a_run_whose_jobs_all_failed(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path) as store:
+        run_id = store.start_run("dev", "", {"tasks": ["my-task"], "seeds": [0]})
+        store.add_jobs(run_id, [("mace/my-task/seed0", "mace", "my-task", 0, "dev")])
+        failed = JobRecord(
+            "mace/my-task/seed0", "mace", "my-task", 0, "dev", "failed", 0.0, 1.0, error="boom"
+        )
+        store.record_job(run_id, failed)
+    files = build_report(tmp_path)
+    text, page = read_page(files.html)
+    assert {"failed", "task-my-task"} <= page.ids and not page.images
+    assert "boom" in text and "is not a shipped task; pass its task file (--task FILE)" in text
