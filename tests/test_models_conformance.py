@@ -1,4 +1,5 @@
-"""One conformance suite for every force field: symmetry, energy/force/stress consistency, batching, save/load."""
+"""One conformance suite for every force field: symmetry, energy/force/stress consistency, batching,
+save/load, unknown elements, the ASE calculator."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def model(request: pytest.FixtureRequest):
         avg_num_neighbors=8.0,
     )
     hyperparameters = tiny_hyperparameters(request.param)
-    return build_force_field(request.param, SPECIES, CUTOFF, statistics, hyperparameters, torch.float64).eval()
+    return build_force_field(
+        request.param, SPECIES, CUTOFF, statistics, hyperparameters, torch.float64
+    ).eval()
 
 
 def alloy() -> Atoms:
@@ -56,7 +59,9 @@ def ethanol() -> Atoms:
 
 
 def evaluate(model, structures, compute_stress=False):
-    return model(batch_from_atoms(structures, model.cutoff, dtype=torch.float64), compute_stress=compute_stress)
+    return model(
+        batch_from_atoms(structures, model.cutoff, dtype=torch.float64), compute_stress=compute_stress
+    )
 
 
 @pytest.mark.parametrize("make", [alloy, ethanol])
@@ -91,7 +96,9 @@ def test_forces_are_minus_energy_gradient(model, make) -> None:
         plus, minus = atoms.copy(), atoms.copy()
         plus.positions[atom, axis] += step
         minus.positions[atom, axis] -= step
-        derivative = (evaluate(model, [plus])["energy"] - evaluate(model, [minus])["energy"]).item() / (2 * step)
+        derivative = (evaluate(model, [plus])["energy"] - evaluate(model, [minus])["energy"]).item() / (
+            2 * step
+        )
         assert forces[atom, axis] == pytest.approx(-derivative, abs=1e-6, rel=1e-5)
 
 
@@ -126,7 +133,9 @@ def test_save_load_round_trip(model, tmp_path) -> None:
     folder = save_force_field(model, tmp_path / "model")
     loaded = load_force_field(folder).double()
     structures = [alloy(), ethanol()]
-    assert torch.allclose(evaluate(model, structures)["energy"], evaluate(loaded, structures)["energy"], atol=1e-9)
+    assert torch.allclose(
+        evaluate(model, structures)["energy"], evaluate(loaded, structures)["energy"], atol=1e-9
+    )
 
 
 def test_unknown_element_is_a_clear_error(model) -> None:

@@ -68,7 +68,10 @@ def test_resume_continues_exactly(tmp_path) -> None:
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
     logs = [
-        [json.loads(line)["val_loss"] for line in (tmp_path / run / "training_log.jsonl").read_text().splitlines()]
+        [
+            json.loads(line)["val_loss"]
+            for line in (tmp_path / run / "training_log.jsonl").read_text().splitlines()
+        ]
         for run in ("straight", "resumed")
     ]
     assert logs[0] == logs[1]

@@ -27,7 +27,9 @@ def train(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     out: Annotated[Path | None, typer.Option("--out", help="model folder to write")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,
-    data_root: Annotated[Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")] = None,
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")
+    ] = None,
 ) -> None:
     """Train a force field on a dataset's train split, selecting by its validation split."""
     model_config = load_model_config(model, config)
@@ -36,8 +38,12 @@ def train(
     val_split = load_dataset(dataset, "val", root=data_root)
     settings = model_config.training
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task(f"train {model} on {dataset}", total=settings.max_epochs, status="")
 
@@ -48,9 +54,12 @@ def train(
             )
             progress.update(task, completed=record["epoch"], status=status)
 
-        result = train_force_field(model_config, train_split, val_split, out, seed=seed, resume=resume, on_epoch=show)
+        result = train_force_field(
+            model_config, train_split, val_split, out, seed=seed, resume=resume, on_epoch=show
+        )
     console.print(
-        f"trained {model}: {result.epochs_run} epochs ({result.stopped_because}), best epoch {result.best_epoch}, "
+        f"trained {model}: {result.epochs_run} epochs ({result.stopped_because}), "
+        f"best epoch {result.best_epoch}, "
         f"{result.wall_seconds:.0f} s → {result.out_dir}"
     )
 
@@ -60,7 +69,9 @@ def evaluate(
     dataset: Annotated[str, typer.Option("--dataset")],
     split: Annotated[str, typer.Option("--split")] = "test",
     json_path: Annotated[Path | None, typer.Option("--json", help="write the errors as JSON")] = None,
-    data_root: Annotated[Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")] = None,
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")
+    ] = None,
 ) -> None:
     """Energy and force errors of a model on a dataset split."""
     model = load_force_field(model_dir)

@@ -73,7 +73,9 @@ class ForceField(torch.nn.Module):
         if bool((index < 0).any()):
             unknown = sorted({chemical_symbols[int(z)] for z in atomic_numbers[index < 0].unique()})
             known = [chemical_symbols[z] for z in self.species]
-            raise ModelError(f"{self.architecture} model was trained on elements {known}; got unknown {unknown}")
+            raise ModelError(
+                f"{self.architecture} model was trained on elements {known}; got unknown {unknown}"
+            )
         return index
 
     def forward(
@@ -101,9 +103,7 @@ class ForceField(torch.nn.Module):
             per_atom = reference + self.energy_scale * learned
             energy = torch.zeros(batch.n_systems, dtype=torch.float64, device=positions.device)
             energy = energy.index_add(0, batch.system_index, per_atom)
-            gradients = torch.autograd.grad(
-                energy.sum(), inputs, create_graph=training, allow_unused=True
-            )
+            gradients = torch.autograd.grad(energy.sum(), inputs, create_graph=training, allow_unused=True)
         forces = _zero_if_none(gradients[0], inputs[0]).neg()
         result = {"energy": energy if training else energy.detach(), "forces": forces}
         if compute_stress:

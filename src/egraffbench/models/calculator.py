@@ -12,7 +12,7 @@ from egraffbench.models.graph import batch_from_atoms
 
 
 class ForceFieldCalculator(Calculator):
-    """ASE calculator around a :class:`ForceField` (energy eV, forces eV/Å, stress eV/Å³ for periodic cells)."""
+    """ASE calculator around a :class:`ForceField`: energy eV, forces eV/Å, stress eV/Å³ (periodic cells)."""
 
     implemented_properties = ("energy", "free_energy", "forces", "stress")
 
@@ -21,7 +21,9 @@ class ForceFieldCalculator(Calculator):
         self.model = model.to(device=device, dtype=dtype).eval()
         self.dtype, self.device = dtype, device
 
-    def calculate(self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes) -> None:
+    def calculate(
+        self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes
+    ) -> None:
         super().calculate(atoms, properties, system_changes)
         want_stress = "stress" in properties and bool(self.atoms.pbc.all()) and self.model.implements_stress
         batch = batch_from_atoms([self.atoms], self.model.cutoff, dtype=self.dtype, device=self.device)
@@ -37,6 +39,8 @@ class ForceFieldCalculator(Calculator):
             self.results["stress"] = stress.reshape(9)[[0, 4, 8, 5, 2, 1]].astype(np.float64)
 
 
-def as_ase_calculator(model: ForceField, dtype: torch.dtype = torch.float64, device: str = "cpu") -> Calculator:
+def as_ase_calculator(
+    model: ForceField, dtype: torch.dtype = torch.float64, device: str = "cpu"
+) -> Calculator:
     """Wrap ``model`` so ASE (MD, optimisers, `atoms.get_forces()`) can use it."""
     return ForceFieldCalculator(model, dtype=dtype, device=device)

@@ -41,7 +41,9 @@ class AtomicBatch:
         edge_cell = cell[self.system_index[self.edge_index[0]]]
         return torch.einsum("ei,eij->ej", self.unit_shifts, edge_cell)
 
-    def edge_vectors(self, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None) -> torch.Tensor:
+    def edge_vectors(
+        self, positions: torch.Tensor | None = None, cell: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Edge vectors (E, 3), Å, sender → receiver; differentiable in positions and cell."""
         positions = self.positions if positions is None else positions
         sender, receiver = self.edge_index
@@ -106,8 +108,12 @@ def batch_from_arrays(
         atomic_numbers=torch.as_tensor(np.concatenate(atomic_numbers), dtype=torch.long, device=device),
         cell=torch.as_tensor(np.stack(cells), dtype=dtype, device=device),
         pbc=torch.as_tensor(np.stack(pbcs), dtype=torch.bool, device=device),
-        system_index=torch.repeat_interleave(torch.arange(len(n_atoms), device=device), torch.tensor(n_atoms)),
-        edge_index=torch.as_tensor(np.stack([np.concatenate(senders), np.concatenate(receivers)]), device=device),
+        system_index=torch.repeat_interleave(
+            torch.arange(len(n_atoms), device=device), torch.tensor(n_atoms)
+        ),
+        edge_index=torch.as_tensor(
+            np.stack([np.concatenate(senders), np.concatenate(receivers)]), device=device
+        ),
         unit_shifts=torch.as_tensor(np.concatenate(shifts), dtype=dtype, device=device),
     )
 
@@ -139,7 +145,11 @@ def collate(graphs: Sequence[AtomicBatch]) -> AtomicBatch:
         atomic_numbers=torch.cat([g.atomic_numbers for g in graphs]),
         cell=torch.cat([g.cell for g in graphs]),
         pbc=torch.cat([g.pbc for g in graphs]),
-        system_index=torch.cat([g.system_index + int(o) for g, o in zip(graphs, system_offsets, strict=True)]),
-        edge_index=torch.cat([g.edge_index + int(o) for g, o in zip(graphs, atom_offsets, strict=True)], dim=1),
+        system_index=torch.cat(
+            [g.system_index + int(o) for g, o in zip(graphs, system_offsets, strict=True)]
+        ),
+        edge_index=torch.cat(
+            [g.edge_index + int(o) for g, o in zip(graphs, atom_offsets, strict=True)], dim=1
+        ),
         unit_shifts=torch.cat([g.unit_shifts for g in graphs]),
     )

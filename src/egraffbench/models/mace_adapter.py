@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-
-import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from e3nn import o3
 from mace.modules import interaction_classes
 from mace.modules.models import ScaleShiftMACE
 
+import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.graph import AtomicBatch
 
@@ -38,7 +37,7 @@ class MACEForceField(ForceField):
     """
 
     architecture = "mace"
-    defaults: dict[str, Any] = DEFAULT_HYPERPARAMETERS
+    defaults: ClassVar[dict[str, Any]] = DEFAULT_HYPERPARAMETERS
 
     def __init__(
         self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
@@ -77,7 +76,9 @@ class MACEForceField(ForceField):
         ptr[1:] = torch.cumsum(counts, 0)
         data = {
             "positions": batch.positions,
-            "node_attrs": torch.nn.functional.one_hot(species_index, len(self.species)).to(batch.positions.dtype),
+            "node_attrs": torch.nn.functional.one_hot(species_index, len(self.species)).to(
+                batch.positions.dtype
+            ),
             "edge_index": batch.edge_index,
             "shifts": batch.edge_shifts(),
             "unit_shifts": batch.unit_shifts,
@@ -93,16 +94,15 @@ class MACEForceField(ForceField):
 class BOTNetForceField(MACEForceField):
     """BOTNet (Batatia et al., 2022) as the EGraFFBench code ran it: MACE with correlation order 1.
 
-    Interaction blocks: `RealAgnosticResidualNonLinearInteractionBlock` (the residual non-linear interaction of the
-    BOTNet paper), one body-order increment per layer (correlation 1), five layers by default.
+    Interaction blocks: `RealAgnosticResidualNonLinearInteractionBlock` (the residual non-linear
+    interaction of the BOTNet paper), one body-order increment per layer (correlation 1), five layers.
     """
 
     architecture = "botnet"
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         **DEFAULT_HYPERPARAMETERS,
         "correlation": 1,
         "num_interactions": 5,
         "interaction": "RealAgnosticResidualNonLinearInteractionBlock",
         "interaction_first": "RealAgnosticResidualNonLinearInteractionBlock",
     }
-

@@ -89,7 +89,9 @@ def load_preset(architecture: str, preset: str = "dev") -> ModelConfig:
         raise UnknownNameError(f"no presets for model '{architecture}' (looked for {path.name})")
     presets = _read_yaml(path)
     if preset not in presets:
-        raise UnknownNameError(f"model '{architecture}' has no preset '{preset}'; presets: {', '.join(presets)}")
+        raise UnknownNameError(
+            f"model '{architecture}' has no preset '{preset}'; presets: {', '.join(presets)}"
+        )
     return _validated({"architecture": architecture, **presets[preset]}, f"{path.name}:{preset}")
 
 
@@ -105,6 +107,8 @@ def load_model_config(architecture: str, config: str | Path = "dev") -> ModelCon
         data.setdefault("architecture", architecture)
         model_config = _validated(data, str(path))
         if model_config.architecture != architecture:
-            raise ConfigError(f"{path}: field 'architecture' is '{model_config.architecture}', expected '{architecture}'")
+            raise ConfigError(
+                f"{path}: field 'architecture' is '{model_config.architecture}', expected '{architecture}'"
+            )
         return model_config
     return load_preset(architecture, str(config))

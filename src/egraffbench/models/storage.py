@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from egraffbench.errors import ModelError
+from egraffbench.fileio import atomic_write_bytes, atomic_write_text
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.registry import REFERENCE_POTENTIALS, build_force_field, reference_potential
-from egraffbench.fileio import atomic_write_bytes, atomic_write_text
 
 CONFIG_FILE = "model.json"
 WEIGHTS_FILE = "weights.pt"

@@ -13,7 +13,9 @@ from egraffbench.models.base import ForceField
 from egraffbench.training.prediction import predict
 
 
-def evaluate_force_field(model: ForceField, structures: Sequence[Atoms], batch_size: int = 16) -> dict[str, float]:
+def evaluate_force_field(
+    model: ForceField, structures: Sequence[Atoms], batch_size: int = 16
+) -> dict[str, float]:
     """Energy MAE/RMSE (per structure, per atom; eV) and force MAE/RMSE (per component; eV/Å)."""
     energies, forces = predict(model, structures, batch_size)
     boundaries = np.cumsum([len(a) for a in structures])[:-1]

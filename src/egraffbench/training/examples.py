@@ -31,7 +31,11 @@ class Examples:
 
     def minibatches(self, batch_size: int, generator: torch.Generator | None = None) -> list[list[int]]:
         """Index lists covering all examples; shuffled when a generator is given."""
-        order = torch.randperm(len(self), generator=generator) if generator is not None else torch.arange(len(self))
+        order = (
+            torch.randperm(len(self), generator=generator)
+            if generator is not None
+            else torch.arange(len(self))
+        )
         return [order[i : i + batch_size].tolist() for i in range(0, len(self), batch_size)]
 
 
@@ -41,7 +45,9 @@ def build_examples(
     """Graphs within ``cutoff`` (Å) and, when ``targets``, the reference energies and forces."""
     graphs = [batch_from_atoms([atoms], cutoff, dtype=dtype) for atoms in structures]
     if not targets:
-        return Examples(graphs, torch.zeros(len(graphs), dtype=torch.float64), [g.positions * 0 for g in graphs])
+        return Examples(
+            graphs, torch.zeros(len(graphs), dtype=torch.float64), [g.positions * 0 for g in graphs]
+        )
     return Examples(
         graphs=graphs,
         energies=torch.tensor([reference_energy(a) for a in structures], dtype=torch.float64),

@@ -12,7 +12,9 @@ from egraffbench.models.base import ForceField
 from egraffbench.training.examples import Examples, build_examples
 
 
-def predict_examples(model: ForceField, examples: Examples, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def predict_examples(
+    model: ForceField, examples: Examples, batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
     """Predicted energies (S,) eV and forces (N_total, 3) eV/Å of precomputed examples."""
     energies, forces = [], []
     for indices in examples.minibatches(batch_size):

@@ -68,7 +68,9 @@ def _subset(structures: Sequence[Atoms], limit: int | None, seed: int) -> list[A
 
 def _optimizer(model: torch.nn.Module, settings: TrainingConfig) -> torch.optim.Optimizer:
     if settings.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+        return torch.optim.AdamW(
+            model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+        )
     return torch.optim.Adam(
         model.parameters(),
         lr=settings.learning_rate,
@@ -113,7 +115,7 @@ def _torch_bytes(payload: dict[str, Any]) -> bytes:
 
 
 def _restore_log(log_path: Path, last_epoch: int) -> list[dict[str, Any]]:
-    """Log records up to ``last_epoch`` (a run killed after logging but before checkpointing repeats no epoch)."""
+    """Log records up to ``last_epoch``: an epoch logged but not checkpointed before a kill is dropped."""
     if not log_path.is_file():
         return []
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
@@ -138,12 +140,16 @@ def train_force_field(
     """
     settings = config.training
     if not train or not val:
-        raise DatasetError(f"training needs non-empty train and validation splits (got {len(train)}, {len(val)})")
+        raise DatasetError(
+            f"training needs non-empty train and validation splits (got {len(train)}, {len(val)})"
+        )
     dtype = getattr(torch, config.dtype)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out_dir / CHECKPOINT_FILE
     if checkpoint_path.exists() and not resume:
-        raise TrainingError(f"{out_dir} already holds a training run; pass --resume to continue it or choose --out")
+        raise TrainingError(
+            f"{out_dir} already holds a training run; pass --resume to continue it or choose --out"
+        )
     train_set = _subset(train, settings.max_train_frames, seed)
     val_set = _subset(val, settings.max_val_frames, seed + 1)
     species = species_of(train_set)
