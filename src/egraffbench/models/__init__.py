@@ -1,5 +1,7 @@
 """Force fields behind one interface: energy, forces, stress for batches of systems; save/load; ASE bridge."""
 
+# First: every adapter module lives in this package, so this runs before any of them imports e3nn.
+import egraffbench.models.torch_setup  # noqa: F401
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.calculator import as_ase_calculator
 from egraffbench.models.graph import AtomicBatch, batch_from_arrays, batch_from_atoms

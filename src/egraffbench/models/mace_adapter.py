@@ -11,7 +11,6 @@ from e3nn import o3
 from mace.modules import interaction_classes
 from mace.modules.models import ScaleShiftMACE
 
-import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.graph import AtomicBatch
 

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 import torch
 from ase.data import chemical_symbols
 
-import egraffbench.models.torch_setup  # noqa: F401  (must precede e3nn's import)
 from egraffbench.errors import ModelError
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.graph import AtomicBatch
