@@ -144,7 +144,8 @@ def test_tiny_test_split_is_a_contiguous_emt_trajectory(tmp_path: Path) -> None:
     assert steps.max() < 0.1  # Å per 1 fs step: consecutive frames of one trajectory
     check = frames[7].copy()
     check.calc = EMT()
-    assert check.get_potential_energy() == pytest.approx(frames[7].get_potential_energy(), abs=1e-8)
+    stored = frames[7].get_potential_energy()  # extxyz keeps about 8 significant digits
+    assert check.get_potential_energy() == pytest.approx(stored, abs=1e-6)
 
 
 def test_reference_run_scores_the_oracle_exact_and_a_tiny_model_not(reference_run: ReferenceRun) -> None:
