@@ -3,13 +3,20 @@
 For each system (10 replicas of aspirin from the `md17-aspirin` test frames, 10 of LiPS from the `lips` val
 frames) and the same small MACE (16x0e+16x1o+16x2e, 2 interactions), 200 Langevin steps of 1 fs:
 
-(a) one ASE ``Langevin(atoms, 1 fs, temperature_K=T, friction=5e-3)`` loop per replica, one after another,
-    with the model as ASE calculator;
+(a) the paper's way: ASE ``Langevin(atoms, 1 fs, temperature_K=T, friction=5e-3)`` per replica, with the model
+    as ASE calculator (one single-replica model call per replica and step);
 (b) the batched engine (``egraffbench.md.simulate``): all replicas in one model call per step, stability
     watch, neighbour lists with a skin, trajectory written to HDF5 with checkpoints;
-(c) the model-only limit: one batched forward+backward of the same replicas, times the number of steps.
+(c) the model-only limit: one batched forward+backward of the same replicas per step.
 
-Prints (a)/(b), (b)/(c) and the engine overhead ((b) − (c)) / (b).
+Prints (a)/(b), (b)/(c) and the engine overhead ((b) − (c)) / (b), plus the overhead measured inside (b)
+(the time of (b)'s own model calls in place of (c)).
+
+The three are measured interleaved: after each engine step (from its progress callback) every ASE replica
+advances one step and one model-only call is made, each timed on its own and taken out of (b). Each ASE
+replica is an independent ``Langevin`` object, so advancing them in turn costs what running them one after
+another costs; interleaving makes the ratios immune to other processes changing the machine's speed during
+the run (a shared 2-core machine otherwise moves them by tens of percent).
 
     python benchmarks/md_throughput.py [--data ../shared/datasets] [--model DIR ...] [--steps 200]
 
@@ -22,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,7 +40,7 @@ from ase import Atoms, units
 from ase.md.langevin import Langevin
 
 from egraffbench.data import get_dataset_spec, load_dataset
-from egraffbench.md import MDProtocol, simulate
+from egraffbench.md import MDProtocol, SimulationProgress, simulate
 from egraffbench.metrics.stability import StabilityCriteria
 from egraffbench.metrics.structure import radial_distribution
 from egraffbench.models import (
@@ -53,6 +59,11 @@ LOOSE_WATCH = StabilityCriteria(
 )
 
 
+def wait(output: dict[str, torch.Tensor]) -> None:
+    """Block until the device has finished ``output`` (a no-op on CPU)."""
+    output["forces"].sum().item()
+
+
 class TimedModel(ForceField):
     """The model, with the wall time of each call recorded (the model's share of the engine's step)."""
 
@@ -63,9 +74,54 @@ class TimedModel(ForceField):
     def forward(self, batch, compute_stress: bool = False, training: bool = False) -> dict[str, torch.Tensor]:
         started = time.perf_counter()
         output = self.inner(batch)
-        output["forces"].sum().item()  # waits for the device
+        wait(output)
         self.calls.append(time.perf_counter() - started)
         return output
+
+
+class Interleaved:
+    """Engine callback: after each engine step, one step of each ASE replica (a) and one batched call (c)."""
+
+    def __init__(self, model: ForceField, frames: list[Atoms], protocol: MDProtocol, device: str) -> None:
+        self.model = model
+        self.batch = batch_from_atoms(frames, model.cutoff, dtype=protocol.torch_dtype, device=device)
+        calculator = model.as_ase_calculator(dtype=protocol.torch_dtype, device=device)
+        rng = np.random.default_rng(protocol.seed)
+        self.dynamics = []
+        for start in frames:
+            atoms = start.copy()
+            atoms.calc = calculator
+            sigma = np.sqrt(atoms.get_masses() * units.kB * protocol.temperature_K)[:, None]
+            atoms.set_momenta(sigma * rng.standard_normal((len(atoms), 3)))
+            self.dynamics.append(
+                Langevin(
+                    atoms,
+                    protocol.timestep_fs * units.fs,
+                    temperature_K=protocol.temperature_K,
+                    friction=protocol.friction,
+                    fixcm=False,
+                    rng=rng,
+                )
+            )
+        self.sequential_s = self.model_only_s = self.spent_s = 0.0
+
+    def warm_up(self) -> None:
+        """First calls (one-time set-up in torch and e3nn) and each replica's initial forces, not timed."""
+        for _ in range(3):
+            wait(self.model(self.batch))
+        for dynamics in self.dynamics:
+            dynamics.atoms.get_forces(md=True)
+
+    def __call__(self, progress: SimulationProgress) -> None:
+        entered = time.perf_counter()
+        for dynamics in self.dynamics:
+            dynamics.step()
+        between = time.perf_counter()
+        wait(self.model(self.batch))
+        left = time.perf_counter()
+        self.sequential_s += between - entered
+        self.model_only_s += left - between
+        self.spent_s += left - entered
 
 
 @dataclass(frozen=True)
@@ -119,81 +175,11 @@ def pick_model(frames: list[Atoms], trained: list[Path]) -> tuple[ForceField, bo
     return untrained_mace(frames), False
 
 
-def sequential_ase(model: ForceField, frames: list[Atoms], protocol: MDProtocol, device: str) -> float:
-    """(a): seconds for one ASE Langevin run per replica, one after another (the paper's loop)."""
-    calculator = model.as_ase_calculator(dtype=protocol.torch_dtype, device=device)
-    rng = np.random.default_rng(protocol.seed)
-    total = 0.0
-    for start in frames:
-        atoms = start.copy()
-        atoms.calc = calculator
-        sigma = np.sqrt(atoms.get_masses() * units.kB * protocol.temperature_K)[:, None]
-        atoms.set_momenta(sigma * rng.standard_normal((len(atoms), 3)))
-        dynamics = Langevin(
-            atoms,
-            protocol.timestep_fs * units.fs,
-            temperature_K=protocol.temperature_K,
-            friction=protocol.friction,
-            fixcm=False,
-            rng=rng,
-        )
-        atoms.get_forces()  # the first force call is set-up, as in (b)
-        started = time.perf_counter()
-        dynamics.run(protocol.steps)
-        total += time.perf_counter() - started
-    return total
-
-
-def batched_engine(
-    model: ForceField, frames: list[Atoms], protocol: MDProtocol, periodic: bool, device: str, folder: Path
-) -> tuple[float, float, int]:
-    """(b): seconds of the engine's loop over ``protocol.steps`` steps, the seconds of its model calls in that
-    loop, and how many replicas it retired."""
-    reference = None
-    if periodic:
-        rdf = radial_distribution(
-            np.array([a.positions for a in frames]), np.array([a.cell.array for a in frames])
-        )
-        reference = dict.fromkeys(range(len(frames)), rdf)
-    timed = TimedModel(model)
-    result = simulate(
-        timed,
-        frames,
-        protocol,
-        folder / "trajectory.h5",
-        reference_rdfs=reference,
-        device=device,
-        overwrite=True,
-    )
-    in_loop = sum(timed.calls[1:])  # the first call gives the initial forces, before the loop
-    return result.wall_s, in_loop, sum(o.status == "failed" for o in result.replicas)
-
-
-def model_only(
-    model: ForceField, frames: list[Atoms], protocol: MDProtocol, device: str, calls: int = 20
-) -> float:
-    """(c): median seconds of one batched forward+backward of all replicas, times ``protocol.steps``."""
-    model = model.to(device=device, dtype=protocol.torch_dtype)
-    batch = batch_from_atoms(frames, model.cutoff, dtype=protocol.torch_dtype, device=device)
-    for _ in range(3):
-        model(batch)
-    times = []
-    for _ in range(calls):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        model(batch)["forces"].sum().item()
-        times.append(time.perf_counter() - started)
-    return float(np.median(times)) * protocol.steps
-
-
 def measure(system: str, args: argparse.Namespace, folder: Path) -> Timing:
     name, split = SYSTEMS[system]
     spec = get_dataset_spec(name)
-    frames = [
-        Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc) for a in load_dataset(name, split, args.data)
-    ]
-    frames = frames[: args.replicas]
+    loaded = load_dataset(name, split, args.data)[: args.replicas]
+    frames = [Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc) for a in loaded]
     model, trained = pick_model(frames, args.model)
     protocol = MDProtocol(
         temperature_K=spec.temperature_K,
@@ -202,25 +188,35 @@ def measure(system: str, args: argparse.Namespace, folder: Path) -> Timing:
         seed=0,
         stability=StabilityCriteria() if trained else LOOSE_WATCH,
     )
-    # (c) before and after (b), averaged: other processes on the machine change the speed of all three
-    limit_before = model_only(model, frames, protocol, args.device)
-    batched, model_share, retired = batched_engine(
-        model, frames, protocol, spec.periodic, args.device, folder
+    reference = None
+    if spec.periodic:
+        positions, cells = np.array([a.positions for a in loaded]), np.array([a.cell.array for a in loaded])
+        reference = dict.fromkeys(range(len(frames)), radial_distribution(positions, cells))
+    model = model.to(device=args.device, dtype=protocol.torch_dtype)
+    others = Interleaved(model, frames, protocol, args.device)
+    others.warm_up()
+    timed = TimedModel(model)
+    result = simulate(
+        timed,
+        frames,
+        protocol,
+        folder / f"{system}.h5",
+        reference_rdfs=reference,
+        device=args.device,
+        callback=others,
+        overwrite=True,
     )
-    limit = 0.5 * (limit_before + model_only(model, frames, protocol, args.device))
-    print(f"{system}: (b) {batched:.1f} s, (c) {limit:.1f} s; running (a) ...", file=sys.stderr, flush=True)
-    sequential = sequential_ase(model, frames, protocol, args.device)
     return Timing(
-        system,
-        len(frames),
-        len(frames[0]),
-        args.steps,
-        sequential,
-        batched,
-        limit,
-        model_share,
-        retired,
-        trained,
+        system=system,
+        replicas=len(frames),
+        atoms=len(frames[0]),
+        steps=result.steps_run,
+        sequential_s=others.sequential_s,
+        batched_s=result.wall_s - others.spent_s,
+        model_only_s=others.model_only_s,
+        model_in_engine_s=sum(timed.calls[1:]),  # the first call gives the initial forces, before the loop
+        retired=sum(o.status == "failed" for o in result.replicas),
+        trained=trained,
     )
 
 
@@ -228,7 +224,7 @@ def report(timings: list[Timing], args: argparse.Namespace) -> None:
     if args.device.startswith("cuda"):
         device = torch.cuda.get_device_name()
     else:
-        device = f"CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}"
+        device = f"CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[1]:.1f} (5 min)"
     print(f"md_throughput: {args.steps} steps of 1 fs, {args.dtype}; {device}; torch {torch.__version__}")
     columns = ("(a) ASE seq s", "(b) batched s", "(c) model s", "(a)/(b)", "(b)/(c)", "overhead", "in-run")
     print(f"{'system':<14}" + "".join(f"{c:>15}" for c in columns))
@@ -243,15 +239,13 @@ def report(timings: list[Timing], args: argparse.Namespace) -> None:
             f"{100 * t.overhead_in_run:.1f}%",
         )
         print(f"{t.system + ' x' + str(t.replicas):<14}" + "".join(f"{v:>15}" for v in values))
-    print(
-        "overhead = ((b) − (c)) / (b); in-run = the same with (c) replaced by the time of the model calls "
-        "inside (b) (same work at the same moment: insensitive to other load on the machine)"
-    )
+    print("overhead = ((b) − (c)) / (b); in-run: the same with (c) replaced by the time of (b)'s model calls")
     for t in timings:
         kind = "trained" if t.trained else "untrained (random weights; stability watch loosened)"
         print(f"{t.system}: {t.atoms} atoms per replica; model {kind}; replicas retired: {t.retired}")
     summary = ", ".join(
-        f"{t.system} x{t.replicas}: (a)/(b) {t.speedup:.1f}x, overhead {100 * t.overhead:.0f}%"
+        f"{t.system} x{t.replicas}: (a)/(b) {t.speedup:.1f}x, overhead {100 * t.overhead:.0f}% "
+        f"(in-run {100 * t.overhead_in_run:.1f}%)"
         for t in timings
     )
     print(f"md_throughput {summary}")

@@ -55,7 +55,7 @@ def check_canonical(samples: np.ndarray, dof: int, temperature: float, mean_tole
 
 
 LANGEVIN_RUNS = [
-    pytest.param(8, 600, 0.06, 1e-3, id="fast"),
+    pytest.param(8, 400, 0.06, 1e-3, id="fast"),
     pytest.param(16, 6000, 0.03, 1e-2, id="long", marks=pytest.mark.slow),
 ]
 
@@ -72,7 +72,7 @@ def test_langevin_samples_the_canonical_kinetic_energy(replicas, steps, mean_tol
 
 
 NOSE_HOOVER_RUNS = [
-    pytest.param(8, 1000, 0.06, 1e-3, id="fast"),
+    pytest.param(8, 600, 0.06, 1e-3, id="fast"),
     pytest.param(16, 8000, 0.03, 1e-2, id="long", marks=pytest.mark.slow),
 ]
 

@@ -16,17 +16,23 @@ from typer.testing import CliRunner
 
 from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
+from egraffbench.md.trajectory import ReplicaOutcome, ReplicaTrajectory
 from egraffbench.report.baselines import trivial_baselines
 from egraffbench.report.build import ReportFiles, build_report
 from egraffbench.report.collect import read_run
+from egraffbench.report.diffusion import diffusion_reference, diffusivity_error
+from egraffbench.report.findings import error_vs_stability, ood_degradation
 from egraffbench.report.intervals import median_interval, wilson_interval
 from egraffbench.report.parity import parity_data
 from egraffbench.report.plots import Point, pareto_front
-from egraffbench.report.rollouts import model_replicas
+from egraffbench.report.rollouts import Replica, model_replicas
 from egraffbench.report.series import violation_series
-from egraffbench.report.table import COLUMN_BY_KEY, INTERVAL_DIGITS, format_number
+from egraffbench.report.table import COLUMN_BY_KEY, Leaderboard, build_leaderboard, format_number
+from egraffbench.runner.stages import SystemData
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
+from egraffbench.tasks import load_task
+from egraffbench.tasks.sources import SystemConditions
 from test_report_fixtures import (
     TASK,
     BuiltReport,
@@ -91,9 +97,14 @@ def test_html_table_shows_the_stored_metrics(report_files: ReportFiles, stored_r
         cell, column = shown[(model, name)], COLUMN_BY_KEY[name]
         assert float(cell["value"]) == row["value"]  # the exact stored double
         assert cell["v"].removeprefix("≥ ") == format_number(row["value"], column)
-        if row["low"] is not None and row["high"] is not None:
-            low, high = (format_number(v, column, INTERVAL_DIGITS) for v in (row["low"], row["high"]))
-            assert cell["ci"] == f"[{low}, {high}]"
+        if row["low"] is not None and row["high"] is not None and row["low"] < row["high"]:
+            texts = cell["ci"].strip("[]").split(", ")
+            if "e" in cell["ci"]:  # two significant digits
+                tolerance = {"rel": 0.05}
+            else:  # as many decimals as the value: off by at most half the last one
+                tolerance = {"abs": 0.5 * 10.0 ** -len(texts[0].partition(".")[2]) + 1e-12}
+            assert float(texts[0]) == pytest.approx(row["low"] * column.scale, **tolerance)
+            assert float(texts[1]) == pytest.approx(row["high"] * column.scale, **tolerance)
         compared += 1
     assert compared >= 3 * 10  # three models, ten or more stored leaderboard metrics each
     assert {model for model, _ in shown} == {"emt", "soft", "wild"}  # the failed job has no row
@@ -207,3 +218,92 @@ def test_report_of_a_run_whose_jobs_all_failed(tmp_path: Path) -> None:
     text, page = read_page(files.html)
     assert {"failed", "task-my-task"} <= page.ids and not page.images
     assert "boom" in text and "is not a shipped task; pass its task file (--task FILE)" in text
+
+
+def test_unfinished_run_is_summarised_like_the_store_would(stored_run: StoredRun, tmp_path: Path) -> None:
+    with ResultsStore.open_existing(stored_run.run_dir) as store:
+        finished = read_run(store)
+    with ResultsStore(
+        tmp_path
+    ) as store:  # the same jobs, as if the run had been interrupted before summaries
+        run_id = store.start_run("dev", "", {})
+        for job in finished.jobs:
+            record = JobRecord(job.job_id, job.model, job.task, job.seed, "dev", job.status, 0.0, 1.0)
+            record.results = job.results
+            store.record_job(run_id, record)
+        store.finish_run(run_id, "interrupted", {"total": 5, "cached": 0, "failed": 1, "stages_reused": 0})
+        unfinished = read_run(store)
+    assert sorted(unfinished.unsummarised) == [("emt", TASK), ("soft", TASK), ("wild", TASK)]
+    stored = {row["model"]: row for row in finished.rows}
+    for row in unfinished.rows:
+        for key in ("force_mae", "stable_fraction", "wf_percent", "ev", "steps_per_s"):
+            assert row[key] == pytest.approx(stored[row["model"]][key], rel=1e-12)
+
+
+def _board(task: str, values: dict[str, tuple[float, float]]) -> Leaderboard:
+    """A leaderboard of models with (force MAE eV/Å, fraction stable)."""
+    rows = [
+        {"model": model, "task": task, "seeds": 1, "force_mae": force, "stable_fraction": stable}
+        for model, (force, stable) in values.items()
+    ]
+    return build_leaderboard(task, rows, set(), {}, None)
+
+
+def test_rank_correlation_of_force_error_and_stability() -> None:
+    board = _board("t", {"a": (0.01, 1.0), "b": (0.02, 0.8), "c": (0.05, 0.2), "d": (0.09, 0.0)})
+    finding = error_vs_stability(board)
+    assert finding is not None
+    assert (
+        "Spearman ρ = -1.00" in finding.text and "lower force error were the more stable ones" in finding.text
+    )
+    tied = error_vs_stability(_board("t", {"a": (0.01, 1.0), "b": (0.02, 1.0), "c": (0.05, 1.0)}))
+    assert tied is not None and "equally stable" in tied.text
+
+
+def test_out_of_distribution_degradation() -> None:
+    in_distribution, shifted = load_task("3bpa"), load_task("3bpa-600K")  # same training data
+    boards = {
+        "3bpa": _board("3bpa", {"mace": (0.02, 1.0), "nequip": (0.03, 1.0)}),
+        "3bpa-600K": _board("3bpa-600K", {"mace": (0.05, 0.6), "nequip": (0.03, 1.0)}),
+    }
+    (finding,) = ood_degradation(boards, {"3bpa": in_distribution, "3bpa-600K": shifted})
+    assert finding.topic.startswith("3bpa → 3bpa-600K")
+    assert "mace: F MAE × 2.50, stable 1.00 → 0.60" in finding.text
+    assert "nequip: F MAE × 1.00, stable 1.00 → 1.00" in finding.text
+
+
+def _walk_replica(positions: np.ndarray, cell: np.ndarray, survived: bool = True) -> Replica:
+    frames, atoms = positions.shape[:2]
+    outcome = ReplicaOutcome(0, atoms, 300.0, "completed" if survived else "failed", None if survived else 5)
+    trajectory = ReplicaTrajectory(
+        outcome=outcome,
+        atomic_numbers=np.full(atoms, 3),
+        masses=np.full(atoms, 6.94),
+        pbc=np.ones(3, dtype=bool),
+        step=np.arange(frames),
+        time_fs=np.arange(frames, dtype=float),
+        positions=positions,
+        velocities=np.zeros_like(positions),
+        forces=np.zeros_like(positions),
+        energy=np.zeros(frames),
+        cell=np.broadcast_to(cell, (frames, 3, 3)),
+    )
+    return Replica("box", 0, 0, Path("unused.h5"), 0, trajectory)
+
+
+def test_diffusivity_error_of_a_random_walk() -> None:
+    # Li atoms on a random walk of 0.05 Å per Cartesian component per 1 fs frame: D = 3 · 0.05² / 6 Å²/fs
+    walk = np.cumsum(np.random.default_rng(0).normal(scale=0.05, size=(400, 64, 3)), axis=0)
+    cell = 40.0 * np.eye(3)
+    frames = [Atoms(numbers=[3] * 64, positions=p, cell=cell, pbc=True) for p in walk]
+    system = SystemData(SystemConditions("box", 300.0, True, None, 1.0), frames)
+    reference = diffusion_reference(system, run_length_fs=399.0)
+    assert reference is not None and reference.element == "Li" and reference.window_fs == 399.0
+    assert reference.reference == pytest.approx(1.25, rel=0.15)  # Å²/ps
+    same = diffusivity_error([reference], [_walk_replica(walk, cell)])
+    assert same == {"value": 0.0, "low": 0.0, "high": 0.0}
+    faster = diffusivity_error([reference], [_walk_replica(np.sqrt(2.0) * walk, cell)])  # twice the MSD
+    assert faster["value"] == pytest.approx(reference.reference, rel=1e-9)
+    assert diffusivity_error([reference], [_walk_replica(walk, cell, survived=False)]) is None
+    molecule = SystemData(SystemConditions("box", 300.0, False, None, 1.0), frames)
+    assert diffusion_reference(molecule, 399.0) is None  # not defined without periodic cells

@@ -19,7 +19,14 @@ from egraffbench.tasks import ModeOverride, list_tasks, load_task, run_settings
 from egraffbench.tasks.loader import TASK_FOLDER
 
 EGRAFFBENCH_DATASETS = {
-    "md17-aspirin", "md17-ethanol", "md17-naphthalene", "md17-salicylic-acid", "3bpa", "acac", "lips", "gete",
+    "md17-aspirin",
+    "md17-ethanol",
+    "md17-naphthalene",
+    "md17-salicylic-acid",
+    "3bpa",
+    "acac",
+    "lips",
+    "gete",
 }
 
 

@@ -60,6 +60,21 @@ def test_training_lowers_validation_error_and_writes_a_loadable_model(tmp_path) 
     assert errors["energy_mae_per_atom"] == pytest.approx(best["val_energy_mae_per_atom"], rel=1e-3, abs=1e-6)
 
 
+def test_ema_keeps_integer_buffers_exact() -> None:
+    """Averaging an integer buffer in floating point and copying it back truncates (79 → 78): the EMA must
+    copy integer buffers, or the averaged model maps elements and cutoffs wrongly."""
+    update = trainer_module.ema_with_warmup(0.99)
+    numbers = torch.tensor([29, 79])
+    averaged = numbers.clone()
+    for step in range(1000):
+        averaged.copy_(update(averaged, numbers, torch.tensor(step)))
+    assert torch.equal(averaged, numbers)
+    weights = torch.tensor([1.0])
+    for step in range(1000):
+        weights.copy_(update(weights, torch.tensor([3.0]), torch.tensor(step)))
+    assert float(weights) == pytest.approx(3.0, rel=1e-6)
+
+
 def test_resume_continues_exactly(tmp_path) -> None:
     train, val = emt_structures(10, seed=3), emt_structures(4, seed=4)
     straight = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "straight", seed=5)

@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from egraffbench.errors import EgraffbenchError
 from egraffbench.md.engine import SimulationProgress
+from egraffbench.report.build import build_report
 from egraffbench.report.leaderboard import print_leaderboard, summary_rows, write_results
 from egraffbench.runner.benchmark import RunObserver, RunResult, run_benchmark
 from egraffbench.runner.executors import InProcessExecutor, dask_executor
@@ -161,5 +163,11 @@ def run(
     print_leaderboard(rows, f"egraffbench — {names} ({mode} mode)", Console())
     _report(result, console)
     console.print(f"results: {out / 'results.sqlite'} (run {result.run_id}); {json_path}, {csv_path}")
+    try:
+        files = build_report(out, None, result.run_id, {task.name: task for task in chosen}, data_root)
+    except EgraffbenchError as error:  # the results are stored; `egraffbench report` can retry
+        console.print(f"[yellow]warning[/yellow]: report not written: {error}")
+    else:
+        console.print(f"report: {files.html}")
     if result.failed:
         raise typer.Exit(1)

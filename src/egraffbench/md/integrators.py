@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from ase import units
 
@@ -98,33 +99,49 @@ def nose_hoover_energy(state: MDState) -> torch.Tensor:
 
 
 def _thermostat_half_step(state: MDState, delta: float) -> MDState:
-    """exp(iL_NHC δ) of ASE's NoseHooverChainThermostat, per replica; scales each replica's momenta."""
-    eta, p_eta, masses = state.chain_positions.clone(), state.chain_momenta.clone(), state.chain_masses
-    dof_kT = 3.0 * state.atom_counts.to(state.kT.dtype) * state.kT
-    twice_kinetic = 2.0 * state.kinetic_energy()
-    total_scale = torch.ones_like(state.kT)
+    """exp(iL_NHC δ) of ASE's NoseHooverChainThermostat, per replica; scales each replica's momenta.
+
+    The chain is a few numbers per replica updated dozens of times in sequence: it runs in float64 NumPy on
+    the host (microseconds per update), and only the momentum scale of each replica goes back to the device.
+    """
+    like = {"dtype": state.kT.dtype, "device": state.kT.device}
+    kT = _host(state.kT)
+    eta, p_eta, masses = _host(state.chain_positions), _host(state.chain_momenta), _host(state.chain_masses)
+    dof_kT = 3.0 * state.atom_counts.cpu().numpy() * kT
+    twice_kinetic = 2.0 * _host(state.kinetic_energy())
+    total_scale = np.ones_like(kT)
     length = eta.shape[1]
 
     def update_chain_momentum(j: int, half: float, quarter: float) -> None:
         if j < length - 1:
-            p_eta[:, j] *= torch.exp(-quarter * p_eta[:, j + 1] / masses[:, j + 1])
-        force = twice_kinetic - dof_kT if j == 0 else p_eta[:, j - 1].square() / masses[:, j - 1] - state.kT
+            p_eta[:, j] *= np.exp(-quarter * p_eta[:, j + 1] / masses[:, j + 1])
+        force = twice_kinetic - dof_kT if j == 0 else p_eta[:, j - 1] ** 2 / masses[:, j - 1] - kT
         p_eta[:, j] += half * force
         if j < length - 1:
-            p_eta[:, j] *= torch.exp(-quarter * p_eta[:, j + 1] / masses[:, j + 1])
+            p_eta[:, j] *= np.exp(-quarter * p_eta[:, j + 1] / masses[:, j + 1])
 
     for coefficient in SUZUKI_YOSHIDA_4:
         sub = coefficient * delta
         for j in reversed(range(length)):
             update_chain_momentum(j, sub / 2.0, sub / 4.0)
         eta += sub * p_eta / masses
-        scale = torch.exp(-sub * p_eta[:, 0] / masses[:, 0])
-        total_scale = total_scale * scale
-        twice_kinetic = twice_kinetic * scale.square()
+        scale = np.exp(-sub * p_eta[:, 0] / masses[:, 0])
+        total_scale *= scale
+        twice_kinetic *= scale**2
         for j in range(length):
             update_chain_momentum(j, sub / 2.0, sub / 4.0)
-    momenta = state.momenta * total_scale[state.system_index][:, None]
-    return replace(state, momenta=momenta, chain_positions=eta, chain_momenta=p_eta)
+    momenta = state.momenta * torch.as_tensor(total_scale, **like)[state.system_index][:, None]
+    return replace(
+        state,
+        momenta=momenta,
+        chain_positions=torch.as_tensor(eta, **like),
+        chain_momenta=torch.as_tensor(p_eta, **like),
+    )
+
+
+def _host(tensor: torch.Tensor) -> np.ndarray:
+    """A float64 NumPy copy of ``tensor``."""
+    return tensor.detach().cpu().double().numpy().copy()
 
 
 def integrator_for(protocol: MDProtocol) -> Integrator:

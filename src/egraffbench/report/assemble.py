@@ -14,12 +14,19 @@ from egraffbench.report import captions, plots
 from egraffbench.report import findings as find
 from egraffbench.report.baselines import Baselines, trivial_baselines
 from egraffbench.report.collect import JobView, RunView
-from egraffbench.report.diffusion import diffusion_reference, diffusivity_error
+from egraffbench.report.diffusion import DiffusionReference, diffusion_reference, diffusivity_error
 from egraffbench.report.inputs import TaskData, load_task_data, resolve_task
 from egraffbench.report.intervals import median_interval, wilson_interval
 from egraffbench.report.parity import MAX_PARITY_FRAMES, job_model, parity_data, parity_subset
-from egraffbench.report.rollouts import Replica, model_replicas
-from egraffbench.report.series import pooled_stability, structure_curves, training_logs, violation_series
+from egraffbench.report.rollouts import model_replicas
+from egraffbench.report.series import (
+    StructureCurves,
+    ViolationSeries,
+    pooled_stability,
+    structure_curves,
+    training_logs,
+    violation_series,
+)
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.tasks import TaskSpec
 
@@ -51,12 +58,11 @@ class TaskReport:
 
 @dataclass
 class Report:
-    """A whole report: the run, its tasks, computed findings, model colours and when it was made."""
+    """A whole report: the run, its tasks, computed findings and when it was made."""
 
     view: RunView
     tasks: list[TaskReport]
     findings: list[find.Finding]
-    colours: dict[str, str]
     generated: str
 
 
@@ -113,14 +119,40 @@ def _missing(jobs: Sequence[JobView]) -> dict[str, str]:
     return reasons
 
 
-def _diffusion(data: TaskData, replicas: Mapping[str, list[Replica]], run_length_fs: float | None) -> dict:
+def _diffusion_references(data: TaskData, run_length_fs: float | None) -> list[DiffusionReference]:
     if data.problem is not None or run_length_fs is None:
-        return {}
+        return []
     references = [diffusion_reference(system, run_length_fs) for system in data.systems.values()]
-    defined = [reference for reference in references if reference is not None]
-    if not defined:
-        return {}
-    return {model: diffusivity_error(defined, members) for model, members in replicas.items()}
+    return [reference for reference in references if reference is not None]
+
+
+@dataclass
+class _Trajectories:
+    """What the report takes from the MD trajectories of a task: structure curves per test system, EV/FV
+    along the rollout and diffusivity error per model."""
+
+    structures: list[StructureCurves]
+    violations: dict[str, ViolationSeries]
+    diffusion: dict[str, dict[str, float] | None]
+
+
+def _read_trajectories(
+    data: TaskData, by_model: Mapping[str, list[JobView]], run_length_fs: float | None
+) -> _Trajectories:
+    """One model at a time, so that only one model's trajectories are held in memory."""
+    structures = [structure_curves(system) for system in data.systems.values()]
+    references = _diffusion_references(data, run_length_fs)
+    found = _Trajectories(structures, {}, {})
+    for model, jobs in by_model.items():
+        replicas = model_replicas(jobs)
+        for curves in structures:
+            curves.add_model(model, replicas)
+        series = violation_series(replicas, data.systems)
+        if series is not None:
+            found.violations[model] = series
+        if references:
+            found.diffusion[model] = diffusivity_error(references, replicas)
+    return found
 
 
 def _scatter(board: Leaderboard, x_key: str, x_scale: float) -> dict[str, plots.Point]:
@@ -135,20 +167,19 @@ def _scatter(board: Leaderboard, x_key: str, x_scale: float) -> dict[str, plots.
     return points
 
 
-def _structure_figures(data: TaskData, replicas: dict[str, list[Replica]], colours: dict) -> list[Figure]:
+def _structure_figures(task: str, structures: Sequence[StructureCurves], colours: dict) -> list[Figure]:
     figures = []
-    for name, system in data.systems.items():
-        curves = structure_curves(system, replicas)
+    for curves in structures:
         if not curves.models:
             continue
         title, caption = captions.STRUCTURE
         what = captions.WHAT_RDF if curves.kind == "rdf" else captions.WHAT_HR
         figures.append(
             Figure(
-                f"{data.name}-structure-{name}",
-                title.format(system=name),
+                f"{task}-structure-{curves.system}",
+                title.format(system=curves.system),
                 caption.format(what=what),
-                plots.structure_figure(curves, colours, name),
+                plots.structure_figure(curves, colours, curves.system),
             )
         )
     return figures
@@ -163,7 +194,7 @@ def _parity_figure(
         try:
             loaded = job_model(members[0])
         except EgraffbenchError as error:
-            notes.append(f"parity: model {model} could not be loaded ({error})")
+            notes.append(f"parity: model {model} could not be loaded ({' '.join(str(error).split())})")
             continue
         if loaded is None:
             notes.append(f"parity: {model} kept no model checkpoint")
@@ -194,17 +225,15 @@ def task_report(
     baselines = None
     if data.problem is None:
         baselines = trivial_baselines(data.train, data.test_frames)
-    replicas = {model: model_replicas(members) for model, members in by_model.items()}
     stability = {model: pooled_stability(members) for model, members in by_model.items()}
     run_length = next((s["run_length_ps"] * 1000.0 for s in stability.values() if s), None)
-    diffusion = _diffusion(data, replicas, run_length)
-    board = build_leaderboard(
-        task, view.task_rows(task), references, _extras(stability, diffusion), baselines, _missing(jobs)
-    )
+    trajectories = _read_trajectories(data, by_model, run_length)
+    extras = _extras(stability, trajectories.diffusion)
+    board = build_leaderboard(task, view.task_rows(task), references, extras, baselines, _missing(jobs))
     report = TaskReport(task, data.spec, board, _protocol(jobs), notes=notes)
     report.failure_reasons = {m: dict(s["failure_reasons"]) for m, s in stability.items() if s}
-    report.figures += _structure_figures(data, replicas, colours)
-    _add_md_figures(report, data, replicas, stability, colours)
+    report.figures += _structure_figures(task, trajectories.structures, colours)
+    _add_md_figures(report, trajectories.violations, stability, colours)
     logs = {model: training_logs(members) for model, members in by_model.items()}
     logs = {model: seeds for model, seeds in logs.items() if seeds}
     if logs:
@@ -223,8 +252,7 @@ def task_report(
 
 def _add_md_figures(
     report: TaskReport,
-    data: TaskData,
-    replicas: Mapping[str, list[Replica]],
+    series: Mapping[str, ViolationSeries],
     stability: Mapping[str, dict[str, Any] | None],
     colours: dict[str, str],
 ) -> None:
@@ -232,14 +260,8 @@ def _add_md_figures(
     scored = {model: scores for model, scores in stability.items() if scores}
     if scored:
         report.figures.append(
-            Figure(
-                f"{task}-survival",
-                *captions.SURVIVAL,
-                plots.survival_figure(scored, colours),
-            )
+            Figure(f"{task}-survival", *captions.SURVIVAL, plots.survival_figure(scored, colours))
         )
-    series = {model: violation_series(members, data.systems) for model, members in replicas.items()}
-    series = {model: values for model, values in series.items() if values is not None}
     if series:
         source = ", ".join(sorted({values.reference for values in series.values()}))
         report.figures.append(
@@ -251,7 +273,7 @@ def _add_md_figures(
             )
         )
     speed = _scatter(board, "steps_per_s", 1.0)
-    if len(speed) >= 1:
+    if speed:
         report.figures.append(
             Figure(
                 f"{task}-speed-stability",
@@ -261,7 +283,7 @@ def _add_md_figures(
             )
         )
     errors = _scatter(board, "force_mae", 1000.0)
-    if len(errors) >= 1:
+    if errors:
         baseline = None if board.baselines is None else 1000.0 * board.baselines.force_mae
         report.figures.append(
             Figure(
@@ -293,4 +315,4 @@ def assemble_report(view: RunView, given: Mapping[str, TaskSpec], data_root: Pat
                 findings.append(finding)
     specs = {task.name: task.spec for task in tasks if task.spec is not None}
     findings += find.ood_degradation({task.name: task.board for task in tasks}, specs)
-    return Report(view, tasks, findings, colours, time.strftime("%Y-%m-%d %H:%M:%S"))
+    return Report(view, tasks, findings, time.strftime("%Y-%m-%d %H:%M:%S"))

@@ -1,5 +1,7 @@
 """A run as the report reads it from its results store: the leaderboard rows (metrics over seeds, from
-`report.leaderboard`) and every job with its results and artifact paths."""
+`report.leaderboard`) and every job with its results and artifact paths. A run that has not finished (still
+running, or interrupted) has no stored summaries yet; its rows are then summarised here from its finished jobs
+with the runner's own `summarise`, and marked as such."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from typing import Any
 
 from egraffbench.errors import ConfigError
 from egraffbench.report.leaderboard import summary_rows
+from egraffbench.runner.summary import summarise
 from egraffbench.store.database import ResultsStore
+from egraffbench.store.records import JobRecord
 
 
 @dataclass
@@ -49,6 +53,9 @@ class RunView:
     run: dict[str, Any]  # the runs row, `settings` decoded
     rows: list[dict[str, Any]]  # leaderboard rows (model, task) pooled over test systems
     jobs: list[JobView]
+    unsummarised: list[
+        tuple[str, str]
+    ]  # (model, task) rows summarised by the report, not read from the store
 
     def tasks(self) -> list[str]:
         """Task names in the order the run lists its jobs."""
@@ -94,4 +101,25 @@ def read_run(store: ResultsStore, run_id: str | None = None) -> RunView:
         )
         for job in store.jobs(chosen)
     ]
-    return RunView(store.run_dir, chosen, run, summary_rows(store, chosen), jobs)
+    rows = summary_rows(store, chosen)
+    stored = {(row["model"], row["task"]) for row in rows}
+    missing = [job for job in jobs if job.done and (job.model, job.task) not in stored]
+    added = _summarised(missing)
+    return RunView(store.run_dir, chosen, run, rows + added, jobs, [(r["model"], r["task"]) for r in added])
+
+
+def _summarised(jobs: list[JobView]) -> list[dict[str, Any]]:
+    """Leaderboard rows of finished jobs whose (model, task) has no stored summary, pooled over systems."""
+    records = [
+        JobRecord(job.job_id, job.model, job.task, job.seed, "", job.status, 0.0, 0.0, results=job.results)
+        for job in jobs
+    ]
+    rows = []
+    for (model, task), (seeds, metrics) in summarise(records).items():
+        row: dict[str, Any] = {"model": model, "task": task, "seeds": seeds}
+        for metric in metrics:
+            if metric.system == "":
+                row.update({metric.name: metric.value, f"{metric.name}_low": metric.low})
+                row[f"{metric.name}_high"] = metric.high
+        rows.append(row)
+    return rows

@@ -55,7 +55,7 @@ def winners(board: Leaderboard) -> Finding | None:
             ties.append(f"{column.header} ({format_number(best[0].cells[column.key].value, column)})")
             continue
         for row in best:
-            wins.setdefault(row.model, []).append(column.header)
+            wins.setdefault(row.model, []).append(column.header + (" (tied)" if len(best) > 1 else ""))
         runner = min(
             (r for r in values if not r.cells[column.key].best), key=lambda r: r.cells[column.key].rank
         )
@@ -134,8 +134,9 @@ def baseline_check(board: Leaderboard) -> Finding | None:
     if failing:
         return Finding(
             topic,
-            "Learned (almost) nothing beyond the trivial baseline (zero forces, or energy from composition "
-            f"alone): {', '.join(failing)}.",
+            "Errors not clearly below the trivial baseline (zero forces, or energy from composition alone; "
+            f"a ratio above 1 is worse than the baseline): {', '.join(failing)}. Such a model has learned "
+            "next to nothing about that quantity.",
         )
     ratios = [
         (r.cells["force_mae"].baseline_ratio, r.model) for r in rows if r.cells["force_mae"].baseline_ratio

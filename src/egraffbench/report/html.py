@@ -270,7 +270,14 @@ def _summary(report: Report) -> str:
         f"Models: {models}; {seeds} seed(s); {len(view.jobs)} jobs."
     )
     command = view.run.get("command")
-    line = _el("p", escape(command), cls="meta command") if command else ""
+    line = _el("p", "Command: " + _el("code", escape(command)), cls="meta") if command else ""
+    if view.unsummarised:
+        names = ", ".join(f"{model} on {task}" for model, task in view.unsummarised)
+        note = (
+            f"This run has not finished (status {view.run.get('status')}): the rows of {names} were "
+            "summarised by the report from the jobs finished so far; they may change when the run completes."
+        )
+        line += _el("p", escape(note), cls="note")
     return _el("p", escape(text), cls="meta") + line
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -77,33 +78,68 @@ def job_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[st
 
 
 def _cell(row: dict[str, Any], key: str, scale: float, number: str) -> str:
+    """The value, with its interval on a second line (keeps columns narrow)."""
     value = row.get(key)
     if value is None:
         return "n/a"
     text = f"{value * scale:{number}}"
     low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
     if low is not None and high is not None and high > low:
-        text += f" \\[{low * scale:{number}}, {high * scale:{number}}]"
+        text += f"\n\\[{low * scale:{number}}, {high * scale:{number}}]"
     return text
 
 
-def leaderboard_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
-    """A rich table of summary or job rows; intervals shown as [low, high]."""
+# Below this console width the leaderboard is printed per task and column group, so that no cell is cut.
+ONE_TABLE_WIDTH = 150
+COLUMN_GROUPS = {
+    "accuracy and structure": COLUMNS[:4],
+    "violation and stability": COLUMNS[4:8],
+    "cost": COLUMNS[8:],
+}
+CAPTION = "\\[low, high]: 95% bootstrap interval over replicas"
+
+
+def leaderboard_table(
+    rows: Sequence[dict[str, Any]],
+    title: str,
+    columns: Sequence[tuple[str, str, float, str]] = COLUMNS,
+    caption: bool = True,
+) -> Table:
+    """A rich table of summary or job rows with ``columns``; intervals shown as [low, high] under values,
+    the task column only when the rows span several tasks."""
     per_job = bool(rows) and "job_id" in rows[0]
-    caption = "\\[low, high]: 95% bootstrap interval over replicas" + ("" if per_job else " and seeds")
-    table = Table(title=title, caption=caption)
+    text = (CAPTION + ("" if per_job else " and seeds")) if caption else None
+    table = Table(title=title, caption=text, box=box.SIMPLE_HEAD)
     table.add_column("model", style="bold")
-    table.add_column("task")
+    several_tasks = len({row["task"] for row in rows}) > 1
+    if several_tasks:
+        table.add_column("task")
     table.add_column("seed" if per_job else "seeds", justify="right")
-    for _, header, _, _ in COLUMNS:
-        table.add_column(header, justify="right")
+    for _, header, _, _ in columns:
+        table.add_column(header.replace(" ", "\n", 1), justify="right")
     for row in rows:
         if per_job:
             label = str(row["seed"]) + ("" if row["status"] == "done" else f" ({row['status']})")
         else:
             label = str(row["seeds"])
-        table.add_row(row["model"], row["task"], label, *(_cell(row, k, s, d) for k, _, s, d in COLUMNS))
+        labels = [row["model"], row["task"], label] if several_tasks else [row["model"], label]
+        table.add_row(*labels, *(_cell(row, k, s, d) for k, _, s, d in columns))
     return table
+
+
+def leaderboard_tables(rows: Sequence[dict[str, Any]], title: str, width: int) -> list[Table]:
+    """One table, or on a console narrower than ``ONE_TABLE_WIDTH`` one per task and column group."""
+    if width >= ONE_TABLE_WIDTH or not rows:
+        return [leaderboard_table(rows, title)]
+    tasks = list(dict.fromkeys(row["task"] for row in rows))
+    tables = []
+    for task in tasks:
+        chosen = [row for row in rows if row["task"] == task]
+        name = title if len(tasks) == 1 else f"{title} — {task}"
+        for index, (group, columns) in enumerate(COLUMN_GROUPS.items()):
+            last = task == tasks[-1] and index == len(COLUMN_GROUPS) - 1
+            tables.append(leaderboard_table(chosen, f"{name}: {group}", columns, caption=last))
+    return tables
 
 
 def rows_csv(rows: Sequence[dict[str, Any]]) -> str:
@@ -142,5 +178,7 @@ def write_results(store: ResultsStore, run_id: str, out_dir: Path) -> tuple[Path
 
 
 def print_leaderboard(rows: Sequence[dict[str, Any]], title: str, console: Console | None = None) -> None:
-    """Print the leaderboard table."""
-    (console or Console()).print(leaderboard_table(rows, title))
+    """Print the leaderboard, split in two tables on a narrow console."""
+    console = console or Console()
+    for table in leaderboard_tables(rows, title, console.width):
+        console.print(table)

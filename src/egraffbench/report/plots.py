@@ -101,7 +101,7 @@ def survival_figure(stability: Mapping[str, Mapping[str, Any]], colours: Mapping
         offset = 0.004 * index  # separates curves that coincide (e.g. all replicas stable)
         label = f"{model} ({scores['stable']}/{scores['replicas']} stable)"
         plot.step(times, survival - offset, where="post", color=colours[model], lw=1.8, label=label)
-        plot.fill_between(times, low, high, step="post", color=colours[model], alpha=0.12)
+        plot.fill_between(times, low, high, step="post", color=colours[model], alpha=0.08)
     plot.set_xlim(0, run_length)
     plot.set_ylim(-0.03, 1.05)
     _tidy(
@@ -110,7 +110,7 @@ def survival_figure(stability: Mapping[str, Mapping[str, Any]], colours: Mapping
         "fraction of replicas still stable",
         "Kaplan–Meier survival of MD replicas",
     )
-    plot.legend(fontsize=9, loc="lower left")
+    figure.legend(fontsize=9, loc="outside right upper")
     return _png(figure)
 
 
@@ -130,7 +130,7 @@ def violation_figure(series: Mapping[str, ViolationSeries], colours: Mapping[str
             f"{field.upper()} (0 = exact, 1 = worst)",
             f"{name} along the rollout",
         )
-    axes[0, 0].legend(fontsize=9)
+    figure.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=9, loc="outside lower center", ncols=6)
     return _png(figure)
 
 
@@ -172,8 +172,17 @@ def pareto_front(points: Mapping[str, Point]) -> list[str]:
 
 
 def _annotate(plot: Axes, points: Mapping[str, Point]) -> None:
-    for model, point in points.items():
-        plot.annotate(model, (point.x, point.y), textcoords="offset points", xytext=(7, 7), fontsize=9)
+    """Model names beside their points, moved down in steps where they would overlap a name already placed
+    (call once the axis limits are final)."""
+    plot.get_xlim(), plot.get_ylim()  # settles pending autoscaling, so that transData is final
+    placed: list[tuple[float, float]] = []
+    for model, point in sorted(points.items(), key=lambda item: (-item[1].y, item[1].x)):
+        x, y = plot.transData.transform((point.x, point.y))  # pixels
+        shift = 7.0  # points
+        while any(abs(x - px) < 80 and abs(y + shift * DPI / 72 - py) < 14 for px, py in placed):
+            shift -= 12.0
+        placed.append((x, y + shift * DPI / 72))
+        plot.annotate(model, (point.x, point.y), textcoords="offset points", xytext=(7, shift), fontsize=9)
 
 
 def speed_stability_figure(points: Mapping[str, Point], colours: Mapping[str, str]) -> bytes:
@@ -186,10 +195,10 @@ def speed_stability_figure(points: Mapping[str, Point], colours: Mapping[str, st
     xs, ys = [points[m].x for m in front], [points[m].y for m in front]
     plot.plot(xs, ys, "--", color="grey", lw=1.2)
     plot.scatter(xs, ys, s=260, facecolors="none", edgecolors="grey", lw=1.5, label="on the Pareto front")
-    _annotate(plot, points)
     plot.set_xscale("log")
     _plain_log_ticks(plot.xaxis)
     plot.set_ylim(-0.05, 1.1)
+    _annotate(plot, points)
     _tidy(
         plot,
         "MD speed (steps/s, log scale) →  faster",
@@ -213,12 +222,12 @@ def error_stability_figure(
             baseline, color="grey", ls="--", lw=1.2, label=f"zero-force baseline ({baseline:.3g} meV/Å)"
         )
         plot.legend(fontsize=8, loc="lower left")
-    _annotate(plot, points)
     right = max(
         [p.x if p.x_interval is None else p.x_interval[1] for p in points.values()] + [baseline or 0.0]
     )
     plot.set_xlim(0, 1.15 * right)
     plot.set_ylim(-0.05, 1.1)
+    _annotate(plot, points)
     _tidy(
         plot,
         "test force MAE (meV/Å) ←  better",
@@ -258,13 +267,22 @@ def training_figure(
                     label=model if index == 0 else None,
                 )
         if baselines is not None:
-            name = "zero-force" if column == 0 else "per-element mean energy"
-            plot.axhline(baselines[column], color="grey", ls="--", lw=1.2, label=f"{name} baseline")
+            name = "zero-force baseline" if column == 0 else "per-element mean energy baseline"
+            plot.axhline(baselines[column], color="grey", ls="--", lw=1.2)
+            plot.annotate(
+                name,
+                (0.99, baselines[column]),
+                xycoords=("axes fraction", "data"),
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color="dimgrey",
+            )
         plot.set_yscale("log")
         _plain_log_ticks(plot.yaxis)
         _tidy(plot, "epoch", label, label.split(" (")[0] + " during training")
         plot.xaxis.set_major_locator(MaxNLocator(6, integer=True))
-        plot.legend(fontsize=8)
+    figure.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=9, loc="outside lower center", ncols=6)
     return _png(figure)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,38 +33,45 @@ def _evenly(count: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
 
 
+def _structure_function(
+    kind: str, r_max: float, positions: np.ndarray, cells: np.ndarray
+) -> StructureFunction:
+    """Frame-averaged g(r) ("rdf") or h(r) ("hr") of frames (F, N, 3) Å in cells (F, 3, 3) Å, from at most
+    MAX_STRUCTURE_FRAMES frames spread evenly."""
+    chosen = _evenly(len(positions), MAX_STRUCTURE_FRAMES)
+    if kind == "rdf":
+        return radial_distribution(positions[chosen], cells[chosen], r_max=r_max)
+    return distance_histogram(positions[chosen], r_max=r_max)
+
+
 @dataclass
 class StructureCurves:
-    """s(r) of the reference test frames and of each model's MD frames, on one grid (Å)."""
+    """s(r) of a test system's reference frames and of each model's MD frames, on one grid (Å)."""
 
+    system: str
     kind: str  # "rdf" (g(r), periodic) or "hr" (h(r), Å⁻¹, molecules)
+    r_max: float
     reference: StructureFunction
-    models: dict[str, StructureFunction]
+    models: dict[str, StructureFunction] = field(default_factory=dict)
+
+    def add_model(self, model: str, replicas: Sequence[Replica]) -> None:
+        """The s(r) of ``model``'s finite MD frames of this system (all its replicas and seeds pooled)."""
+        own = [r for r in replicas if r.system == self.system and r.finite.any()]
+        if own:
+            positions = np.concatenate([r.frames.positions[r.finite] for r in own])
+            cells = np.concatenate([r.frames.cell[r.finite] for r in own])
+            self.models[model] = _structure_function(self.kind, self.r_max, positions, cells)
 
 
-def structure_curves(system: SystemData, replicas: dict[str, list[Replica]]) -> StructureCurves:
-    """The frame-averaged g(r) or h(r) of ``system``'s reference frames and of every model's finite MD
-    frames of that system (all replicas and seeds pooled), on the grid the score stage uses."""
+def structure_curves(system: SystemData) -> StructureCurves:
+    """The reference s(r) of ``system`` on the grid the score stage uses (g(r) if periodic, else h(r)), to
+    which models are added with :meth:`StructureCurves.add_model`."""
     positions = np.array([atoms.positions for atoms in system.frames])
     cells = np.array([atoms.cell.array for atoms in system.frames])
-    periodic = system.conditions.periodic
-    r_max = default_r_max(cells) if periodic else default_molecule_r_max(positions)
-
-    def curve(frame_positions: np.ndarray, frame_cells: np.ndarray) -> StructureFunction:
-        chosen = _evenly(len(frame_positions), MAX_STRUCTURE_FRAMES)
-        if periodic:
-            return radial_distribution(frame_positions[chosen], frame_cells[chosen], r_max=r_max)
-        return distance_histogram(frame_positions[chosen], r_max=r_max)
-
-    models = {}
-    for model, members in replicas.items():
-        own = [r for r in members if r.system == system.conditions.name and r.finite.any()]
-        if own:
-            models[model] = curve(
-                np.concatenate([r.frames.positions[r.finite] for r in own]),
-                np.concatenate([r.frames.cell[r.finite] for r in own]),
-            )
-    return StructureCurves("rdf" if periodic else "hr", curve(positions, cells), models)
+    kind = "rdf" if system.conditions.periodic else "hr"
+    r_max = default_r_max(cells) if kind == "rdf" else default_molecule_r_max(positions)
+    reference = _structure_function(kind, r_max, positions, cells)
+    return StructureCurves(system.conditions.name, kind, r_max, reference)
 
 
 def pooled_stability(jobs: Sequence[JobView]) -> dict[str, Any] | None:

@@ -226,10 +226,7 @@ def format_number(value: float | None, column: Column, digits: int | None = None
         return f"{scaled:.2f}"
     if scaled != 0 and abs(scaled) >= 10**digits:
         return f"{scaled:.0f}"
-    return f"{scaled:.{digits}g}"
-
-
-INTERVAL_DIGITS = 2
+    return f"{scaled:#.{digits}g}".rstrip(".")  # '#' keeps trailing zeros: 0.700, 11.0
 
 
 def format_value(cell: Cell, column: Column) -> str:
@@ -238,8 +235,14 @@ def format_value(cell: Cell, column: Column) -> str:
 
 
 def format_interval(cell: Cell, column: Column) -> str | None:
-    """ "[low, high]" to two significant digits, or None without an interval."""
-    if cell.value is None or cell.low is None or cell.high is None:
+    """ "[low, high]" with as many decimals as the shown value (so they read against it), or None when there
+    is no interval or it has zero width (e.g. one seed)."""
+    if cell.value is None or cell.low is None or cell.high is None or cell.low == cell.high:
         return None
-    low, high = (format_number(v, column, INTERVAL_DIGITS) for v in (cell.low, cell.high))
+    shown = format_number(cell.value, column)
+    if "e" in shown:
+        low, high = (format_number(v, column, 2) for v in (cell.low, cell.high))
+    else:
+        decimals = len(shown.split(".")[1]) if "." in shown else 0
+        low, high = (f"{v * column.scale:.{decimals}f}" for v in (cell.low, cell.high))
     return f"[{low}, {high}]"

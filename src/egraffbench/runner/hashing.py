@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from egraffbench import __version__
 from egraffbench.errors import DatasetError
 
-# Version of each stage's code: bump one when its results would change for the same inputs, so that runs
-# recompute that stage (and the stages after it) instead of reusing stale outputs.
-STAGE_VERSIONS: dict[str, int] = {"train": 1, "evaluate": 1, "simulate": 1, "score": 2}
+# Version of each stage's code: bump one when its results would change for the same inputs (the models and
+# trainer included: a change in what a saved model holds means bumping "train"), so that runs recompute that
+# stage and the stages after it instead of reusing stale outputs. Keys also hold the package version.
+STAGE_VERSIONS: dict[str, int] = {"train": 2, "evaluate": 1, "simulate": 1, "score": 2}
 KEY_LENGTH = 20  # hex digits kept in folder names (80 bits)
 _CHUNK = 1 << 20
 _file_digests: dict[tuple[str, int, int], str] = {}
@@ -28,8 +30,8 @@ def stable_hash(value: Any) -> str:
 
 
 def stage_key(stage: str, inputs: dict[str, Any]) -> str:
-    """The cache key of ``stage`` for ``inputs`` (its code version included)."""
-    return stable_hash({"stage": stage, "version": STAGE_VERSIONS[stage], "inputs": inputs})
+    """The cache key of ``stage`` for ``inputs``; its code version is the package version and the stage's."""
+    return stable_hash({"stage": stage, "version": [__version__, STAGE_VERSIONS[stage]], "inputs": inputs})
 
 
 def file_checksum(path: Path) -> str:

@@ -99,7 +99,5 @@ def system_conditions(
         oracle, spacing = system.oracle, system.frame_spacing_fs
     temperature = system.temperature_K or md_temperature_K or data_temperature
     if temperature is None:
-        raise ConfigError(
-            f"test system '{system.system_name}': no MD temperature (set its temperature_K)"
-        )
+        raise ConfigError(f"test system '{system.system_name}': no MD temperature (set its temperature_K)")
     return SystemConditions(system.system_name, float(temperature), periodic, oracle, spacing)

@@ -48,11 +48,16 @@ class TrainingResult:
 def ema_with_warmup(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """EMA update with decay min(decay, (1 + n) / (10 + n)) after n updates.
 
-    A fixed decay of 0.99 would keep most of the random initial weights for the first few hundred steps,
-    which is the whole of a short (dev) training; the warm-up lets early averages follow the model.
+    Integer buffers are copied, not averaged. A fixed decay of 0.99 would keep most of the random initial
+    weights for the first few hundred steps, which is the whole of a short (dev) training; the warm-up lets
+    early averages follow the model.
     """
 
     def update(averaged: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
+        if not averaged.is_floating_point():
+            # Integer buffers (atomic numbers, cutoff exponents) are constants: averaging them in floating
+            # point and copying back truncates (79 → 78), which silently breaks the averaged model.
+            return current
         rate = min(decay, (1.0 + float(updates)) / (10.0 + float(updates)))
         return rate * averaged + (1.0 - rate) * current
 
