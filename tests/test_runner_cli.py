@@ -42,6 +42,9 @@ def test_run_prints_the_leaderboard_and_a_rerun_reports_what_it_skipped(
         in second
     )
     assert (out / "results.json").is_file() and (out / "results.csv").is_file()
+    report = out / "report" / "report.html"
+    assert f"report: {report}" in first
+    assert "Task tiny-cuau" in report.read_text()
 
 
 def test_results_exports_csv_and_json_matching_the_store(finished_run: tuple[Path, str]) -> None:

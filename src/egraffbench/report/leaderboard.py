@@ -109,9 +109,12 @@ def leaderboard_table(
     the task column only when the rows span several tasks."""
     per_job = bool(rows) and "job_id" in rows[0]
     text = (CAPTION + ("" if per_job else " and seeds")) if caption else None
+    tasks = list(dict.fromkeys(row["task"] for row in rows))
+    several_tasks = len(tasks) > 1
+    if len(tasks) == 1 and tasks[0] not in title:
+        title = f"{title} — {tasks[0]}"
     table = Table(title=title, caption=text, box=box.SIMPLE_HEAD)
     table.add_column("model", style="bold")
-    several_tasks = len({row["task"] for row in rows}) > 1
     if several_tasks:
         table.add_column("task")
     table.add_column("seed" if per_job else "seeds", justify="right")
