@@ -28,7 +28,6 @@ A ``--model DIR`` (repeatable) is used for the systems whose elements it knows, 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from egraffbench.models import (
     build_force_field,
     load_force_field,
 )
+from machine import describe
 
 SYSTEMS = {"aspirin": ("md17-aspirin", "test"), "lips": ("lips", "val")}
 SMALL_MACE = {"hidden_irreps": "16x0e+16x1o+16x2e", "num_interactions": 2}
@@ -221,10 +221,7 @@ def measure(system: str, args: argparse.Namespace, folder: Path) -> Timing:
 
 
 def report(timings: list[Timing], args: argparse.Namespace) -> None:
-    if args.device.startswith("cuda"):
-        device = torch.cuda.get_device_name()
-    else:
-        device = f"CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[1]:.1f} (5 min)"
+    device = describe(args.device)
     print(f"md_throughput: {args.steps} steps of 1 fs, {args.dtype}; {device}; torch {torch.__version__}")
     columns = ("(a) ASE seq s", "(b) batched s", "(c) model s", "(a)/(b)", "(b)/(c)", "overhead", "in-run")
     print(f"{'system':<14}" + "".join(f"{c:>15}" for c in columns))

@@ -15,7 +15,6 @@ Each time is the median of ``--repeats`` calls.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from egraffbench.models import ARCHITECTURES, ForceField, build_force_field
 from egraffbench.models.presets import load_preset
 from egraffbench.training.examples import build_examples, species_of
 from egraffbench.training.statistics import training_statistics
+from machine import describe
 
 SYSTEMS = {"aspirin": "md17-aspirin", "GeTe": "gete"}
 
@@ -110,10 +110,7 @@ def measure(architecture: str, preset: str, system: str, frame: Atoms, args: arg
 
 
 def report(costs: list[Cost], args: argparse.Namespace) -> None:
-    if args.device.startswith("cuda"):
-        device = torch.cuda.get_device_name()
-    else:
-        device = f"CPU, {torch.get_num_threads()} threads, load average {os.getloadavg()[1]:.1f} (5 min)"
+    device = describe(args.device)
     print(f"models: float32; median of {args.repeats} calls; {device}; torch {torch.__version__}")
     header = ("model", "preset", "system", "atoms", "edges", "params", "MD call ms", "train step ms")
     print(f"{header[0]:<11}{header[1]:<7}{header[2]:<8}" + "".join(f"{h:>14}" for h in header[3:]))

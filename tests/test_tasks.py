@@ -17,17 +17,9 @@ from egraffbench.runner import matrix
 from egraffbench.runner.matrix import expand_jobs, resolve_models
 from egraffbench.tasks import ModeOverride, list_tasks, load_task, run_settings
 from egraffbench.tasks.loader import TASK_FOLDER
+from test_data_registry import PAPER_DATASETS
 
-EGRAFFBENCH_DATASETS = {
-    "md17-aspirin",
-    "md17-ethanol",
-    "md17-naphthalene",
-    "md17-salicylic-acid",
-    "3bpa",
-    "acac",
-    "lips",
-    "gete",
-}
+EGRAFFBENCH_DATASETS = set(PAPER_DATASETS) - {"lips20"}  # LiPS20 has one task per split scheme
 
 
 def _formula(dataset: str) -> Counter:
