@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from egraffbench.data import load_dataset
+from egraffbench.data.reference import reference_forces
 from egraffbench.fileio import atomic_write_json
 from egraffbench.models.presets import load_model_config
 from egraffbench.models.storage import load_force_field
@@ -77,6 +79,8 @@ def evaluate(
     model = load_force_field(model_dir)
     structures = load_dataset(dataset, split, root=data_root)
     errors = evaluate_force_field(model, structures)
+    # The yardstick for the force errors: predicting zero forces gives an RMSE of about this.
+    errors["reference_force_std"] = float(np.concatenate([reference_forces(a) for a in structures]).std())
     table = Table(title=f"{model_dir} on {dataset}/{split} ({len(structures)} structures)")
     table.add_column("metric")
     table.add_column("value", justify="right")
