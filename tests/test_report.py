@@ -179,6 +179,12 @@ def test_intervals_of_the_stability_scores() -> None:
     low, high = wilson_interval(0, 10)
     assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    for total in range(
+        1, 41
+    ):  # all stable: the interval reaches 1 exactly (plots draw value − low, high − value)
+        low, high = wilson_interval(total, total)
+        assert high == 1.0 and low < 1.0
+        assert wilson_interval(0, total)[0] == 0.0
     curve = {
         "time_ps": [0.0, 0.1, 0.2],
         "survival": [1.0, 0.5, 0.2],

@@ -16,7 +16,8 @@ def wilson_interval(stable: int, total: int, z: float = Z_95) -> tuple[float, fl
     p = stable / total
     centre = (p + z**2 / (2 * total)) / (1 + z**2 / total)
     half = z * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / (1 + z**2 / total)
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+    # The exact interval holds p (e.g. high = 1 at p = 1); min/max keep it so when rounding says otherwise.
+    return max(0.0, min(p, float(centre - half))), min(1.0, max(p, float(centre + half)))
 
 
 def _first_at_or_below_half(times: np.ndarray, curve: np.ndarray, run_length_ps: float) -> float:

@@ -144,17 +144,16 @@ class Point:
     y_interval: tuple[float, float] | None = None
 
 
+def _bar(value: float, interval: tuple[float, float] | None) -> list[list[float]] | None:
+    """Matplotlib's [[below], [above]] error of ``value``; an interval that misses the value by rounding
+    (or a percentile interval that does not hold the mean) gives a zero-length bar on that side."""
+    if interval is None:
+        return None
+    return [[max(0.0, value - interval[0])], [max(0.0, interval[1] - value)]]
+
+
 def _error_bars(plot: Axes, point: Point, colour: str) -> None:
-    xerr = (
-        None
-        if point.x_interval is None
-        else [[point.x - point.x_interval[0]], [point.x_interval[1] - point.x]]
-    )
-    yerr = (
-        None
-        if point.y_interval is None
-        else [[point.y - point.y_interval[0]], [point.y_interval[1] - point.y]]
-    )
+    xerr, yerr = _bar(point.x, point.x_interval), _bar(point.y, point.y_interval)
     plot.errorbar(point.x, point.y, xerr=xerr, yerr=yerr, fmt="o", color=colour, ms=8, capsize=3, alpha=0.9)
 
 
