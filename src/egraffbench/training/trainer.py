@@ -204,7 +204,7 @@ def train_force_field(
             loss, parts = loss_terms(model, train_examples, indices, settings, training=True)
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"{config.architecture}: loss became {float(loss)} in epoch {epoch}; training stopped, "
+                    f"{config.architecture}: loss became {float(loss.detach())} in epoch {epoch}; training stopped, "
                     f"last good checkpoint kept in {checkpoint_path} (try a lower learning rate)"
                 )
             loss.backward()
