@@ -204,8 +204,8 @@ def train_force_field(
             loss, parts = loss_terms(model, train_examples, indices, settings, training=True)
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"{config.architecture}: loss became {float(loss.detach())} in epoch {epoch}; training stopped, "
-                    f"last good checkpoint kept in {checkpoint_path} (try a lower learning rate)"
+                    f"{config.architecture}: loss became {float(loss.detach())} in epoch {epoch}; training "
+                    f"stopped, last good checkpoint kept in {checkpoint_path} (try a lower learning rate)"
                 )
             loss.backward()
             if settings.gradient_clip is not None:
