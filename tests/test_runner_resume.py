@@ -184,6 +184,8 @@ def test_a_killed_command_reruns_without_redoing_finished_stages(tmp_path: Path)
     }
     assert stages[("emt/tiny-cuau/seed0", "evaluate")] == "cached"
     assert stages[("emt/tiny-cuau/seed0", "simulate")] == "done"
+    assert "was left running by a process that no longer exists: interrupted" in output
     with ResultsStore.open_existing(out) as store:
         (emt,) = [job for job in store.jobs(store.latest_run()) if job["model"] == "emt"]
+        assert [run["status"] for run in store.runs()] == ["interrupted", "done"]
     assert emt["results"]["md"]["resumed_from_step"] in (100, 200, 300)

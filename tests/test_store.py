@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from egraffbench.errors import ConfigError
+from egraffbench.runner.benchmark import process_alive
 from egraffbench.store import JobRecord, MetricValue, ResultsStore, StageRecord
 
 
@@ -123,3 +127,25 @@ def test_opening_a_folder_without_a_store_is_a_typed_error(tmp_path: Path) -> No
         ResultsStore.open_existing(tmp_path)
     with ResultsStore(tmp_path) as store, pytest.raises(ConfigError, match="no runs"):
         store.latest_run()
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_interrupted(tmp_path: Path) -> None:
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(finished.stdout)
+    assert not process_alive(dead_pid) and process_alive(os.getpid())
+    with ResultsStore(tmp_path) as store:
+        killed = store.start_run("dev", "egraffbench run", {"host": "here", "pid": dead_pid})
+        store.add_jobs(killed, [("a/t/seed0", "a", "t", 0, "dev"), ("b/t/seed0", "b", "t", 0, "dev")])
+        store.mark_running(killed, "a/t/seed0")
+        live = store.start_run("dev", "egraffbench run", {"host": "here", "pid": os.getpid()})
+        elsewhere = store.start_run("dev", "egraffbench run", {"host": "other", "pid": dead_pid})
+        assert store.close_abandoned_runs("here", process_alive) == [killed]
+        status = {run["run_id"]: run["status"] for run in store.runs()}
+        assert status == {killed: "interrupted", live: "running", elsewhere: "running"}
+        assert {job["job_id"]: job["status"] for job in store.jobs(killed)} == {
+            "a/t/seed0": "interrupted",
+            "b/t/seed0": "pending",
+        }
+        assert store.close_abandoned_runs("here", process_alive) == []

@@ -3,6 +3,8 @@ results store as it comes back, then per-(model, task) summaries over seeds."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +84,17 @@ def prefetch(jobs: Sequence[JobSpec], observer: RunObserver) -> None:
                 observer.warning(f"{source.label}: {error}")
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
 def run_benchmark(
     jobs: Sequence[JobSpec],
     run_dir: Path,
@@ -104,7 +117,13 @@ def run_benchmark(
             "models": sorted({job.model.name for job in jobs}),
             "seeds": sorted({job.seed for job in jobs}),
             "executor": type(executor).__name__,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
         }
+        for abandoned in store.close_abandoned_runs(settings["host"], process_alive):
+            observer.warning(
+                f"run {abandoned} was left running by a process that no longer exists: interrupted"
+            )
         mode = ",".join(sorted({job.settings.mode for job in jobs}))
         run_id = store.start_run(mode, command, settings)
         store.add_jobs(run_id, [(j.job_id, j.model.name, j.task.name, j.seed, j.settings.mode) for j in jobs])

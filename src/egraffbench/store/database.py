@@ -9,7 +9,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,26 @@ class ResultsStore:
                     run_id,
                 ),
             )
+
+    def close_abandoned_runs(self, host: str, alive: Callable[[int], bool]) -> list[str]:
+        """Mark `interrupted` the runs left `running` by a process of ``host`` that ``alive`` says is gone
+        (killed with SIGKILL, or the machine went down), and their running jobs; returns their ids. Runs of
+        other hosts are left alone: whether they still run cannot be told from here."""
+        abandoned = []
+        for run in self._rows("SELECT run_id, settings FROM runs WHERE status='running'"):
+            owner = json.loads(run["settings"] or "{}")
+            pid = owner.get("pid")
+            if owner.get("host") == host and isinstance(pid, int) and not alive(pid):
+                abandoned.append(run["run_id"])
+        with self._transaction() as db:
+            for run_id in abandoned:
+                db.execute(
+                    "UPDATE runs SET status='interrupted' WHERE run_id=? AND status='running'", (run_id,)
+                )
+                db.execute(
+                    "UPDATE jobs SET status='interrupted' WHERE run_id=? AND status='running'", (run_id,)
+                )
+        return abandoned
 
     # --- reading ---
 
