@@ -189,3 +189,19 @@ def test_a_killed_command_reruns_without_redoing_finished_stages(tmp_path: Path)
         (emt,) = [job for job in store.jobs(store.latest_run()) if job["model"] == "emt"]
         assert [run["status"] for run in store.runs()] == ["interrupted", "done"]
     assert emt["results"]["md"]["resumed_from_step"] in (100, 200, 300)
+
+
+def test_sigterm_stores_the_run_as_interrupted(tmp_path: Path) -> None:
+    task_file = write_tiny_task(tmp_path / "task", test_frames=12)
+    out = tmp_path / "run"
+    command = [sys.executable, "-c", "from egraffbench.cli.main import app; app()", "run", str(task_file)]
+    command += ["--models", "emt", "--steps", "100000", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not _emt_checkpoint(out) and time.monotonic() < deadline:  # in MD, far from done
+        assert process.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    with ResultsStore.open_existing(out) as store:
+        assert [run["status"] for run in store.runs()] == ["interrupted"]

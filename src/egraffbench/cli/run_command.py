@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -87,6 +89,21 @@ def _report(result: RunResult, console: Console) -> None:
             console.print(f"[red]failed[/red] {record.job_id}: {record.error}")
 
 
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (a batch system's wall-time limit, `kill`) exits like Ctrl-C does: the run is stored as
+    `interrupted` and the exit code is 128 + 15."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(
     task_file: Annotated[Path | None, typer.Argument(help="a task YAML file (instead of --task)")] = None,
     tasks: Annotated[
@@ -144,6 +161,7 @@ def run(
     parallel = any(option is not None for option in (workers, scheduler, slurm_jobs))
     executor_context = dask_executor(workers, scheduler, slurm_jobs) if parallel else nullcontext(None)
     with (
+        _sigterm_as_exit(),
         Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
