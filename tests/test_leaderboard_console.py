@@ -18,8 +18,8 @@ def _row(model: str, task: str, offset: float) -> dict:
     return row
 
 
-@pytest.mark.parametrize("width", [80, 200])
-@pytest.mark.parametrize("tasks", [["md17-ethanol"], ["md17-ethanol", "3bpa-600K"]])
+@pytest.mark.parametrize("width", [80, 120, 160, 200, 240])
+@pytest.mark.parametrize("tasks", [["md17-ethanol"], ["md17-salicylic-acid", "lips20-unseen-composition"]])
 def test_no_value_or_interval_is_cut(width: int, tasks: list[str]) -> None:
     rows = [
         _row(model, task, i)

@@ -89,8 +89,7 @@ def _cell(row: dict[str, Any], key: str, scale: float, number: str) -> str:
     return text
 
 
-# Below this console width the leaderboard is printed per task and column group, so that no cell is cut.
-ONE_TABLE_WIDTH = 150
+# On a console too narrow for the whole table, it is printed per task and column group, so no cell is cut.
 COLUMN_GROUPS = {
     "accuracy and structure": COLUMNS[:4],
     "violation and stability": COLUMNS[4:8],
@@ -130,10 +129,12 @@ def leaderboard_table(
     return table
 
 
-def leaderboard_tables(rows: Sequence[dict[str, Any]], title: str, width: int) -> list[Table]:
-    """One table, or on a console narrower than ``ONE_TABLE_WIDTH`` one per task and column group."""
-    if width >= ONE_TABLE_WIDTH or not rows:
-        return [leaderboard_table(rows, title)]
+def leaderboard_tables(rows: Sequence[dict[str, Any]], title: str, console: Console) -> list[Table]:
+    """One table when it fits ``console`` with no cell wrapped, else one per task and column group."""
+    whole = leaderboard_table(rows, title)
+    natural = console.measure(whole, options=console.options.update_width(100_000)).maximum
+    if not rows or natural <= console.width:
+        return [whole]
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     tables = []
     for task in tasks:
@@ -183,5 +184,5 @@ def write_results(store: ResultsStore, run_id: str, out_dir: Path) -> tuple[Path
 def print_leaderboard(rows: Sequence[dict[str, Any]], title: str, console: Console | None = None) -> None:
     """Print the leaderboard, split in two tables on a narrow console."""
     console = console or Console()
-    for table in leaderboard_tables(rows, title, console.width):
+    for table in leaderboard_tables(rows, title, console):
         console.print(table)
