@@ -24,10 +24,10 @@ import torch
 from ase import Atoms
 
 from egraffbench.data import load_dataset
-from egraffbench.models import ARCHITECTURES, ForceField, build_force_field
+from egraffbench.models import ARCHITECTURES, AtomicBatch, ForceField
 from egraffbench.models.presets import load_preset
-from egraffbench.training.examples import build_examples, species_of
-from egraffbench.training.statistics import training_statistics
+from egraffbench.training.examples import build_examples
+from egraffbench.training.trainer import untrained_force_field
 from machine import describe
 
 SYSTEMS = {"aspirin": "md17-aspirin", "GeTe": "gete"}
@@ -64,19 +64,11 @@ def median_ms(call, repeats: int, device: str) -> float:
     return statistics.median(times)
 
 
-def build(architecture: str, preset: str, frame: Atoms, device: str) -> tuple[ForceField, object]:
+def build(architecture: str, preset: str, frame: Atoms, device: str) -> tuple[ForceField, AtomicBatch]:
     config = load_preset(architecture, preset)
     examples = build_examples([frame], config.cutoff, torch.float32)
-    species = species_of([frame])
-    model = build_force_field(
-        architecture,
-        species,
-        config.cutoff,
-        training_statistics([frame], species, examples),
-        config.hyperparameters,
-    ).to(device)
     graph, _, _ = examples.batch([0])
-    return model, graph.to(device)
+    return untrained_force_field(config, [frame], examples).to(device), graph.to(device)
 
 
 def measure(architecture: str, preset: str, system: str, frame: Atoms, args: argparse.Namespace) -> Cost:

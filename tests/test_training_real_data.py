@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from egraffbench.data import load_dataset
-from egraffbench.models import ARCHITECTURES, build_force_field
+from egraffbench.models import ARCHITECTURES
 from egraffbench.models.presets import load_preset
-from egraffbench.training.examples import build_examples, species_of
-from egraffbench.training.statistics import training_statistics
-from egraffbench.training.trainer import loss_terms
+from egraffbench.training.examples import build_examples
+from egraffbench.training.trainer import loss_terms, untrained_force_field
 
 STEPS = 30
 FRAMES = 20
@@ -26,15 +25,8 @@ def test_thirty_steps_on_md17_ethanol_lower_the_loss(architecture: str, shared_d
     config = load_preset(architecture, PRESET)
     settings = config.training
     examples = build_examples(frames, config.cutoff, torch.float32)
-    species = species_of(frames)
     torch.manual_seed(0)
-    model = build_force_field(
-        architecture,
-        species,
-        config.cutoff,
-        training_statistics(frames, species, examples),
-        config.hyperparameters,
-    )
+    model = untrained_force_field(config, frames, examples)
     everything = list(range(FRAMES))
 
     def full_loss() -> float:

@@ -129,6 +129,21 @@ def _restore_log(log_path: Path, last_epoch: int) -> list[dict[str, Any]]:
     return kept
 
 
+def untrained_force_field(config: ModelConfig, structures: Sequence[Atoms], examples: Examples) -> ForceField:
+    """``config``'s model with fresh weights (seed torch first) and the statistics of ``structures`` (with
+    reference energies and forces; ``examples`` their graphs): what training starts from."""
+    species = species_of(structures)
+    statistics = training_statistics(structures, species, examples)
+    return build_force_field(
+        config.architecture,
+        species,
+        config.cutoff,
+        statistics,
+        config.hyperparameters,
+        dtype=getattr(torch, config.dtype),
+    )
+
+
 def train_force_field(
     config: ModelConfig,
     train: Sequence[Atoms],
@@ -164,11 +179,8 @@ def train_force_field(
 
     train_examples = build_examples(train_set, config.cutoff, dtype)
     val_examples = build_examples(val_set, config.cutoff, dtype)
-    statistics = training_statistics(train_set, species, train_examples)
     torch.manual_seed(seed)
-    model = build_force_field(
-        config.architecture, species, config.cutoff, statistics, config.hyperparameters, dtype=dtype
-    )
+    model = untrained_force_field(config, train_set, train_examples)
     optimizer = _optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience
