@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from egraffbench.errors import ConfigError
-from egraffbench.report.leaderboard import summary_rows
+from egraffbench.report.leaderboard import leaderboard_rows, summary_rows
 from egraffbench.runner.summary import summarise
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
@@ -114,12 +114,18 @@ def _summarised(jobs: list[JobView]) -> list[dict[str, Any]]:
         JobRecord(job.job_id, job.model, job.task, job.seed, "", job.status, 0.0, 0.0, results=job.results)
         for job in jobs
     ]
-    rows = []
-    for (model, task), (seeds, metrics) in summarise(records).items():
-        row: dict[str, Any] = {"model": model, "task": task, "seeds": seeds}
-        for metric in metrics:
-            if metric.system == "":
-                row.update({metric.name: metric.value, f"{metric.name}_low": metric.low})
-                row[f"{metric.name}_high"] = metric.high
-        rows.append(row)
-    return rows
+    metrics = [
+        {
+            "model": model,
+            "task": task,
+            "seeds": seeds,
+            "name": m.name,
+            "value": m.value,
+            "low": m.low,
+            "high": m.high,
+        }
+        for (model, task), (seeds, values) in summarise(records).items()
+        for m in values
+        if m.system == ""
+    ]
+    return leaderboard_rows(metrics)

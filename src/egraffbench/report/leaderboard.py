@@ -61,9 +61,14 @@ def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=order)
 
 
+def leaderboard_rows(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Summary metric rows (model, task, seeds, name, value, low, high) → one ranked row per (model, task)."""
+    return _ranked(list(_pivot(summaries, ("model", "task"), ("seeds",)).values()))
+
+
 def summary_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
     """One row per (model, task) of a run: metrics over all finished seeds (``system`` "" = pooled)."""
-    return _ranked(list(_pivot(store.summaries(run_id, system), ("model", "task"), ("seeds",)).values()))
+    return leaderboard_rows(store.summaries(run_id, system))
 
 
 def job_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
