@@ -71,11 +71,17 @@ def fetch_command(
         typer.Option("--from", help="import from this local folder (laid out like the data root) instead"),
     ] = None,
 ) -> None:
-    """Download a dataset from its public URLs or import it from a local folder, verifying checksums first."""
+    """Download a dataset from its public URLs or import it from a local folder, verifying checksums first.
+
+    Exit code 2 when a split is still missing afterwards (the splits that came are kept)."""
     root = fetch_dataset(name, source_dir, report=messages.print)
     spec = get_dataset_spec(name)
     present = [split for split in spec.splits if split_available(spec, split, root)]
     console.print(f"{name}: {', '.join(present) or 'no splits'} available in {root}")
+    absent = [split for split in spec.splits if split not in present]
+    if absent:
+        where = f"not in {source_dir}" if source_dir is not None else "not fetched"
+        raise DatasetError(f"{name}: split {', '.join(absent)} {where}; the dataset is incomplete")
 
 
 def _format(value: float | None, scale: float = 1.0, digits: int = 3) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -13,7 +14,7 @@ from egraffbench.cli.results_command import results
 from egraffbench.cli.run_command import run
 from egraffbench.cli.simulate_commands import export, simulate
 from egraffbench.cli.train_commands import evaluate, train
-from egraffbench.errors import EgraffbenchError
+from egraffbench.cli.failures import expected_failure
 
 cli = typer.Typer(
     name="egraffbench",
@@ -33,10 +34,15 @@ cli.command()(simulate)
 cli.command()(export)
 
 
-def app() -> None:
-    """Run the CLI; typed errors become one line on stderr and exit code 2."""
+def app(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI (``argv``, default the command line); an expected failure (bad input, a corrupt or
+    unreadable file, a full disk) becomes one `error:` line on stderr and exit code 2, a bug keeps its
+    traceback."""
     try:
-        cli()
-    except EgraffbenchError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        cli(args=None if argv is None else list(argv), prog_name="egraffbench")
+    except Exception as error:
+        message = expected_failure(error)
+        if message is None:
+            raise
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         sys.exit(2)

@@ -57,7 +57,7 @@ class _ProgressObserver(RunObserver):
                 status=f"MD {state.steps_per_s:.0f} steps/s, {state.live} live / {state.retired} retired",
             )
 
-        return JobHooks(on_stage, on_epoch, on_md)
+        return JobHooks(on_stage, on_epoch, on_md, self.warning)
 
     def job_finished(self, job: JobSpec, record: JobRecord) -> None:
         if record.status == "failed":
@@ -173,7 +173,14 @@ def run(
     ):
         observer = _ProgressObserver(progress, len(jobs))
         command = shlex.join(["egraffbench", *sys.argv[1:]])
-        result = run_benchmark(jobs, out, executor or InProcessExecutor(), observer, command)
+        try:
+            result = run_benchmark(jobs, out, executor or InProcessExecutor(), observer, command)
+        except (KeyboardInterrupt, SystemExit):
+            console.print(
+                f"interrupted: the run is stored as interrupted in {out / 'results.sqlite'}; "
+                "rerun the same command to resume it"
+            )
+            raise
     with ResultsStore(out) as store:
         rows = summary_rows(store, result.run_id)
         json_path, csv_path = write_results(store, result.run_id, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pickle
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -74,7 +75,16 @@ def read_checkpoint(path: Path, device: torch.device | str) -> Checkpoint | None
             outcomes={int(r): ReplicaOutcome(**o) for r, o in payload["outcomes"].items()},
             frame_counts={int(r): int(n) for r, n in payload["frame_counts"].items()},
         )
-    except (RuntimeError, KeyError, TypeError, EOFError, ValueError) as error:
+    except (
+        RuntimeError,
+        KeyError,
+        TypeError,
+        EOFError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        pickle.UnpicklingError,
+    ) as error:
         raise TrajectoryError(
             f"{path}: unreadable MD checkpoint ({error}); delete it to start over"
         ) from error
