@@ -9,12 +9,12 @@ import typer
 
 from egraffbench.cli.analyze_command import analyze
 from egraffbench.cli.data_commands import data_app
+from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.report_command import report
 from egraffbench.cli.results_command import results
 from egraffbench.cli.run_command import run
 from egraffbench.cli.simulate_commands import export, simulate
 from egraffbench.cli.train_commands import evaluate, train
-from egraffbench.cli.failures import expected_failure
 
 cli = typer.Typer(
     name="egraffbench",

@@ -136,7 +136,15 @@ def _resume(
         if averaged is not None:
             averaged.load_state_dict(saved["ema"])
         return dict(saved["state"])
-    except (RuntimeError, KeyError, TypeError, EOFError, ValueError, IndexError, pickle.UnpicklingError) as error:
+    except (
+        RuntimeError,
+        KeyError,
+        TypeError,
+        EOFError,
+        ValueError,
+        IndexError,
+        pickle.UnpicklingError,
+    ) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise TrainingError(
             f"{path}: unreadable training checkpoint ({reason}); delete the folder to train from scratch"
