@@ -45,9 +45,10 @@ def read_npz(path: Path) -> FrameBlock:
     """Read and validate an EGraFFBench-style npz (keys pos, energy, forces, cell, atomic_numbers, pbc)."""
     source = display_name(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise DatasetError(f"{source}: is a single .npy array, expected an .npz archive")
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DatasetError(f"{source}: is a single .npy array, expected an .npz archive")
+        with archive:
             missing = [key for key in NPZ_FIELDS if key not in archive.files]
             if missing:
                 expected = ", ".join(NPZ_FIELDS)

@@ -66,10 +66,17 @@ class ResultsStore:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DATABASE_FILE
         self.read_only = read_only
+        companions = [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm")]
+        present = [path.exists() for path in companions]
         try:
             self._connection = self._connect()
             version = self._connection.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
+            if hasattr(self, "_connection"):
+                self._connection.close()
+            for path, existed in zip(companions, present, strict=True):
+                if read_only and not existed:  # what opening a damaged file created
+                    path.unlink(missing_ok=True)
             raise ConfigError(
                 f"{self.path}: not a readable egraffbench results database ({error}); "
                 "it may be damaged: restore it or start a new --out folder"

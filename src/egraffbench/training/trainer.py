@@ -202,7 +202,6 @@ def train_force_field(
             f"training needs non-empty train and validation splits (got {len(train)}, {len(val)})"
         )
     dtype = getattr(torch, config.dtype)
-    out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out_dir / CHECKPOINT_FILE
     if checkpoint_path.exists() and not resume:
         raise TrainingError(
@@ -231,6 +230,7 @@ def train_force_field(
     state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "wall_seconds": 0.0}
     if resume and checkpoint_path.exists():
         state = _resume(checkpoint_path, model, optimizer, scheduler, averaged)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a model that cannot be built leaves no folder
     atomic_write_json(out_dir / CONFIG_FILE, {"seed": seed, **config.model_dump()})
     log = _restore_log(out_dir / LOG_FILE, state["epoch"])
     selection_model = averaged.module if averaged is not None else model
