@@ -759,3 +759,23 @@ def test_analyze_says_what_it_compares_when_atom_counts_differ(
     code, _out, err = invoke(["analyze", tmp_path / "smaller.extxyz", "--reference", world.structure], capsys)
     assert code == 0, err
     assert "warning: comparing" in err and "28 atoms" in err and "32 atoms" in err
+
+
+def test_data_list_survives_one_bad_cached_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EGRAFFBENCH_DATA", str(_npy_as_npz(tmp_path)))
+    monkeypatch.setenv("COLUMNS", "250")
+    code, out, err = invoke(["data", "list"], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert "test unreadable" in out and "md17-aspirin" in out
+
+
+def test_run_with_a_file_as_data_root_fails_its_jobs_in_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _file(tmp_path, "root", "x")
+    command = ["run", "--models", "emt", "--data-root", root, "--out", tmp_path / "run"]
+    code, _out, err = invoke(command, capsys)
+    assert code == 1 and "Traceback" not in err, err
+    assert "failed emt/emt-cu3au/seed0" in err

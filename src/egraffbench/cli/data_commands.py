@@ -33,7 +33,7 @@ def _frames_cell(name: str, root: Path) -> tuple[str, str]:
     for split in present:
         try:
             counts.append(f"{split} {split_frame_count(spec, split, root)}")
-        except DatasetError:
+        except (DatasetError, OSError):  # one bad file must not hide the rest of the listing
             counts.append(f"{split} unreadable")
     if len(present) == len(spec.splits):
         status = "yes"

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from egraffbench.errors import EgraffbenchError
+from egraffbench.cli.failures import expected_failure
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.report.build import build_report
 from egraffbench.report.leaderboard import print_leaderboard, summary_rows, write_results
@@ -190,8 +190,11 @@ def run(
     console.print(f"results: {out / 'results.sqlite'} (run {result.run_id}); {json_path}, {csv_path}")
     try:
         files = build_report(out, None, result.run_id, {task.name: task for task in chosen}, data_root)
-    except EgraffbenchError as error:  # the results are stored; `egraffbench report` can retry
-        console.print(f"[yellow]warning[/yellow]: report not written: {error}")
+    except Exception as error:  # the results are stored; `egraffbench report` can retry
+        message = expected_failure(error)
+        if message is None:
+            raise
+        console.print(f"[yellow]warning[/yellow]: report not written: {message}")
     else:
         console.print(f"report: {files.html}")
     if result.failed:

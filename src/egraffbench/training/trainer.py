@@ -247,9 +247,14 @@ def train_force_field(
             optimizer.zero_grad(set_to_none=True)
             loss, parts = loss_terms(model, train_examples, indices, settings, training=True)
             if not torch.isfinite(loss):
+                kept = (
+                    f"last good checkpoint kept in {checkpoint_path}"
+                    if checkpoint_path.exists()
+                    else "no checkpoint was written yet"
+                )
                 raise TrainingError(
                     f"{config.architecture}: loss became {float(loss.detach())} in epoch {epoch}; training "
-                    f"stopped, last good checkpoint kept in {checkpoint_path} (try a lower learning rate)"
+                    f"stopped, {kept} (try a lower learning rate)"
                 )
             loss.backward()
             if settings.gradient_clip is not None:
