@@ -39,6 +39,9 @@ class World:
     run: Path  # a run folder whose results.sqlite holds one empty run
 
 
+Make = Callable[[World, Path, Path], list]  # builds a row's command in its folder (world, folder, datasets)
+
+
 def _structures() -> list:
     frames = []
     for seed in (0, 1):
@@ -71,21 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     save_force_field(model, root / "model")
     write(root / "cu3au.extxyz", _structures())
     trajectory = root / "md.h5"
-    code = _quiet(
-        [
-            "simulate",
-            "--model",
-            "emt",
-            "--structure",
-            root / "cu3au.extxyz",
-            "--replicas",
-            "2",
-            "--steps",
-            "4",
-            "--out",
-            trajectory,
-        ]
-    )
+    code = _quiet([*_simulate_command(root / "cu3au.extxyz", 2, 4), "--out", trajectory])
     assert code == 0
     with ResultsStore(root / "run") as store:
         store.start_run("dev", "egraffbench run", {})
@@ -179,13 +168,26 @@ def _empty_trajectory(world: World, folder: Path) -> Path:
     return path
 
 
-def _foreign_weights(world: World, folder: Path) -> Path:
-    """A model folder whose weights (recorded in its model.json) belong to another network."""
-    target = _model_with(world, folder, "weights.pt", _torch_bytes({"layer.weight": np.zeros(3)}))
-    config = json.loads((target / "model.json").read_text())
-    config["weights_sha256"] = hashlib.sha256((target / "weights.pt").read_bytes()).hexdigest()
-    (target / "model.json").write_text(json.dumps(config))
-    return target
+EVIL_PICKLE = b"\x80\x02cos\nsystem\nq\x00."  # a pickle that would import os.system
+
+
+def _foreign_weights(original: bytes) -> bytes:
+    """Weights of another network (marked by ``_damaged_model`` as the ones model.json was saved with)."""
+    return _torch_bytes({"layer.weight": np.zeros(3)})
+
+
+def _damaged_model(name: str, payload: bytes | Callable[[bytes], bytes]) -> Make:
+    """`simulate` with a copy of the world's model whose file ``name`` is replaced by ``payload``."""
+
+    def make(world: World, folder: Path, shared: Path) -> list:
+        target = _model_with(world, folder, name, payload)
+        if payload is _foreign_weights:
+            config = json.loads((target / "model.json").read_text())
+            config["weights_sha256"] = hashlib.sha256((target / "weights.pt").read_bytes()).hexdigest()
+            (target / "model.json").write_text(json.dumps(config))
+        return ["simulate", "--model", target, "--structure", world.structure, "--out", folder / "t.h5"]
+
+    return make
 
 
 def _zip_with(name: str, payload: bytes) -> Callable[[bytes], bytes]:
@@ -201,21 +203,13 @@ def _zip_with(name: str, payload: bytes) -> Callable[[bytes], bytes]:
     return change
 
 
+def _simulate_command(structure: Path, replicas: int, steps: int) -> list:
+    """`simulate` of EMT from ``structure``."""
+    return ["simulate", "--model", "emt", "--structure", structure, "--replicas", replicas, "--steps", steps]
+
+
 def _simulate(world: World, out: Path, *extra: object) -> list:
-    return [
-        "simulate",
-        "--model",
-        "emt",
-        "--structure",
-        world.structure,
-        "--replicas",
-        "1",
-        "--steps",
-        "2",
-        "--out",
-        out,
-        *extra,
-    ]
+    return [*_simulate_command(world.structure, 1, 2), "--out", out, *extra]
 
 
 def _incomplete_with_checkpoint(world: World, folder: Path, checkpoint: bytes) -> list:
@@ -228,19 +222,7 @@ def _incomplete_with_checkpoint(world: World, folder: Path, checkpoint: bytes) -
     with h5py.File(out, "a") as file:
         file.attrs["complete"] = False
     _file(folder, "md.h5.checkpoint", checkpoint)
-    return [
-        "simulate",
-        "--model",
-        "emt",
-        "--structure",
-        world.structure,
-        "--replicas",
-        "2",
-        "--steps",
-        "4",
-        "--out",
-        out,
-    ]
+    return [*_simulate_command(world.structure, 2, 4), "--out", out]
 
 
 def _offline_val_only(folder: Path, shared: Path) -> Path:
@@ -250,21 +232,9 @@ def _offline_val_only(folder: Path, shared: Path) -> Path:
     return folder / "offline"
 
 
-def _train(folder: Path, shared: Path, config: Path, *extra: object) -> list:
-    return [
-        "train",
-        "--model",
-        "mace",
-        "--dataset",
-        "md17-ethanol",
-        "--config",
-        config,
-        "--data-root",
-        shared,
-        "--out",
-        folder / "m",
-        *extra,
-    ]
+def _train(folder: Path, shared: Path, config: Path, *extra: object, out: Path | None = None) -> list:
+    command = ["train", "--model", "mace", "--dataset", "md17-ethanol", "--config", config]
+    return [*command, "--data-root", shared, "--out", out or folder / "m", *extra]
 
 
 def _tiny_config(folder: Path, **changes: object) -> Path:
@@ -277,10 +247,6 @@ def _resume_corrupt(folder: Path, shared: Path) -> list:
     (folder / "m").mkdir()
     _file(folder / "m", "checkpoint.pt", b"PK\x03\x04 truncated")
     return _train(folder, shared, _tiny_config(folder), "--resume")
-
-
-Make = Callable[[World, Path, Path], list]
-W = "{w}"
 
 
 @dataclass(frozen=True)
@@ -385,97 +351,13 @@ ROWS = [
         ],
         "not a trained model folder",
     ),
-    row(
-        "weights-truncated",
-        lambda w, f, s: [
-            "simulate",
-            "--model",
-            _model_with(w, f, "weights.pt", lambda b: b[: len(b) // 2]),
-            "--structure",
-            w.structure,
-            "--out",
-            f / "t.h5",
-        ],
-        "weights.pt",
-    ),
-    row(
-        "weights-random-bytes",
-        lambda w, f, s: [
-            "simulate",
-            "--model",
-            _model_with(w, f, "weights.pt", bytes(range(256)) * 8),
-            "--structure",
-            w.structure,
-            "--out",
-            f / "t.h5",
-        ],
-        "weights.pt",
-    ),
-    row(
-        "weights-bad-pickle",
-        lambda w, f, s: [
-            "simulate",
-            "--model",
-            _model_with(w, f, "weights.pt", _zip_with("data.pkl", b"\x80\x02cos\nsystem\nq\x00.")),
-            "--structure",
-            w.structure,
-            "--out",
-            f / "t.h5",
-        ],
-        "weights.pt",
-    ),
-    row(
-        "weights-of-another-model",
-        lambda w, f, s: [
-            "simulate",
-            "--model",
-            _foreign_weights(w, f),
-            "--structure",
-            w.structure,
-            "--out",
-            f / "t.h5",
-        ],
-        "do not fit",
-    ),
-    row(
-        "model-json-binary",
-        lambda w, f, s: [
-            "simulate",
-            "--model",
-            _model_with(w, f, "model.json", b"\xff\xfe\x00garbage"),
-            "--structure",
-            w.structure,
-            "--out",
-            f / "t.h5",
-        ],
-        "model.json",
-    ),
-    row(
-        "model-json-empty-object",
-        lambda w, f, s: [
-            "simulate",
-            "--model",
-            _model_with(w, f, "model.json", b"{}"),
-            "--structure",
-            w.structure,
-            "--out",
-            f / "t.h5",
-        ],
-        "model.json",
-    ),
-    row(
-        "model-json-truncated",
-        lambda w, f, s: [
-            "simulate",
-            "--model",
-            _model_with(w, f, "model.json", lambda b: b[: len(b) // 2]),
-            "--structure",
-            w.structure,
-            "--out",
-            f / "t.h5",
-        ],
-        "model.json",
-    ),
+    row("weights-truncated", _damaged_model("weights.pt", lambda b: b[: len(b) // 2]), "weights.pt"),
+    row("weights-random-bytes", _damaged_model("weights.pt", bytes(range(256)) * 8), "weights.pt"),
+    row("weights-bad-pickle", _damaged_model("weights.pt", _zip_with("data.pkl", EVIL_PICKLE)), "weights.pt"),
+    row("weights-of-another-model", _damaged_model("weights.pt", _foreign_weights), "do not fit"),
+    row("model-json-binary", _damaged_model("model.json", b"\xff\xfe\x00garbage"), "model.json"),
+    row("model-json-empty-object", _damaged_model("model.json", b"{}"), "model.json"),
+    row("model-json-truncated", _damaged_model("model.json", lambda b: b[: len(b) // 2]), "model.json"),
     row(
         "md-checkpoint-truncated",
         lambda w, f, s: _incomplete_with_checkpoint(w, f, b"PK\x03\x04\x14"),
@@ -483,7 +365,7 @@ ROWS = [
     ),
     row(
         "md-checkpoint-pickle",
-        lambda w, f, s: _incomplete_with_checkpoint(w, f, b"\x80\x02cos\nsystem\n."),
+        lambda w, f, s: _incomplete_with_checkpoint(w, f, EVIL_PICKLE),
         "md.h5.checkpoint",
     ),
     row(
@@ -596,19 +478,7 @@ ROWS = [
     ),
     row(
         "train-out-is-a-file",
-        lambda w, f, s: [
-            "train",
-            "--model",
-            "mace",
-            "--dataset",
-            "md17-ethanol",
-            "--config",
-            _tiny_config(f),
-            "--data-root",
-            s,
-            "--out",
-            _file(f, "m", "x"),
-        ],
+        lambda w, f, s: _train(f, s, _tiny_config(f), out=_file(f, "m", "x")),
         "m",
     ),
     row(

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
+
+# What torch.load (weights_only) and reading the loaded dict raise for a truncated, tampered or foreign file.
+TORCH_FILE_ERRORS: tuple[type[Exception], ...] = (
+    RuntimeError,
+    EOFError,
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    pickle.UnpicklingError,
+)
 
 
 def _umask() -> int:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from egraffbench.errors import ModelError
-from egraffbench.fileio import atomic_write_bytes, atomic_write_text
+from egraffbench.fileio import TORCH_FILE_ERRORS, atomic_write_bytes, atomic_write_text
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.registry import REFERENCE_POTENTIALS, build_force_field, reference_potential
 
@@ -67,7 +66,7 @@ def load_force_field(location: str | Path, device: str | torch.device = "cpu") -
         raise ModelError(f"{weights_path}: not the weights {CONFIG_FILE} was saved with (a partial save?)")
     try:
         state = torch.load(io.BytesIO(weights), map_location=device, weights_only=True)
-    except (RuntimeError, EOFError, ValueError, IndexError, pickle.UnpicklingError) as error:
+    except TORCH_FILE_ERRORS as error:
         raise ModelError(f"{weights_path}: cannot load weights ({type(error).__name__}: {error})") from error
     _load_state(model, state, weights_path)
     return model.to(device).eval()

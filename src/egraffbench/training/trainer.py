@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from ase import Atoms
 from torch.optim.swa_utils import AveragedModel
 
 from egraffbench.errors import DatasetError, TrainingError
-from egraffbench.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from egraffbench.fileio import TORCH_FILE_ERRORS, atomic_write_bytes, atomic_write_json, atomic_write_text
 from egraffbench.models.base import ForceField
 from egraffbench.models.presets import ModelConfig, TrainingConfig
 from egraffbench.models.registry import build_force_field
@@ -136,15 +135,7 @@ def _resume(
         if averaged is not None:
             averaged.load_state_dict(saved["ema"])
         return dict(saved["state"])
-    except (
-        RuntimeError,
-        KeyError,
-        TypeError,
-        EOFError,
-        ValueError,
-        IndexError,
-        pickle.UnpicklingError,
-    ) as error:
+    except TORCH_FILE_ERRORS as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise TrainingError(
             f"{path}: unreadable training checkpoint ({reason}); delete the folder to train from scratch"
