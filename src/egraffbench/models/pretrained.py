@@ -1,0 +1,313 @@
+"""Pretrained models: force fields trained outside egraffbench, declared in a small model YAML.
+
+    kind: pretrained
+    name: my-mace                 # row label in every leaderboard
+    format: mace                  # mace | nequip | ase
+    path: my.model                # mace, nequip: the model file, relative to the YAML file
+    calculator: ase.calculators.emt:EMT   # ase: module:Class
+    kwargs: {}                    # ase: keyword arguments of the class
+    energy_unit: eV               # optional: the model's units, converted to eV and Å
+    length_unit: Å
+    elements: [Cu, Au]            # optional, ase: the elements the calculator handles
+
+They skip training; a MACE or deployed NequIP file is run batched like the benchmark's own models, an ASE
+calculator replica by replica through the same engine. Loading a `.model` pickle, a TorchScript file or a
+Python module runs code: the user chose to run it by declaring it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import yaml
+from ase import units
+from ase.calculators.calculator import Calculator
+from ase.data import atomic_numbers, chemical_symbols
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from egraffbench.errors import ConfigError, ModelError
+from egraffbench.models.ase_calculator import ASECalculatorForceField
+from egraffbench.models.base import ForceField
+
+ENERGY_UNITS: dict[str, float] = {
+    "eV": 1.0,
+    "meV": 1e-3,
+    "Hartree": units.Hartree,
+    "Ry": units.Ry,
+    "kcal/mol": units.kcal / units.mol,
+    "kJ/mol": units.kJ / units.mol,
+}
+LENGTH_UNITS: dict[str, float] = {"Å": 1.0, "Ang": 1.0, "nm": units.nm, "pm": 0.01, "Bohr": units.Bohr}
+FORMATS: tuple[str, ...] = ("mace", "nequip", "ase")
+
+
+class PretrainedDeclaration(BaseModel):
+    """The validated model YAML of a pretrained model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["pretrained"]
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="row label in leaderboards")
+    format: Literal["mace", "nequip", "ase"] | None = Field(
+        description="mace | nequip | ase (None only for an in-memory ForceField from the Python API)"
+    )
+    path: str | None = Field(None, description="mace, nequip: model file, relative to the YAML file")
+    calculator: str | None = Field(
+        None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="ase: module:Class"
+    )
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="ase: keyword arguments of the class")
+    energy_unit: str = Field("eV", description=f"one of {', '.join(ENERGY_UNITS)}")
+    length_unit: str = Field("Å", description=f"one of {', '.join(LENGTH_UNITS)}")
+    elements: tuple[str, ...] | None = Field(None, description="ase: chemical symbols it handles")
+
+    @field_validator("energy_unit")
+    @classmethod
+    def _energy_unit(cls, value: str) -> str:
+        if value not in ENERGY_UNITS:
+            raise ValueError(f"unknown energy unit '{value}'; known: {', '.join(ENERGY_UNITS)}")
+        return value
+
+    @field_validator("length_unit")
+    @classmethod
+    def _length_unit(cls, value: str) -> str:
+        if value not in LENGTH_UNITS:
+            raise ValueError(f"unknown length unit '{value}'; known: {', '.join(LENGTH_UNITS)}")
+        return value
+
+    @field_validator("elements")
+    @classmethod
+    def _symbols(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = [symbol for symbol in value or () if symbol not in atomic_numbers]
+        if unknown:
+            raise ValueError(f"not chemical symbols: {unknown}")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_of_format(self) -> PretrainedDeclaration:
+        if self.format == "ase" and self.path is not None:
+            raise ValueError("format 'ase' takes 'calculator' (module:Class), not 'path'")
+        if self.format != "ase" and (self.calculator is not None or self.kwargs or self.elements):
+            raise ValueError(
+                f"format '{self.format}' takes 'path' (the model file), not 'calculator', "
+                "'kwargs' or 'elements'"
+            )
+        return self
+
+    def check_complete(self) -> None:
+        """A declaration read from a file names its format and what to load (ValueError otherwise)."""
+        if self.format is None:
+            raise ValueError(f"required, one of {', '.join(FORMATS)}")
+        if self.format == "ase" and self.calculator is None:
+            raise ValueError("format 'ase' needs 'calculator' (module:Class)")
+        if self.format != "ase" and self.path is None:
+            raise ValueError(f"format '{self.format}' needs 'path' (the model file, relative to the YAML)")
+
+    @property
+    def units(self) -> tuple[float, float]:
+        """eV per energy unit and Å per length unit of the model."""
+        return ENERGY_UNITS[self.energy_unit], LENGTH_UNITS[self.length_unit]
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    """A declared pretrained model: its declaration, the folder its ``path`` is relative to, and (Python
+    API) the in-memory model or calculator it stands for."""
+
+    declaration: PretrainedDeclaration
+    folder: Path = Path()
+    instance: Any = None  # a torch module or ASE calculator given from Python, else None
+
+    @property
+    def name(self) -> str:
+        return self.declaration.name
+
+    @property
+    def file(self) -> Path | None:
+        """The model file (mace, nequip), None for an ASE calculator or an in-memory model."""
+        path = self.declaration.path
+        return None if path is None or self.instance is not None else self.folder / path
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies the model besides its file's bytes: the declaration and, for an in-memory model,
+        a digest of its weights or calculator parameters."""
+        described: dict[str, Any] = self.declaration.model_dump(mode="json")
+        if self.instance is not None:
+            described["instance"] = instance_digest(self.instance)
+        return described
+
+    def load(self, device: str | torch.device = "cpu") -> ForceField:
+        """The model as a force field on ``device``, ready for inference; ModelError if it cannot be read."""
+        declaration = self.declaration
+        if self.instance is not None:
+            return wrap_instance(self.instance, declaration).to(device).eval()
+        if declaration.format == "ase":
+            return wrap_instance(_calculator(declaration), declaration)
+        file = self.file
+        if file is None or not file.is_file():
+            raise ModelError(f"{declaration.name}: model file {file} not found (field 'path')")
+        if declaration.format == "mace":
+            return wrap_instance(_mace_module(file), declaration).to(device).eval()
+        return _deployed_nequip(file, declaration, device).eval()
+
+
+def instance_digest(instance: Any) -> str:
+    """sha256 of a torch module's class and weights, or of an ASE calculator's class and parameters."""
+    digest = hashlib.sha256(f"{type(instance).__module__}.{type(instance).__qualname__}".encode())
+    if isinstance(instance, torch.nn.Module):
+        for key, tensor in sorted(instance.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    else:
+        parameters = getattr(instance, "parameters", None) or {}
+        digest.update(json.dumps(dict(parameters), sort_keys=True, default=repr).encode())
+    return digest.hexdigest()
+
+
+def wrap_instance(instance: Any, declaration: PretrainedDeclaration) -> ForceField:
+    """An in-memory model as a force field: a ForceField as it is, an ASE calculator, a MACE module."""
+    energy_unit, length_unit = declaration.units
+    description = declaration.model_dump(mode="json")
+    if isinstance(instance, ForceField):
+        return instance
+    if isinstance(instance, Calculator):
+        elements = declaration.elements
+        species = None if elements is None else [atomic_numbers[symbol] for symbol in elements]
+        return ASECalculatorForceField(instance, species, energy_unit, length_unit, description=description)
+    if isinstance(instance, torch.nn.Module) and hasattr(instance, "atomic_numbers"):
+        from egraffbench.models.mace_adapter import PretrainedMACEForceField
+
+        return PretrainedMACEForceField(instance, energy_unit, length_unit, description)
+    raise ModelError(
+        f"{declaration.name}: a {type(instance).__name__} is not a force field this tool can run "
+        "(expected an egraffbench ForceField, an ASE calculator or a mace-torch model)"
+    )
+
+
+def _calculator(declaration: PretrainedDeclaration) -> Calculator:
+    """Import module:Class and build it with the declared kwargs (the module's code runs)."""
+    module_name, class_name = str(declaration.calculator).split(":")
+    try:
+        target = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(
+            f"{declaration.name}: field 'calculator': cannot import {declaration.calculator} ({error})"
+        ) from error
+    try:
+        calculator = target(**declaration.kwargs)
+    except Exception as error:  # a foreign constructor may raise anything; say which field to fix
+        raise ConfigError(
+            f"{declaration.name}: fields 'calculator'/'kwargs': {declaration.calculator}"
+            f"(**{declaration.kwargs}) failed ({error})"
+        ) from error
+    if not isinstance(calculator, Calculator):
+        raise ConfigError(
+            f"{declaration.name}: field 'calculator': {declaration.calculator} is not an ASE calculator"
+        )
+    return calculator
+
+
+def _mace_module(file: Path) -> torch.nn.Module:
+    """A model file of mace-torch: `torch.save` of the module (a pickle: loading runs its code), or its
+    TorchScript compilation."""
+    try:
+        if _is_torchscript(file):
+            return torch.jit.load(file, map_location="cpu")
+        model = torch.load(file, map_location="cpu", weights_only=False)
+    except Exception as error:  # unpickling can raise anything; all mean "not a mace model file"
+        raise ModelError(f"{file}: not a mace-torch model file ({type(error).__name__}: {error})") from error
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "atomic_numbers"):
+        raise ModelError(f"{file}: holds a {type(model).__name__}, not a mace-torch model")
+    return model
+
+
+def _is_torchscript(file: Path) -> bool:
+    import zipfile
+
+    if not zipfile.is_zipfile(file):
+        return False
+    with zipfile.ZipFile(file) as archive:
+        return any(name.endswith("/code/") or "/code/" in name for name in archive.namelist())
+
+
+def _deployed_nequip(
+    file: Path, declaration: PretrainedDeclaration, device: str | torch.device
+) -> ForceField:
+    """A `nequip-deploy` TorchScript file with its metadata (cut-off, type names, dtype)."""
+    from nequip.scripts.deploy import load_deployed_model
+
+    from egraffbench.models.nequip_adapter import DeployedNequIPForceField
+
+    try:
+        model, metadata = load_deployed_model(file, device=device, freeze=False, set_global_options=False)
+    except (ValueError, RuntimeError) as error:
+        raise ModelError(f"{file}: not a model deployed by nequip-deploy ({error})") from error
+    names = metadata["type_names"].split()
+    unknown = [name for name in names if name not in chemical_symbols[1:]]
+    if unknown:
+        raise ModelError(f"{file}: type names {unknown} are not chemical symbols")
+    energy_unit, length_unit = declaration.units
+    return DeployedNequIPForceField(
+        model,
+        [atomic_numbers[name] for name in names],
+        float(metadata["r_max"]),
+        getattr(torch, metadata.get("model_dtype") or "float32"),
+        energy_unit,
+        length_unit,
+        declaration.model_dump(mode="json"),
+    )
+
+
+def is_pretrained_file(path: str | Path) -> bool:
+    """True for a YAML file whose top-level `kind` is `pretrained`."""
+    path = Path(path)
+    if path.suffix not in {".yaml", ".yml"} or not path.is_file():
+        return False
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(raw, dict) and raw.get("kind") == "pretrained"
+
+
+def load_declaration(path: str | Path) -> PretrainedModel:
+    """Read and validate a pretrained-model YAML; ConfigError naming the file and field otherwise."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read model YAML ({error})") from error
+    try:
+        declaration = PretrainedDeclaration.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(f"{path}: field '{where}': {first['msg']}") from error
+    try:
+        declaration.check_complete()
+    except ValueError as error:
+        raise ConfigError(f"{path}: field 'format': {error}") from error
+    return PretrainedModel(declaration, path.resolve().parent)
+
+
+def declare(instance: Any, name: str, **fields: Any) -> PretrainedModel:
+    """A pretrained model standing for an in-memory model or ASE calculator (the Python API); ``fields``:
+    further declaration fields (energy_unit, length_unit, elements)."""
+    if isinstance(instance, Calculator):
+        kind, calculator = "ase", f"{type(instance).__module__}:{type(instance).__name__}"
+    else:
+        kind, calculator = (None if isinstance(instance, ForceField) else "mace"), None
+    try:
+        declaration = PretrainedDeclaration(
+            kind="pretrained", name=name, format=kind, calculator=calculator, **fields
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(f"model '{name}': field '{where}': {first['msg']}") from error
+    return PretrainedModel(declaration, Path(), instance)
