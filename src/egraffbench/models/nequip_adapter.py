@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from ase.data import chemical_symbols
+from ase.data import atomic_numbers, chemical_symbols
 
 from egraffbench.errors import ModelError
 from egraffbench.models.base import ForceField, TrainingStatistics
@@ -18,6 +19,7 @@ with warnings.catch_warnings():
     # nequip warns on import about CUDA slow-downs seen with torch ≥ 1.13; irrelevant to which torch we pin.
     warnings.filterwarnings("ignore", message=r"!! PyTorch version")
     from nequip.model import EnergyModel, SimpleIrrepsConfig
+    from nequip.scripts.deploy import load_deployed_model
     from nequip.utils import Config
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -183,3 +185,31 @@ class DeployedNequIPForceField(ForeignForceField):
         energy = output["total_energy"].detach().reshape(-1).to(torch.float64) * energy_unit
         forces = output["forces"].detach() * (energy_unit / self.length_unit)
         return {"energy": energy, "forces": forces.to(batch.positions.dtype)}
+
+
+def load_deployed_nequip(
+    file: Path,
+    energy_unit: float,
+    length_unit: float,
+    description: dict[str, Any],
+    device: str | torch.device = "cpu",
+) -> DeployedNequIPForceField:
+    """A `nequip-deploy` TorchScript file (loading it runs its code) with its metadata: cut-off, type names
+    (chemical symbols), dtype."""
+    try:
+        model, metadata = load_deployed_model(file, device=device, freeze=False, set_global_options=False)
+    except (ValueError, RuntimeError) as error:
+        raise ModelError(f"{file}: not a model deployed by nequip-deploy ({error})") from error
+    names = metadata["type_names"].split()
+    unknown = [name for name in names if name not in atomic_numbers]
+    if unknown:
+        raise ModelError(f"{file}: type names {unknown} are not chemical symbols")
+    return DeployedNequIPForceField(
+        model,
+        [atomic_numbers[name] for name in names],
+        float(metadata["r_max"]),
+        getattr(torch, metadata.get("model_dtype") or "float32"),
+        energy_unit,
+        length_unit,
+        description,
+    )

@@ -28,7 +28,7 @@ import torch
 import yaml
 from ase import units
 from ase.calculators.calculator import Calculator
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import atomic_numbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from egraffbench.errors import ConfigError, ModelError
@@ -114,7 +114,7 @@ class PretrainedDeclaration(BaseModel):
         return ENERGY_UNITS[self.energy_unit], LENGTH_UNITS[self.length_unit]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PretrainedModel:
     """A declared pretrained model: its declaration, the folder its ``path`` is relative to, and (Python
     API) the in-memory model or calculator it stands for."""
@@ -213,11 +213,9 @@ def _calculator(declaration: PretrainedDeclaration) -> Calculator:
 
 
 def _mace_module(file: Path) -> torch.nn.Module:
-    """A model file of mace-torch: `torch.save` of the module (a pickle: loading runs its code), or its
-    TorchScript compilation."""
+    """A model file saved by mace-torch (`torch.save` of the module, as `mace_run_train` writes it): a pickle,
+    so loading it runs code (mace-torch 0.3.16 has no weights-only format it can rebuild a model from)."""
     try:
-        if _is_torchscript(file):
-            return torch.jit.load(file, map_location="cpu")
         model = torch.load(file, map_location="cpu", weights_only=False)
     except Exception as error:  # unpickling can raise anything; all mean "not a mace model file"
         raise ModelError(f"{file}: not a mace-torch model file ({type(error).__name__}: {error})") from error
@@ -226,41 +224,14 @@ def _mace_module(file: Path) -> torch.nn.Module:
     return model
 
 
-def _is_torchscript(file: Path) -> bool:
-    import zipfile
-
-    if not zipfile.is_zipfile(file):
-        return False
-    with zipfile.ZipFile(file) as archive:
-        return any(name.endswith("/code/") or "/code/" in name for name in archive.namelist())
-
-
 def _deployed_nequip(
     file: Path, declaration: PretrainedDeclaration, device: str | torch.device
 ) -> ForceField:
-    """A `nequip-deploy` TorchScript file with its metadata (cut-off, type names, dtype)."""
-    from nequip.scripts.deploy import load_deployed_model
+    from egraffbench.models.nequip_adapter import load_deployed_nequip
 
-    from egraffbench.models.nequip_adapter import DeployedNequIPForceField
-
-    try:
-        model, metadata = load_deployed_model(file, device=device, freeze=False, set_global_options=False)
-    except (ValueError, RuntimeError) as error:
-        raise ModelError(f"{file}: not a model deployed by nequip-deploy ({error})") from error
-    names = metadata["type_names"].split()
-    unknown = [name for name in names if name not in chemical_symbols[1:]]
-    if unknown:
-        raise ModelError(f"{file}: type names {unknown} are not chemical symbols")
     energy_unit, length_unit = declaration.units
-    return DeployedNequIPForceField(
-        model,
-        [atomic_numbers[name] for name in names],
-        float(metadata["r_max"]),
-        getattr(torch, metadata.get("model_dtype") or "float32"),
-        energy_unit,
-        length_unit,
-        declaration.model_dump(mode="json"),
-    )
+    description = declaration.model_dump(mode="json")
+    return load_deployed_nequip(file, energy_unit, length_unit, description, device)
 
 
 def is_pretrained_file(path: str | Path) -> bool:

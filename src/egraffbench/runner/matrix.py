@@ -68,13 +68,15 @@ def _model_file(path: Path) -> ModelChoice:
     return ModelChoice(name, load_model_config(architecture, path), str(path))
 
 
-def resolve_models(names: Sequence[str], preset: str) -> list[ModelChoice]:
+def resolve_models(names: Sequence[str | PretrainedModel], preset: str) -> list[ModelChoice]:
     """``names``: architectures (with ``preset``), reference potentials, model-config or pretrained-model
-    YAML files, or `all` (the six architectures)."""
+    YAML files, `all` (the six architectures), or pretrained models declared from Python."""
     expanded = [a for name in names for a in (ARCHITECTURES if name == "all" else [name])]
     choices = []
     for name in dict.fromkeys(expanded):
-        if name in REFERENCE_POTENTIALS:
+        if isinstance(name, PretrainedModel):
+            choices.append(ModelChoice(name.name, None, "python", name))
+        elif name in REFERENCE_POTENTIALS:
             choices.append(ModelChoice(name, None, "reference potential"))
         elif Path(name).suffix in {".yaml", ".yml"}:
             choices.append(_model_file(Path(name)))
@@ -90,7 +92,7 @@ def resolve_models(names: Sequence[str], preset: str) -> list[ModelChoice]:
 
 
 def expand_jobs(
-    models: Sequence[str],
+    models: Sequence[str | PretrainedModel],
     tasks: Sequence[TaskSpec],
     seeds: int,
     mode: str,
