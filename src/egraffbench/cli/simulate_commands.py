@@ -25,7 +25,10 @@ from egraffbench.models.storage import load_force_field
 
 def simulate(
     model: Annotated[
-        str, typer.Option("--model", help="trained model folder or a reference potential (emt)")
+        str,
+        typer.Option(
+            "--model", help="trained model folder, reference potential (emt) or pretrained-model YAML"
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="trajectory file to write (HDF5)")],
     dataset: Annotated[

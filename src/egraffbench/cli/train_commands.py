@@ -67,7 +67,10 @@ def train(
 
 
 def evaluate(
-    model_dir: Annotated[str, typer.Argument(help="trained model folder, or a reference potential (emt)")],
+    model_dir: Annotated[
+        str,
+        typer.Argument(help="trained model folder, reference potential (emt) or pretrained-model YAML"),
+    ],
     dataset: Annotated[str, typer.Option("--dataset")],
     split: Annotated[str, typer.Option("--split")] = "test",
     json_path: Annotated[Path | None, typer.Option("--json", help="write the errors as JSON")] = None,
