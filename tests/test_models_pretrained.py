@@ -368,3 +368,9 @@ def test_an_unknown_element_fails_the_job_before_any_stage_runs(task_file: Path,
     job = stored_jobs(tmp_path / "run")["cu-only"]
     assert "cu-only cannot run task tiny-cuau" in job["error"] and "['Au']" in job["error"]
     assert [stage["stage"] for stage in job["stages"]] == ["fetch"]
+    start = tmp_path / "cuau.extxyz"
+    ase.io.write(start, ase.io.read(task_file.parent / "data" / "test.extxyz", "0"))
+    command = ["simulate", "--model", str(copper_only), "--structure", str(start), "--steps", "5"]
+    outcome = runner.invoke(cli, [*command, "--out", str(tmp_path / "md.h5")])
+    assert isinstance(outcome.exception, ModelError) and "got unknown ['Au']" in str(outcome.exception)
+    assert not (tmp_path / "md.h5").exists()  # refused before the trajectory file is started

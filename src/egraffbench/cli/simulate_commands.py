@@ -105,8 +105,10 @@ def simulate(
                 f"{state.live} live / {state.retired} retired",
             )
 
+        force_field = load_force_field(model, device=device)
+        force_field.check_elements(starts)
         result = run_simulation(
-            load_force_field(model, device=device),
+            force_field,
             starts,
             protocol,
             out,

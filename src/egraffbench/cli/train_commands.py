@@ -81,6 +81,7 @@ def evaluate(
     """Energy and force errors of a model on a dataset split."""
     model = load_force_field(model_dir)
     structures = load_dataset(dataset, split, root=data_root)
+    model.check_elements(structures)
     errors = evaluate_force_field(model, structures)
     # The yardstick for the force errors: predicting zero forces gives an RMSE of about this.
     errors["reference_force_std"] = float(np.concatenate([reference_forces(a) for a in structures]).std())

@@ -29,7 +29,15 @@ import yaml
 from ase import units
 from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from egraffbench.errors import ConfigError, ModelError
 from egraffbench.models.ase_calculator import ASECalculatorForceField
@@ -66,18 +74,12 @@ class PretrainedDeclaration(BaseModel):
     length_unit: str = Field("Å", description=f"one of {', '.join(LENGTH_UNITS)}")
     elements: tuple[str, ...] | None = Field(None, description="ase: chemical symbols it handles")
 
-    @field_validator("energy_unit")
+    @field_validator("energy_unit", "length_unit")
     @classmethod
-    def _energy_unit(cls, value: str) -> str:
-        if value not in ENERGY_UNITS:
-            raise ValueError(f"unknown energy unit '{value}'; known: {', '.join(ENERGY_UNITS)}")
-        return value
-
-    @field_validator("length_unit")
-    @classmethod
-    def _length_unit(cls, value: str) -> str:
-        if value not in LENGTH_UNITS:
-            raise ValueError(f"unknown length unit '{value}'; known: {', '.join(LENGTH_UNITS)}")
+    def _known_unit(cls, value: str, info: ValidationInfo) -> str:
+        table = ENERGY_UNITS if info.field_name == "energy_unit" else LENGTH_UNITS
+        if value not in table:
+            raise ValueError(f"unknown unit '{value}'; known: {', '.join(table)}")
         return value
 
     @field_validator("elements")

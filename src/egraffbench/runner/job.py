@@ -139,11 +139,8 @@ class _Job:
     def check_elements(self) -> None:
         """A model not trained here (reference or pretrained) must know every element of the test systems:
         one ModelError naming them before any stage runs."""
-        numbers = sorted(
-            {int(z) for system in self.test_systems for atoms in system.frames for z in atoms.numbers}
-        )
         try:
-            self.model.species_index(torch.as_tensor(numbers))
+            self.model.check_elements([atoms for system in self.test_systems for atoms in system.frames])
         except ModelError as error:
             raise ModelError(
                 f"{self.spec.model.name} cannot run task {self.spec.task.name}: {error}"
