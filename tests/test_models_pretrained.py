@@ -264,6 +264,39 @@ def test_ase_calculators_as_module_class_run_beside_the_reference(task_file: Pat
     assert np.isnan(rows.loc["my-lj", "training_seconds"])  # not trained here
 
 
+USER_MODULE = """
+from ase.calculators.emt import EMT
+
+SCALE = {scale}
+
+
+class HalfEMT(EMT):
+    \"\"\"EMT with energy and forces times SCALE.\"\"\"
+
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.results = {{key: value * SCALE for key, value in self.results.items()}}
+"""
+
+
+def test_a_users_calculator_module_runs_and_editing_it_reruns(
+    task_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_calculators.py").write_text(USER_MODULE.format(scale=0.5))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model = declaration(tmp_path, "half-emt", "format: ase\ncalculator: my_calculators:HalfEMT\n")
+    assert load_declaration(model).keyed_file == tmp_path / "my_calculators.py"
+    benchmark([str(model)], task=task_file, replicas=2, steps=10, out=tmp_path / "run")
+    job = stored_jobs(tmp_path / "run")["half-emt"]
+    test = ase.io.read(task_file.parent / "data" / "test.extxyz", ":")
+    half = 0.5 * np.mean(np.abs(np.concatenate([atoms.get_forces() for atoms in test])))
+    assert job["results"]["test_errors"]["force_mae"] == pytest.approx(half, rel=1e-4)  # |F − F/2| = |F|/2
+    (tmp_path / "my_calculators.py").write_text(USER_MODULE.format(scale=0.6))
+    benchmark([str(model)], task=task_file, replicas=2, steps=10, out=tmp_path / "run")
+    stages = {s["stage"]: s["status"] for s in stored_jobs(tmp_path / "run")["half-emt"]["stages"]}
+    assert stages["evaluate"] == "done" and stages["simulate"] == "done"
+
+
 def test_declared_units_are_converted_to_ev_and_angstrom(tmp_path: Path) -> None:
     """LJ written in kcal/mol and nm gives the same energies and forces as LJ in eV and Å."""
     from ase import units

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,20 @@ class PretrainedModel:
         """The model file (mace, nequip), None for an ASE calculator or an in-memory model."""
         path = self.declaration.path
         return None if path is None or self.instance is not None else self.folder / path
+
+    @property
+    def keyed_file(self) -> Path | None:
+        """The file whose bytes are part of the cache key: the model file, or for an ASE calculator the
+        source file of its module (so editing the calculator's code reruns what depends on it)."""
+        calculator = self.declaration.calculator
+        if calculator is None or self.instance is not None:
+            return self.file
+        try:
+            spec = importlib.util.find_spec(calculator.split(":")[0])
+        except (ImportError, ValueError):
+            return None
+        origin = None if spec is None else spec.origin
+        return Path(origin) if origin and Path(origin).is_file() else None
 
     def describe(self) -> dict[str, Any]:
         """What identifies the model besides its file's bytes: the declaration and, for an in-memory model,

@@ -155,7 +155,7 @@ class _Job:
         if pretrained is not None:
             identity = {
                 "model": pretrained.describe(),
-                "file": None if pretrained.file is None else file_checksum(pretrained.file),
+                "file": None if pretrained.keyed_file is None else file_checksum(pretrained.keyed_file),
             }
             self.model_id = f"pretrained:{stable_hash(identity)}"
             self.results["training"] = {
