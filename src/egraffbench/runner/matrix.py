@@ -82,8 +82,8 @@ def resolve_models(names: Sequence[str | PretrainedModel], preset: str) -> list[
             choices.append(_model_file(Path(name)))
         else:
             choices.append(ModelChoice(name, load_model_config(name, preset), preset))
-    names = [choice.name for choice in choices]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    labels = [choice.name for choice in choices]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise ConfigError(
             f"--models: several models are named {', '.join(repeated)}; give them distinct names"
