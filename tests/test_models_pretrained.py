@@ -158,6 +158,15 @@ def test_mace_file_runs_through_the_benchmark_and_a_new_file_reruns_it(
     assert stages["evaluate"] == "done" and stages["simulate"] == "done"
 
 
+def test_python_api_benchmarks_a_mace_model_object_and_leaves_it_as_it_was(
+    mace_model: torch.nn.Module, task_file: Path, tmp_path: Path
+) -> None:
+    table = benchmark({"notebook-mace": mace_model}, task=task_file, replicas=2, steps=10, out=tmp_path)
+    assert table["model"].tolist() == ["notebook-mace"] and table["kind"].tolist() == ["pretrained"]
+    assert table["force_mae"].iloc[0] > 0.05  # an untrained network
+    assert next(mace_model.parameters()).dtype == torch.float64  # the MD ran on a float32 copy
+
+
 # --- NequIP ---
 
 DEPLOY = """

@@ -17,6 +17,7 @@ Python module runs code: the user chose to run it by declaring it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import importlib.util
@@ -161,8 +162,10 @@ class PretrainedModel:
     def load(self, device: str | torch.device = "cpu") -> ForceField:
         """The model as a force field on ``device``, ready for inference; ModelError if it cannot be read."""
         declaration = self.declaration
+        if isinstance(self.instance, torch.nn.Module):  # a copy: the run casts and moves it
+            return wrap_instance(copy.deepcopy(self.instance), declaration).to(device).eval()
         if self.instance is not None:
-            return wrap_instance(self.instance, declaration).to(device).eval()
+            return wrap_instance(self.instance, declaration)
         if declaration.format == "ase":
             return wrap_instance(_calculator(declaration), declaration)
         file = self.file
