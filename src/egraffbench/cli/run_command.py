@@ -114,7 +114,8 @@ def run(
         list[str] | None,
         typer.Option(
             "--models",
-            help="architecture, reference potential (emt), model-config YAML, or `all` (repeat); "
+            help="architecture, reference potential (emt), model-config YAML, pretrained-model YAML "
+            "(`kind: pretrained`), or `all` (repeat); "
             "default: mace and emt on the default task, all six architectures otherwise",
         ),
     ] = None,

@@ -25,7 +25,10 @@ from egraffbench.models.storage import load_force_field
 
 def simulate(
     model: Annotated[
-        str, typer.Option("--model", help="trained model folder or a reference potential (emt)")
+        str,
+        typer.Option(
+            "--model", help="trained model folder, reference potential (emt) or pretrained-model YAML"
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="trajectory file to write (HDF5)")],
     dataset: Annotated[
@@ -102,8 +105,10 @@ def simulate(
                 f"{state.live} live / {state.retired} retired",
             )
 
+        force_field = load_force_field(model, device=device)
+        force_field.check_elements(starts)
         result = run_simulation(
-            load_force_field(model, device=device),
+            force_field,
             starts,
             protocol,
             out,

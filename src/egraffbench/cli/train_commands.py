@@ -67,7 +67,10 @@ def train(
 
 
 def evaluate(
-    model_dir: Annotated[str, typer.Argument(help="trained model folder, or a reference potential (emt)")],
+    model_dir: Annotated[
+        str,
+        typer.Argument(help="trained model folder, reference potential (emt) or pretrained-model YAML"),
+    ],
     dataset: Annotated[str, typer.Option("--dataset")],
     split: Annotated[str, typer.Option("--split")] = "test",
     json_path: Annotated[Path | None, typer.Option("--json", help="write the errors as JSON")] = None,
@@ -78,6 +81,7 @@ def evaluate(
     """Energy and force errors of a model on a dataset split."""
     model = load_force_field(model_dir)
     structures = load_dataset(dataset, split, root=data_root)
+    model.check_elements(structures)
     errors = evaluate_force_field(model, structures)
     # The yardstick for the force errors: predicting zero forces gives an RMSE of about this.
     errors["reference_force_std"] = float(np.concatenate([reference_forces(a) for a in structures]).std())
