@@ -14,7 +14,6 @@ and the edge cases scipy leaves undefined (band at S = 0 is [0, 0]; no failures 
 from __future__ import annotations
 
 import warnings
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
