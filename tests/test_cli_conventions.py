@@ -8,7 +8,9 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import ase.io
 import numpy as np
@@ -18,7 +20,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from egraffbench import __version__
-from egraffbench.cli.main import COMMANDS, cli
+from egraffbench.cli.main import COMMANDS, cli, load_command
 from egraffbench.cli.progress import PlainProgress
 from egraffbench.errors import EgraffbenchError
 from egraffbench.md import read_replica
@@ -73,11 +75,19 @@ def test_version_and_the_lists_of_tasks_and_models() -> None:
 
 
 def test_every_option_has_help_and_enumerated_options_refuse_other_values(trajectory: Path) -> None:
+    def leaves(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+        children = getattr(command, "commands", None)
+        if children:
+            for name, child in children.items():
+                yield from leaves(child, f"{path} {name}")
+        else:
+            yield path, command
+
     for name in COMMANDS:
-        for args in ([name, "--help"], [name, "list", "--help"], [name, "info", "--help"]):
-            code, output = invoke(*args)
-            if code == 0:
-                assert "--" in output
+        for path, command in leaves(load_command(name), name):
+            for parameter in command.params:
+                if not getattr(parameter, "hidden", False):
+                    assert getattr(parameter, "help", None), (path, parameter.name)
     code, output = invoke("simulate", "--model", "emt", "--structure", "x", "-o", "y.h5", "--ensemble", "npt")
     assert code == 2 and "'npt' is not one of" in output
     code, output = invoke("simulate", "--model", "emt", "--structure", "x", "-o", "y.h5", "--device", "gpu7")

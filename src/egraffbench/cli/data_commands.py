@@ -74,7 +74,7 @@ def _byte_progress() -> Iterator[tuple[Progress | PlainProgress, ByteProgress]]:
     """A byte progress bar per download (plain lines when stderr is not a terminal)."""
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     tasks: dict[str, int] = {}
-    with progress_display(messages, *columns) as progress:
+    with progress_display(messages, *columns, unit="bytes") as progress:
 
         def on_bytes(url: str, held: int, total: int | None) -> None:
             if url not in tasks:

@@ -28,8 +28,8 @@ class _Line:
 class PlainProgress:
     """The part of rich's Progress the commands use, printing one line per change worth reporting."""
 
-    def __init__(self, console: Console, interval_s: float = PLAIN_INTERVAL_S) -> None:
-        self.console, self.interval_s = console, interval_s
+    def __init__(self, console: Console, interval_s: float = PLAIN_INTERVAL_S, unit: str = "step") -> None:
+        self.console, self.interval_s, self.unit = console, interval_s, unit
         self.lines: dict[int, _Line] = {}
 
     def __enter__(self) -> PlainProgress:
@@ -72,7 +72,7 @@ class PlainProgress:
         if line.status:
             parts.append(line.status)
         if line.total:
-            parts.append(f"step {line.completed:.0f}/{line.total:.0f}")
+            parts.append(f"{self.unit} {line.completed:.0f}/{line.total:.0f}")
             eta = _eta(line)
             if eta is not None:
                 parts.append(f"ETA {eta}")
@@ -92,11 +92,11 @@ def _eta(line: _Line) -> str | None:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def progress_display(console: Console, *columns: Any) -> Progress | PlainProgress:
+def progress_display(console: Console, *columns: Any, unit: str = "step") -> Progress | PlainProgress:
     """Rich progress bars with ``columns`` (default: description, bar, status, elapsed) on a terminal,
-    else :class:`PlainProgress` lines."""
+    else :class:`PlainProgress` lines counting in ``unit``."""
     if not console.is_terminal:
-        return PlainProgress(console)
+        return PlainProgress(console, unit=unit)
     columns = columns or (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -8,10 +8,11 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from egraffbench.cli.options import deprecated_alias, hidden_alias
+from egraffbench.cli.progress import progress_display
 from egraffbench.data import load_dataset
 from egraffbench.data.reference import reference_forces
 from egraffbench.fileio import atomic_write_json
@@ -40,13 +41,14 @@ def train(
     train_split = load_dataset(dataset, "train", root=data_root)
     val_split = load_dataset(dataset, "val", root=data_root)
     settings = model_config.training
-    with Progress(
+    with progress_display(
+        console,
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} epochs"),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=console,
+        unit="epoch",
     ) as progress:
         task = progress.add_task(f"train {model} on {dataset}", total=settings.max_epochs, status="")
 
