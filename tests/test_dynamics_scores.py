@@ -4,12 +4,18 @@ of a triangle against a chain, the total variation distance itself, and their BC
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 from ase import Atoms, units
 
+from egraffbench.md import MDProtocol, read_replica, simulate
 from egraffbench.md.trajectory import ReplicaOutcome, ReplicaTrajectory
 from egraffbench.metrics.similarity import total_variation_distance
+from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.graph import AtomicBatch
 from egraffbench.runner.dynamics_scoring import (
     NOT_NVE,
     adf_cutoff,
@@ -19,6 +25,9 @@ from egraffbench.runner.dynamics_scoring import (
     vdos_error,
 )
 from egraffbench.runner.rollout_scoring import ReplicaValues
+from test_md_support import LennardJones, argon_crystal, one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def oscillators(frequency_thz: float, spacing_fs: float, frames: int, phase: float = 0.0) -> np.ndarray:
@@ -111,3 +120,38 @@ def test_scores_have_bca_intervals_and_say_why_a_score_is_missing() -> None:
     assert scores["adf_error"] == {"value": 0.1, "low": 0.1, "high": 0.1}  # all equal: zero width
     assert scores["vdos_error"] is None and "contiguous" in scores["vdos_error_reason"]
     assert dynamics_scores([ReplicaValues("s", None, None)], 0)["nve_drift_reason"] == NOT_NVE
+
+
+class Pushed(ForceField):
+    """Forces that are not the gradient of the energy: a constant push along x on every atom."""
+
+    architecture = "pushed"
+
+    def __init__(self, inner: ForceField, push: float) -> None:
+        super().__init__(inner.species, inner.cutoff, TrainingStatistics())
+        self.inner, self.push = inner, push
+
+    def forward(self, batch: AtomicBatch, compute_stress: bool = False, training: bool = False):
+        output = dict(self.inner(batch))
+        output["forces"] = output["forces"] + self.push * torch.tensor(
+            [1.0, 0.0, 0.0], dtype=batch.positions.dtype
+        )
+        return output
+
+
+def test_engine_nve_conserves_energy_and_a_non_conservative_force_drifts(tmp_path: Path) -> None:
+    """Velocity Verlet with LJ forces: drift below 0.1 meV/atom/ps over 200 fs; with a push of 0.01 eV/Å that
+    no energy accounts for, the work done shows up as a drift orders of magnitude larger."""
+    protocol = MDProtocol(
+        ensemble="nve", temperature_K=80.0, timestep_fs=1.0, steps=200, dtype="float64", seed=1
+    )
+    start = argon_crystal(2, seed=0)
+    reference = system_reference([start], None, periodic=True)
+    drifts = []
+    for name, model in (("lj", LennardJones()), ("pushed", Pushed(LennardJones(), 0.01))):
+        simulate(model, [start], protocol, tmp_path / f"{name}.h5")
+        drifts.append(
+            replica_dynamics(read_replica(tmp_path / f"{name}.h5", 0), reference, "nve")["nve_drift"]
+        )
+    assert drifts[0] < 1e-4 and drifts[1] > 100 * drifts[0]
+    assert reference.adf is None  # argon: no neighbour within 1.2 × 2 × its covalent radius (2.5 Å < 3.7 Å)

@@ -39,6 +39,7 @@ ADF_CUTOFF_FACTOR = 1.2  # × the largest sum of covalent radii of the elements 
 MIN_VDOS_LAGS = 8  # VACF lags needed for a VDOS
 NOT_NVE = "the task's MD is not NVE (energy is exchanged with a thermostat)"
 NO_CONTIGUOUS_REFERENCE = "the test frames are not a contiguous trajectory with a known frame spacing"
+NO_BONDS = "no two neighbours of an atom within 1.2 × the covalent-radius sum in the reference frames"
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class SystemReference:
 
     periodic: bool
     adf_cutoff: float  # Å
-    adf: np.ndarray  # bond-angle density per degree (1° bins)
+    adf: np.ndarray | None  # bond-angle density per degree (1° bins); None: no two bonds share an atom
     positions: np.ndarray | None  # (F, N, 3) unwrapped, when the frames are a contiguous trajectory
     spacing_fs: float | None
 
@@ -62,7 +63,10 @@ def system_reference(frames: Sequence[Atoms], spacing_fs: float | None, periodic
     positions = np.array([a.positions for a in frames])
     cells = np.array([a.cell.array for a in frames])
     cutoff = adf_cutoff(frames[0].numbers)
-    adf = _adf(positions, cells if periodic else None, cutoff)
+    try:
+        adf = _adf(positions, cells if periodic else None, cutoff)
+    except TrajectoryError:  # no two neighbours within the cutoff (e.g. a noble-gas crystal)
+        adf = None
     contiguous = None
     if spacing_fs:
         contiguous = unwrap_positions(positions, cells) if periodic else positions
@@ -84,11 +88,12 @@ def replica_dynamics(replica: ReplicaTrajectory, reference: SystemReference, ens
         values["vdos_error"] = vdos_error(
             positions, replica.time_fs[:count], reference.positions, reference.spacing_fs
         )
-    try:
-        adf = _adf(positions, cells if reference.periodic else None, reference.adf_cutoff)
-        values["adf_error"] = total_variation_distance(adf, reference.adf, 1.0)
-    except TrajectoryError:  # no two neighbours within the cutoff in any frame
-        pass
+    if reference.adf is not None:
+        try:
+            adf = _adf(positions, cells if reference.periodic else None, reference.adf_cutoff)
+            values["adf_error"] = total_variation_distance(adf, reference.adf, 1.0)
+        except TrajectoryError:  # no two neighbours within the cutoff in any frame of the rollout
+            values["adf_error"] = 1.0  # the reference has bond angles and the rollout none: no overlap
     return values
 
 
@@ -144,6 +149,8 @@ def dynamics_scores(replicas: Sequence[Any], seed: int) -> dict[str, Any]:
         scores["nve_drift_reason"] = NOT_NVE
     if scores["vdos_error"] is None:
         scores["vdos_error_reason"] = NO_CONTIGUOUS_REFERENCE
+    if scores["adf_error"] is None:
+        scores["adf_error_reason"] = NO_BONDS
     return scores
 
 
