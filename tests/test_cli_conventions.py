@@ -154,3 +154,20 @@ def test_plain_progress_lines_are_timestamped_and_rate_limited() -> None:
     assert len(lines) == 4
     assert all(line[:4].isdigit() and line[19] == "Z" and "mace-emt-cu3au-0" in line for line in lines)
     assert "step 100/100" in lines[2] and "score: running" in lines[3]
+
+
+def test_shell_completion_offers_commands_and_choices() -> None:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "_EGRAFFBENCH_COMPLETE": "complete_bash",
+    }
+    probe = "from egraffbench.cli.main import cli; cli(prog_name='egraffbench')"
+
+    def complete(words: str) -> list[str]:
+        env = {**environment, "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+        return result.stdout.split()
+
+    assert complete("egraffbench si") == ["simulate"]
+    assert complete("egraffbench simulate --ensemble n") == ["nvt-langevin", "nvt-nose-hoover", "nve"]
