@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from egraffbench import __version__
 from egraffbench.errors import EgraffbenchError
@@ -57,26 +57,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(TyperGroup):
-    """A group that lists its commands from :data:`COMMANDS` and imports one only to run or complete it."""
+    """A group whose commands are stand-ins (name and summary, for --help, completion and "did you mean")
+    until one is run: :meth:`resolve_command` imports that one."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (_, _, summary) in COMMANDS.items():
+            self.commands[name] = TyperCommand(name, help=summary, short_help=summary)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        summary = COMMANDS[cmd_name][2]
-        return click.Command(cmd_name, help=summary, short_help=summary)  # for the list in --help only
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         if args and args[0] in COMMANDS:
             return args[0], load_command(args[0]), args[1:]
-        return super().resolve_command(ctx, args)
+        return super().resolve_command(ctx, args)  # an unknown name: typer's error with suggestions
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Any:
     """The click command of ``name``, importing its module."""
     module, attribute, _ = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
