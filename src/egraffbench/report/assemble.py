@@ -113,6 +113,9 @@ def _missing(jobs: Sequence[JobView]) -> dict[str, str]:
     for job in jobs:
         if job.scores.get("violation_reason"):
             reasons["ev"] = reasons["fv"] = job.scores["violation_reason"]
+        for key in ("nve_drift", "vdos_error", "adf_error"):
+            if job.scores.get(f"{key}_reason"):
+                reasons[key] = job.scores[f"{key}_reason"]
         groups = job.scores.get("metric_groups")
         if groups is not None and "structure" not in groups:
             reasons["wf_percent"] = reasons["jsd"] = "structure metrics are not in the task's metric list"

@@ -28,6 +28,9 @@ COLUMNS: list[tuple[str, str, float, str]] = [
     ("fv", "FV", 1.0, ".3g"),
     ("stable_fraction", "stable", 1.0, ".2f"),
     ("median_time_to_failure_ps", "TTF ps", 1.0, ".3g"),
+    ("nve_drift", "drift meV/atom/ps", 1000.0, ".3g"),
+    ("vdos_error", "VDOS err", 1.0, ".3g"),
+    ("adf_error", "ADF err", 1.0, ".3g"),
     ("steps_per_s", "MD steps/s", 1.0, ".3g"),
     ("training_seconds", "train s", 1.0, ".0f"),
 ]
@@ -114,7 +117,8 @@ def _cell(row: dict[str, Any], key: str, scale: float, number: str) -> str:
 COLUMN_GROUPS = {
     "accuracy and structure": COLUMNS[:4],
     "violation and stability": COLUMNS[4:8],
-    "cost": COLUMNS[8:],
+    "dynamics": COLUMNS[8:11],
+    "cost": COLUMNS[11:],
 }
 CAPTION = "\\[low, high]: 95% bootstrap interval over replicas"
 
