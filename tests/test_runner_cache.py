@@ -178,8 +178,8 @@ def test_corrupt_cached_stages_of_a_run_are_recomputed_with_identical_metrics(
     weights.write_bytes(weights.read_bytes()[:1000])  # a truncated model
     (folders[("evaluate", mace_model)] / "result.json").write_text("{}")  # an emptied result
     trajectory = folders[("simulate", "reference:emt")] / "trajectory.h5"
-    with h5py.File(trajectory, "a") as file:  # a valid file with other numbers
-        positions = file["replicas/0/positions"]
+    with h5py.File(trajectory, "a") as file:  # a valid file with other positions
+        positions = next(d for d in _datasets(file) if d.name.endswith("position/value"))
         positions[...] = np.random.default_rng(0).uniform(0, 5, positions.shape)
 
     warnings: list[str] = []
@@ -195,6 +195,12 @@ def test_corrupt_cached_stages_of_a_run_are_recomputed_with_identical_metrics(
     assert statuses[("emt", "simulate")] == "done"
     assert statuses[("mace", "simulate")] == statuses[("emt", "score")] == "cached"
     assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
+
+
+def _datasets(group: h5py.Group) -> list[h5py.Dataset]:
+    found: list[h5py.Dataset] = []
+    group.visititems(lambda name, item: found.append(item) if isinstance(item, h5py.Dataset) else None)
+    return found
 
 
 class _Warnings(RunObserver):
