@@ -136,7 +136,8 @@ def test_standard_mode_runs_the_papers_protocol_then_continues_to_a_stability_ho
     settings = run_settings(task, "standard")
     protocol = settings.protocol
     assert settings.model_preset == "standard" and settings.replicas == 10
-    assert (protocol.ensemble, protocol.steps, protocol.timestep_fs) == ("nvt-langevin", 1000, 1.0)
+    ensemble = task.md.get("ensemble", "nvt-langevin")  # the NVE task keeps its ensemble
+    assert (protocol.ensemble, protocol.steps, protocol.timestep_fs) == (ensemble, 1000, 1.0)
     assert protocol.friction == pytest.approx(5e-3) and settings.temperature_K is None
     periodic = get_dataset_spec(task.test[0].dataset).periodic
     horizon_ps = protocol.horizon_steps * protocol.timestep_fs / 1000
