@@ -173,3 +173,31 @@ def test_skin_neighbour_list_rebuilds_only_when_needed_and_gives_exact_forces() 
     torch.testing.assert_close(skin["forces"], fresh["forces"], rtol=0, atol=1e-12)
     positions[40] += torch.tensor([0.6, 0.0, 0.0], dtype=torch.float64)  # an atom of replica 1 moves 0.6 Å
     assert neighbours.update(state, positions) == 1 and neighbours.builds == builds + 1
+
+
+def test_stability_steps_run_past_the_recorded_steps_to_each_replicas_first_failure(tmp_path: Path) -> None:
+    """Frames are recorded for `steps` (20), replicas go on to `stability_steps` (60) to find failures: the
+    31-atom replica gets NaN from call 43 on and fails at the next checked step (45), the other runs to 60.
+    The recorded frames are those of a plain 20-step run."""
+    structures = crystals(2)
+    del structures[1][0]
+    protocol = PROTOCOL.model_copy(update={"steps": 20, "stability_steps": 60})
+    model = PoisonAfter(LennardJones(), n_atoms=31, after=43)
+    result = simulate(model, structures, protocol, tmp_path / "long.h5")
+    outcomes = {o.replica: o for o in result.replicas}
+    assert (outcomes[1].status, outcomes[1].failure_step, outcomes[1].failure_reason) == (
+        "failed",
+        45,
+        "non-finite",
+    )
+    assert outcomes[1].failure_time_fs == pytest.approx(90.0)
+    assert outcomes[0].status == "completed" and result.steps_run == 60
+    assert [outcomes[r].frames for r in (0, 1)] == [21, 21]
+    simulate(
+        LennardJones(),
+        structures,
+        protocol.model_copy(update={"stability_steps": None}),
+        tmp_path / "short.h5",
+    )
+    for replica in (0, 1):
+        same_frames(tmp_path / "long.h5", tmp_path / "short.h5", replica)

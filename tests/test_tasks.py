@@ -12,6 +12,7 @@ import yaml
 from egraffbench.data import get_dataset_spec
 from egraffbench.errors import ConfigError, UnknownNameError
 from egraffbench.md.protocol import MDProtocol
+from egraffbench.models.presets import load_preset
 from egraffbench.models.registry import ARCHITECTURES
 from egraffbench.runner import matrix
 from egraffbench.runner.matrix import expand_jobs, resolve_models
@@ -105,6 +106,42 @@ def test_run_modes_follow_the_paper_protocol_and_shrink_for_dev() -> None:
     assert dev.model_preset == "dev" and dev.replicas * dev.protocol.steps <= 5 * 300
     assert run_settings(task, "standard").protocol.steps == 1000
     assert dev.temperature_K is None  # each test system runs at its data's temperature (MD17: 500 K)
+
+
+MOLECULE_HORIZON_PS, PERIODIC_HORIZON_PS = 5.0, 2.0  # standard mode's stability horizons (docs/md.md)
+# the hyperparameter holding the number of radial basis functions of each architecture
+RADIAL_BASIS = {
+    "mace": "num_bessel",
+    "botnet": "num_bessel",
+    "nequip": "num_basis",
+    "allegro": "num_bessels_per_basis",
+    "torchmdnet": "num_rbf",
+    "equiformer": "num_radial_basis",
+}
+
+
+def test_standard_presets_share_one_cutoff_and_radial_basis_and_are_bounded_in_epochs() -> None:
+    presets = [load_preset(architecture, "standard") for architecture in ARCHITECTURES]
+    assert {p.cutoff for p in presets} == {5.0}
+    assert {p.hyperparameters[RADIAL_BASIS[p.architecture]] for p in presets} == {8}
+    for preset in presets:
+        assert preset.training.early_stopping_patience < preset.training.max_epochs
+        dev, paper = load_preset(preset.architecture, "dev"), load_preset(preset.architecture, "paper")
+        assert dev.training.max_epochs <= preset.training.max_epochs <= paper.training.max_epochs
+
+
+@pytest.mark.parametrize("name", list_tasks())
+def test_standard_mode_runs_the_papers_protocol_then_continues_to_a_stability_horizon(name: str) -> None:
+    task = load_task(name)
+    settings = run_settings(task, "standard")
+    protocol = settings.protocol
+    assert settings.model_preset == "standard" and settings.replicas == 10
+    ensemble = task.md.get("ensemble", "nvt-langevin")  # the NVE task keeps its ensemble
+    assert (protocol.ensemble, protocol.steps, protocol.timestep_fs) == (ensemble, 1000, 1.0)
+    assert protocol.friction == pytest.approx(5e-3) and settings.temperature_K is None
+    periodic = get_dataset_spec(task.test[0].dataset).periodic
+    horizon_ps = protocol.horizon_steps * protocol.timestep_fs / 1000
+    assert horizon_ps == (PERIODIC_HORIZON_PS if periodic else MOLECULE_HORIZON_PS)
 
 
 def test_task_mode_section_and_command_line_override_in_that_order() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,8 +13,8 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from egraffbench.data.reference import attach_reference
-from egraffbench.errors import TrainingError
-from egraffbench.models.presets import load_preset
+from egraffbench.errors import ConfigError, TrainingError
+from egraffbench.models.presets import load_model_config, load_preset
 from egraffbench.training import train_force_field
 from egraffbench.training import trainer as trainer_module
 from egraffbench.training.evaluation import evaluate_force_field
@@ -113,3 +115,33 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(tmp_path
     with pytest.raises(TrainingError, match="loss became nan in epoch 2"):
         train_force_field(tiny_config(epochs=3), train, val, tmp_path / "run", resume=True)
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == good
+
+
+def _train_and_evaluate(folder, train, val, test) -> tuple[dict, dict]:
+    result = train_force_field(tiny_config(epochs=4), train, val, folder, seed=3)
+    return evaluate_force_field(result.model, test), result.model.state_dict()
+
+
+def test_same_seed_gives_identical_metrics_while_another_process_loads_the_cpu(tmp_path) -> None:
+    """Budgets are epochs, and every random draw (subset, initial weights, batch order) is seeded, so the
+    machine's load cannot change the result. On one machine with the same torch thread count the runs are
+    bit-identical, so the tolerance is zero (docs/models.md, "Reproducibility")."""
+    train, val, test = emt_structures(12, seed=10), emt_structures(4, seed=11), emt_structures(6, seed=12)
+    idle_errors, idle_weights = _train_and_evaluate(tmp_path / "idle", train, val, test)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        loaded_errors, loaded_weights = _train_and_evaluate(tmp_path / "loaded", train, val, test)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert loaded_errors == idle_errors
+    for key, value in idle_weights.items():
+        assert torch.equal(value, loaded_weights[key]), key
+
+
+def test_a_wall_time_budget_is_refused_with_the_field_named(tmp_path) -> None:
+    path = tmp_path / "mace.yaml"
+    path.write_text("training: {max_epochs: 5, max_wall_seconds: 60}\n")
+    with pytest.raises(ConfigError, match=r"mace.yaml: field 'training': max_wall_seconds is no longer"):
+        load_model_config("mace", path)

@@ -27,7 +27,9 @@ console = Console(stderr=True)
 def train(
     model: Annotated[str, typer.Option("--model", help="architecture: mace, botnet, nequip, allegro, ...")],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset name (see `egraffbench data list`)")],
-    config: Annotated[str, typer.Option("--config", help="preset (dev, paper) or a YAML file")] = "dev",
+    config: Annotated[
+        str, typer.Option("--config", help="preset (dev, standard, paper) or a YAML file")
+    ] = "dev",
     seed: Annotated[int, typer.Option("--seed", help="seed of initialisation and batch order")] = 0,
     out: Annotated[Path | None, typer.Option("--out", help="model folder to write")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,

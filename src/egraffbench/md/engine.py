@@ -288,19 +288,19 @@ class _Run:
         self.layout = list(zip(self.state.replica_id.tolist(), counts, strict=True))
 
     def loop(self) -> SimulationResult:
-        """Integrate to ``protocol.steps``; returns the per-replica outcomes."""
+        """Integrate to the protocol's horizon (``steps``, or ``stability_steps`` when longer); returns the
+        per-replica outcomes."""
         protocol, model = self.protocol, self.setup.model
+        horizon = protocol.horizon_steps
         first = self.step
         started = time.perf_counter()
-        while self.step < protocol.steps and self.layout:
+        while self.step < horizon and self.layout:
             self.step += 1
             compute = functools.partial(evaluate_forces, model, self.neighbours, self.state)
             self.state = self.integrator.step(self.state, compute, self._noise)
             self._record()
             self._check()
-            checkpointed = (
-                self.step % protocol.checkpoint_every == 0 and self.step < protocol.steps and self.layout
-            )
+            checkpointed = self.step % protocol.checkpoint_every == 0 and self.step < horizon and self.layout
             if checkpointed:
                 self._checkpoint()
             if self.callback is not None:
@@ -308,7 +308,7 @@ class _Run:
                 self.callback(
                     SimulationProgress(
                         step=self.step,
-                        steps=protocol.steps,
+                        steps=horizon,
                         live=len(self.layout),
                         retired=len(self.outcomes) - len(self.layout),
                         steps_per_s=(self.step - first) / elapsed if elapsed > 0 else 0.0,
@@ -328,7 +328,8 @@ class _Run:
     def _record(self) -> None:
         if self.step % self.protocol.stride != 0:
             return
-        self.buffer.record(self.state, self.step, self.step * self.protocol.timestep_fs, self.layout)
+        if self.step <= self.protocol.steps:  # past `steps`, replicas run only to find their failures
+            self.buffer.record(self.state, self.step, self.step * self.protocol.timestep_fs, self.layout)
         if self.watch.needs_frames:
             positions = self.state.positions.detach().cpu().double().numpy()
             bounds = np.cumsum([0] + [count for _, count in self.layout])
@@ -339,7 +340,8 @@ class _Run:
             )
 
     def _check(self) -> None:
-        if self.step % self.protocol.check_every != 0 and self.step != self.protocol.steps:
+        last = (self.protocol.steps, self.protocol.horizon_steps)  # last recorded step, last step
+        if self.step % self.protocol.check_every != 0 and self.step not in last:
             return
         ids = [replica for replica, _ in self.layout]
         reasons = self.watch.check(self.state, ids)

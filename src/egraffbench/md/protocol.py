@@ -23,6 +23,12 @@ class MDProtocol(BaseModel):
     temperature_K: float = Field(520.0, gt=0, description="target temperature, K (initial velocities in NVE)")
     timestep_fs: float = Field(1.0, gt=0, description="time step, fs")
     steps: int = Field(1000, ge=0, description="number of time steps")
+    stability_steps: int | None = Field(
+        None,
+        ge=1,
+        description="continue each live replica to this step only to find its first failure; frames are "
+        "recorded up to `steps` only (default, or fewer than `steps`: stop at `steps`)",
+    )
     friction: float = Field(
         5e-3,
         ge=0,
@@ -37,6 +43,11 @@ class MDProtocol(BaseModel):
     dtype: Literal["float32", "float64"] = "float32"
     skin: float = Field(1.0, ge=0, description="neighbour-list skin, Å (rebuild when an atom moved > skin/2)")
     stability: StabilityCriteria = Field(default_factory=StabilityCriteria)
+
+    @property
+    def horizon_steps(self) -> int:
+        """Steps a replica runs unless it fails: `steps`, or `stability_steps` when that is longer."""
+        return max(self.steps, self.stability_steps or 0)
 
     @property
     def torch_dtype(self) -> torch.dtype:

@@ -1,8 +1,10 @@
 """Model configurations as validated data: architecture hyperparameters plus the training protocol.
 
 Each architecture ships `presets/<name>.yaml` holding named presets (`paper`: the EGraFFBench authors'
-settings; `dev`: trains in about a minute on 2 CPU cores; `test`: tiny, for unit tests). A user file
-holds one configuration with the same fields.
+settings; `standard`: one cutoff and radial basis per dataset across architectures, trained to convergence
+within an epoch budget; `dev`: trains in a minute or two on 2 idle CPU cores; `test`: tiny, for unit tests).
+A user file holds one configuration with the same fields. Training is bounded by epochs and early stopping
+only, never by wall time, so a configuration gives the same model on a busy machine as on an idle one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from egraffbench.errors import ConfigError, UnknownNameError
 
@@ -39,7 +41,16 @@ class TrainingConfig(BaseModel):
     gradient_clip: float | None = Field(100.0, gt=0)
     max_train_frames: int | None = Field(None, ge=1)
     max_val_frames: int | None = Field(None, ge=1)
-    max_wall_seconds: float | None = Field(None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_wall_time_budget(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_wall_seconds" in data:
+            raise ValueError(
+                "max_wall_seconds is no longer supported: bound training by max_epochs and "
+                "early_stopping_patience, so results do not depend on the machine's speed or load"
+            )
+        return data
 
     @field_validator("learning_rate")
     @classmethod
@@ -84,7 +95,8 @@ def _validated(data: Any, source: str) -> ModelConfig:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ConfigError(f"{source}: field '{where}': {first['msg']}") from error
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: field '{where}': {message}") from error
 
 
 def _read_yaml(path: Path) -> Any:

@@ -230,7 +230,7 @@ def task_report(
     if data.problem is None:
         baselines = trivial_baselines(data.train, data.test_frames)
     stability = {model: pooled_stability(members) for model, members in by_model.items()}
-    run_length = next((s["run_length_ps"] * 1000.0 for s in stability.values() if s), None)
+    run_length = next((s["recorded_ps"] * 1000.0 for s in stability.values() if s), None)
     trajectories = _read_trajectories(data, by_model, run_length)
     extras = _extras(stability, trajectories.diffusion)
     board = build_leaderboard(

@@ -76,7 +76,8 @@ def structure_curves(system: SystemData) -> StructureCurves:
 
 def pooled_stability(jobs: Sequence[JobView]) -> dict[str, Any] | None:
     """Stability scores (fraction stable, median time to failure, survival curve) of the replicas of all
-    ``jobs`` pooled, as the store's summaries pool them; plus the replica count and run length (ps)."""
+    ``jobs`` pooled, as the store's summaries pool them; plus the replica count, the stability horizon
+    (`run_length_ps`) and the recorded length (`recorded_ps`)."""
     scored = [job.scores for job in jobs if job.scores.get("replica_values")]
     if not scored or "stability" not in scored[0].get("metric_groups", []):
         return None
@@ -86,11 +87,13 @@ def pooled_stability(jobs: Sequence[JobView]) -> dict[str, Any] | None:
         for v in s["replica_values"]
     ]
     run_length_fs = float(scored[0]["run_length_fs"])
+    horizon_fs = float(scored[0].get("stability_horizon_fs", run_length_fs))
     return {
-        **stability_scores(replicas, run_length_fs),
+        **stability_scores(replicas, horizon_fs),
         "replicas": len(replicas),
         "stable": sum(r.failure_time_fs is None for r in replicas),
-        "run_length_ps": run_length_fs / 1000.0,
+        "run_length_ps": horizon_fs / 1000.0,
+        "recorded_ps": run_length_fs / 1000.0,
     }
 
 

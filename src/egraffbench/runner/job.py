@@ -242,6 +242,7 @@ class _Job:
     def score(self) -> None:
         protocol = self.spec.settings.protocol
         run_length_fs = protocol.steps * protocol.timestep_fs
+        horizon_fs = protocol.horizon_steps * protocol.timestep_fs
         groups = [g for g in self.spec.task.metrics if g != "errors"]
         inputs = {"simulation": self.simulate_key, "test": self.digests["test"], "metrics": groups}
         key = stage_key("score", inputs)
@@ -250,7 +251,13 @@ class _Job:
             key,
             inputs,
             lambda folder: score_stage(
-                self.trajectory, self.results["md"], self.test_systems, run_length_fs, self.spec.seed, groups
+                self.trajectory,
+                self.results["md"],
+                self.test_systems,
+                run_length_fs,
+                self.spec.seed,
+                groups,
+                horizon_fs,
             ),
         )
         self.artifacts["scores"] = self._relative(self.cache.folder("score", key) / "result.json")

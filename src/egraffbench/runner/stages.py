@@ -300,18 +300,23 @@ def score_stage(
     run_length_fs: float,
     seed: int,
     groups: Sequence[str],
+    horizon_fs: float | None = None,
 ) -> dict[str, Any]:
-    """Scores of all replicas pooled and of each test system, plus every replica's values."""
+    """Scores of all replicas pooled and of each test system, plus every replica's values. Structure and
+    EV/FV use the recorded frames (``run_length_fs``); stability censors time to failure at ``horizon_fs``
+    (the stability horizon; default the run length)."""
+    horizon_fs = horizon_fs or run_length_fs
     values = replica_values(trajectory, md_result["replicas"], systems, groups)
     per_system = {
         system.conditions.name: aggregate_replicas(
-            [v for v in values if v.system == system.conditions.name], run_length_fs, seed, groups
+            [v for v in values if v.system == system.conditions.name], horizon_fs, seed, groups
         )
         for system in systems
     }
     return {
-        **aggregate_replicas(values, run_length_fs, seed, groups),
+        **aggregate_replicas(values, horizon_fs, seed, groups),
         "run_length_fs": run_length_fs,
+        "stability_horizon_fs": horizon_fs,
         "metric_groups": list(groups),
         "systems": per_system,
         "replica_values": [v.to_json() for v in values],

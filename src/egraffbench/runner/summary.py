@@ -45,7 +45,7 @@ def pooled_scores(records: Sequence[JobRecord]) -> dict[str, Any]:
     if not scored:
         return {}
     replicas = [ReplicaValues.from_json(v) for s in scored for v in s["replica_values"]]
-    run_length = scored[0]["run_length_fs"]
+    run_length = scored[0].get("stability_horizon_fs", scored[0]["run_length_fs"])  # censors stability
     groups = scored[0]["metric_groups"]
     systems = sorted({v.system for v in replicas})
     return {

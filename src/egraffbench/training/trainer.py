@@ -291,9 +291,6 @@ def train_force_field(
         if state["bad_epochs"] >= settings.early_stopping_patience:
             stopped_because = "early-stopping"
             break
-        if settings.max_wall_seconds is not None and state["wall_seconds"] >= settings.max_wall_seconds:
-            stopped_because = "time-limit"
-            break
     best = load_force_field(out_dir).to(dtype)
     return TrainingResult(
         model=best,
