@@ -45,8 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    threads = configured_threads()
-    return f"summation order: torch threads {threads or 'default'}, batch order {batch_order_name()}"
+    threads = configured_threads() or "default"
+    kernels = os.environ.get("ATEN_CPU_CAPABILITY") or "native"
+    return f"summation order: torch threads {threads}, batch order {batch_order_name()}, CPU kernels {kernels}"
 
 
 @pytest.fixture(autouse=True)
