@@ -281,3 +281,17 @@ def test_local_folder_without_the_dataset(data_cache: Path, tmp_path: Path) -> N
     with pytest.raises(DatasetError, match="holds none of the files of gete"):
         fetch_dataset("gete", tmp_path)
     assert _cache_files(data_cache) == []
+
+
+def test_byte_progress_counts_what_the_file_holds(server: _Server, tmp_path: Path) -> None:
+    """A resumed download reports bytes held from the resume point up to the whole file, with its size."""
+    server.files["/data.bin"] = PAYLOAD
+    half = len(PAYLOAD) // 2
+    part = part_path(tmp_path / "set" / "data.bin")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(PAYLOAD[:half])
+    heard: list[tuple[int, int | None]] = []
+    source = _source(server.url("/data.bin"), PAYLOAD)
+    download_source(source, tmp_path, on_bytes=lambda url, held, total: heard.append((held, total)))
+    assert heard and heard[0][0] > half and heard[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert [held for held, _ in heard] == sorted(held for held, _ in heard)

@@ -5,15 +5,21 @@ Errors propagate as the typed exceptions of `egraffbench.errors`; the top-level 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from egraffbench.cli.options import deprecated_alias, hidden_alias
+from egraffbench.cli.progress import PlainProgress, progress_display
 from egraffbench.data import data_root, dataset_info, fetch_dataset, get_dataset_spec, list_datasets
 from egraffbench.data.dataset import split_available, split_frame_count
+from egraffbench.data.download import ByteProgress
 from egraffbench.errors import DatasetError
 from egraffbench.fileio import atomic_write_json
 
@@ -63,6 +69,21 @@ def list_command() -> None:
     console.print(table)
 
 
+@contextmanager
+def _byte_progress() -> Iterator[tuple[Progress | PlainProgress, ByteProgress]]:
+    """A byte progress bar per download (plain lines when stderr is not a terminal)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    tasks: dict[str, int] = {}
+    with progress_display(messages, *columns, unit="bytes") as progress:
+
+        def on_bytes(url: str, held: int, total: int | None) -> None:
+            if url not in tasks:
+                tasks[url] = progress.add_task(url.rsplit("/", 1)[-1], total=total)
+            progress.update(tasks[url], completed=held, total=total)
+
+        yield progress, on_bytes
+
+
 @data_app.command("fetch")
 def fetch_command(
     name: Annotated[str, typer.Argument(help="dataset name (see `egraffbench data list`)")],
@@ -72,7 +93,8 @@ def fetch_command(
     ] = None,
 ) -> None:
     """Download a dataset from its public URLs or import it from a local folder, verifying checksums first."""
-    root = fetch_dataset(name, source_dir, report=messages.print)
+    with _byte_progress() as (progress, on_bytes):
+        root = fetch_dataset(name, source_dir, report=progress.console.print, on_bytes=on_bytes)
     spec = get_dataset_spec(name)
     present = [split for split in spec.splits if split_available(spec, split, root)]
     console.print(f"{name}: {', '.join(present) or 'no splits'} available in {root}")
@@ -117,11 +139,13 @@ def _splits_table(info: dict[str, Any]) -> Table:
 @data_app.command("info")
 def info_command(
     name: Annotated[str, typer.Argument(help="dataset name (see `egraffbench data list`)")],
-    json_file: Annotated[
-        Path | None, typer.Option("--json", help="also write the summary to this JSON file")
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="also write the summary to this JSON file")
     ] = None,
+    json_file: Annotated[Path | None, hidden_alias("--json", "-o/--output")] = None,
 ) -> None:
     """Registry facts of a dataset and statistics of each cached split (energies eV, forces eV/Å)."""
+    output = deprecated_alias(output, json_file, "-o/--output", "--json")
     info = dataset_info(name)
     facts = Table.grid(padding=(0, 2))
     facts.add_row("description", info["description"])
@@ -135,6 +159,6 @@ def info_command(
     facts.add_row("data root", info["root"])
     console.print(facts)
     console.print(_splits_table(info))
-    if json_file is not None:
-        atomic_write_json(json_file, info)
-        messages.print(f"wrote {json_file}")
+    if output is not None:
+        atomic_write_json(output, info)
+        messages.print(f"wrote {output}")

@@ -12,8 +12,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 
+from egraffbench.cli.options import choices
+from egraffbench.cli.progress import PlainProgress, progress_display
 from egraffbench.errors import EgraffbenchError
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.report.build import build_report
@@ -25,7 +27,9 @@ from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
 from egraffbench.tasks import ModeOverride, load_task
+from egraffbench.tasks.modes import shipped_modes
 
+RunMode = choices("RunMode", shipped_modes())
 DEFAULT_TASK = "emt-cu3au"  # the embedded dataset: generated locally, no download
 DEFAULT_MODELS = ["mace", "emt"]  # for the default task; any other task defaults to all six architectures
 
@@ -33,7 +37,7 @@ DEFAULT_MODELS = ["mace", "emt"]  # for the default task; any other task default
 class _ProgressObserver(RunObserver):
     """Rich progress: one line per job (stage, training epoch, MD speed) in process, a job counter on Dask."""
 
-    def __init__(self, progress: Progress, jobs: int) -> None:
+    def __init__(self, progress: Progress | PlainProgress, jobs: int) -> None:
         self.progress = progress
         self.overall = progress.add_task("jobs", total=jobs, status="")
         self.lines: dict[str, TaskID] = {}
@@ -114,13 +118,18 @@ def run(
         list[str] | None,
         typer.Option(
             "--models",
-            help="architecture, reference potential (emt), model-config YAML, or `all` (repeat); "
+            help="architecture, reference potential (emt), model-config YAML, pretrained-model YAML "
+            "(`kind: pretrained`), or `all` (repeat); "
             "default: mace and emt on the default task, all six architectures otherwise",
         ),
     ] = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="seeds 0..N-1 per model and task")] = 1,
     mode: Annotated[
-        str, typer.Option("--mode", help="dev (minutes per job on CPU), standard or paper")
+        RunMode,
+        typer.Option(
+            "--mode",
+            help="dev (minutes per job on CPU), standard or paper",
+        ),
     ] = "dev",
     out: Annotated[Path, typer.Option("--out", help="run folder: results.sqlite, stage cache")] = Path(
         "egraffbench-results"
@@ -151,6 +160,7 @@ def run(
     Stage outputs are cached in the run folder under keys of their inputs: rerunning the same command after
     an interruption skips every finished stage. Exit code 1 if any job failed (its error is stored).
     """
+    mode = str(mode)
     references = [str(task_file)] if task_file is not None else []
     references += tasks or []
     chosen = [load_task(reference) for reference in references or [DEFAULT_TASK]]
@@ -162,13 +172,7 @@ def run(
     executor_context = dask_executor(workers, scheduler, slurm_jobs) if parallel else nullcontext(None)
     with (
         _sigterm_as_exit(),
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress,
+        progress_display(console) as progress,
         executor_context as executor,
     ):
         observer = _ProgressObserver(progress, len(jobs))

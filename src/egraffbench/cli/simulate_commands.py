@@ -10,24 +10,42 @@ import numpy as np
 import typer
 from ase import Atoms
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from egraffbench.cli.options import (
+    DEVICE_METAVAR,
+    Dtype,
+    Ensemble,
+    choices,
+    complete_device,
+    deprecated_alias,
+    hidden_alias,
+    parse_device,
+)
+from egraffbench.cli.progress import progress_display
 from egraffbench.data import get_dataset_spec, load_dataset
 from egraffbench.errors import ConfigError, TrajectoryError
 from egraffbench.md.engine import SimulationProgress, SimulationResult
 from egraffbench.md.engine import simulate as run_simulation
-from egraffbench.md.export import EXPORT_FORMATS, export_trajectory
-from egraffbench.md.protocol import ENSEMBLES, MDProtocol
+from egraffbench.md.export import export_formats, export_trajectory
+from egraffbench.md.protocol import MDProtocol
 from egraffbench.metrics.structure import StructureFunction, radial_distribution
 from egraffbench.models.storage import load_force_field
+
+ExportFormat = choices("ExportFormat", export_formats())
 
 
 def simulate(
     model: Annotated[
-        str, typer.Option("--model", help="trained model folder or a reference potential (emt)")
+        str,
+        typer.Option(
+            "--model", help="trained model folder, reference potential (emt) or pretrained-model YAML"
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="trajectory file to write (HDF5)")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="trajectory file to write (H5MD; required)")
+    ] = None,
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="start from the first frames of this dataset's split")
     ] = None,
@@ -39,7 +57,7 @@ def simulate(
         Path | None, typer.Option("--data-root", help="dataset folder (default: the data cache)")
     ] = None,
     replicas: Annotated[int, typer.Option("--replicas", min=1, help="number of replicas")] = 10,
-    ensemble: Annotated[str, typer.Option("--ensemble", help=" | ".join(ENSEMBLES))] = "nvt-langevin",
+    ensemble: Annotated[Ensemble, typer.Option("--ensemble", help="thermodynamic ensemble")] = "nvt-langevin",
     temperature: Annotated[
         float | None,
         typer.Option("--temperature", help="target temperature, K (default: the dataset's, else 520)"),
@@ -49,7 +67,7 @@ def simulate(
     friction: Annotated[
         float, typer.Option("--friction", help="Langevin friction, inverse ASE time units (as ASE)")
     ] = 5e-3,
-    dtype: Annotated[str, typer.Option("--dtype", help="float32 | float64")] = "float32",
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="floating-point precision of the MD")] = "float32",
     seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the per-replica random streams")] = 0,
     stride: Annotated[int, typer.Option("--stride", min=1, help="record every N-th step")] = 1,
     check_every: Annotated[
@@ -58,22 +76,31 @@ def simulate(
     checkpoint_every: Annotated[
         int, typer.Option("--checkpoint-every", min=1, help="checkpoint every N steps")
     ] = 100,
-    device: Annotated[str, typer.Option("--device", help="torch device (cpu, cuda)")] = "cpu",
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            parser=parse_device,
+            autocompletion=complete_device,
+            metavar=DEVICE_METAVAR,
+            help="torch device",
+        ),
+    ] = "cpu",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace an existing trajectory of another run")
     ] = False,
+    out: Annotated[Path | None, hidden_alias("--out", "-o/--output")] = None,
 ) -> None:
     """Run MD of many replicas in one batch, each watched for failure; rerun the same command to resume.
 
     Initial velocities come from the structure file when it has momenta, else are drawn at the target
     temperature. Prints a per-replica summary (status, failure reason, time to failure) at the end.
     """
+    output = deprecated_alias(output, out, "-o/--output", "--out")
+    if output is None:
+        raise ConfigError("simulate: give the trajectory file to write with -o/--output FILE")
     if (dataset is None) == (structure is None):
         raise ConfigError("simulate: give exactly one of --dataset NAME or --structure FILE")
-    if ensemble not in ENSEMBLES:
-        raise ConfigError(f"--ensemble '{ensemble}' is not one of {', '.join(ENSEMBLES)}")
-    if dtype not in ("float32", "float64"):
-        raise ConfigError(f"--dtype '{dtype}' is not float32 or float64")
     if dataset is not None:
         starts, default_temperature, reference = _dataset_starts(dataset, split, data_root, replicas)
     else:
@@ -91,7 +118,7 @@ def simulate(
         checkpoint_every=checkpoint_every,
     )
     console = Console(stderr=True)
-    with _progress(console) as progress:
+    with progress_display(console, *_COLUMNS) as progress:
         task = progress.add_task("MD", total=steps, status="starting")
 
         def report(state: SimulationProgress) -> None:
@@ -102,11 +129,13 @@ def simulate(
                 f"{state.live} live / {state.retired} retired",
             )
 
+        force_field = load_force_field(model, device=device)
+        force_field.check_elements(starts)
         result = run_simulation(
-            load_force_field(model, device=device),
+            force_field,
             starts,
             protocol,
-            out,
+            output,
             reference_rdfs=None if reference is None else dict.fromkeys(range(len(starts)), reference),
             device=device,
             model_name=model,
@@ -119,23 +148,45 @@ def simulate(
     resumed = "" if result.resumed_from is None else f", resumed from step {result.resumed_from}"
     console.print(
         f"{stable}/{len(result.replicas)} replicas stable; {result.steps_run} steps at "
-        f"{result.steps_per_s:.2f} steps/s{resumed}; trajectory: {out}"
+        f"{result.steps_per_s:.2f} steps/s{resumed}; trajectory: {output}"
     )
 
 
 def export(
     trajectory: Annotated[Path, typer.Argument(help="trajectory file written by `egraffbench simulate`")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
-    file_format: Annotated[str, typer.Option("--format", help=" | ".join(EXPORT_FORMATS))] = "extxyz",
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="file to write; its suffix gives the format unless --format"),
+    ],
+    file_format: Annotated[
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            help="any format ase.io.write writes (default: from the suffix of --output)",
+        ),
+    ] = None,
     replica: Annotated[
         list[int] | None, typer.Option("--replica", help="replica id to export (repeat; default: all)")
     ] = None,
+    frame: Annotated[
+        int | None,
+        typer.Option("--frame", help="export only this frame index of each replica (negative: from the end)"),
+    ] = None,
 ) -> None:
-    """Export a trajectory's frames (positions, momenta, energy, forces, cell) to another format."""
+    """Export a trajectory's frames (positions, momenta, energy, forces, cell) to any ASE format, streamed."""
     if not trajectory.is_file():
         raise TrajectoryError(f"{trajectory}: no such trajectory file")
-    frames = export_trajectory(trajectory, output, file_format, replica or None)
+    frames = export_trajectory(trajectory, output, file_format and str(file_format), replica or None, frame)
     Console(stderr=True).print(f"wrote {frames} frames to {output}")
+
+
+_COLUMNS = (
+    TextColumn("[bold]{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TextColumn("{task.fields[status]}"),
+    TimeElapsedColumn(),
+)
 
 
 def summary_table(result: SimulationResult, protocol: MDProtocol) -> Table:
@@ -156,17 +207,6 @@ def summary_table(result: SimulationResult, protocol: MDProtocol) -> Table:
             str(outcome.frames),
         )
     return table
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 def _dataset_starts(

@@ -8,9 +8,11 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from egraffbench.cli.options import deprecated_alias, hidden_alias
+from egraffbench.cli.progress import progress_display
 from egraffbench.data import load_dataset
 from egraffbench.data.reference import reference_forces
 from egraffbench.fileio import atomic_write_json
@@ -26,7 +28,7 @@ def train(
     model: Annotated[str, typer.Option("--model", help="architecture: mace, botnet, nequip, allegro, ...")],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset name (see `egraffbench data list`)")],
     config: Annotated[str, typer.Option("--config", help="preset (dev, paper) or a YAML file")] = "dev",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="seed of initialisation and batch order")] = 0,
     out: Annotated[Path | None, typer.Option("--out", help="model folder to write")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,
     data_root: Annotated[
@@ -39,13 +41,14 @@ def train(
     train_split = load_dataset(dataset, "train", root=data_root)
     val_split = load_dataset(dataset, "val", root=data_root)
     settings = model_config.training
-    with Progress(
+    with progress_display(
+        console,
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} epochs"),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=console,
+        unit="epoch",
     ) as progress:
         task = progress.add_task(f"train {model} on {dataset}", total=settings.max_epochs, status="")
 
@@ -67,17 +70,25 @@ def train(
 
 
 def evaluate(
-    model_dir: Annotated[str, typer.Argument(help="trained model folder, or a reference potential (emt)")],
-    dataset: Annotated[str, typer.Option("--dataset")],
-    split: Annotated[str, typer.Option("--split")] = "test",
-    json_path: Annotated[Path | None, typer.Option("--json", help="write the errors as JSON")] = None,
+    model_dir: Annotated[
+        str,
+        typer.Argument(help="trained model folder, reference potential (emt) or pretrained-model YAML"),
+    ],
+    dataset: Annotated[str, typer.Option("--dataset", help="dataset name (see `egraffbench data list`)")],
+    split: Annotated[str, typer.Option("--split", help="dataset split to evaluate on")] = "test",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write the errors to this JSON file")
+    ] = None,
     data_root: Annotated[
         Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")
     ] = None,
+    json_path: Annotated[Path | None, hidden_alias("--json", "-o/--output")] = None,
 ) -> None:
     """Energy and force errors of a model on a dataset split."""
+    output = deprecated_alias(output, json_path, "-o/--output", "--json")
     model = load_force_field(model_dir)
     structures = load_dataset(dataset, split, root=data_root)
+    model.check_elements(structures)
     errors = evaluate_force_field(model, structures)
     # The yardstick for the force errors: predicting zero forces gives an RMSE of about this.
     errors["reference_force_std"] = float(np.concatenate([reference_forces(a) for a in structures]).std())
@@ -87,5 +98,5 @@ def evaluate(
     for key, value in errors.items():
         table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     Console().print(table)
-    if json_path is not None:
-        atomic_write_json(json_path, {"model": str(model_dir), "dataset": dataset, "split": split, **errors})
+    if output is not None:
+        atomic_write_json(output, {"model": str(model_dir), "dataset": dataset, "split": split, **errors})

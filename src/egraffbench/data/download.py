@@ -25,6 +25,7 @@ from egraffbench.data.registry import DatasetSpec, SourceSpec, get_dataset_spec
 from egraffbench.errors import ChecksumError, DatasetError
 
 Reporter = Callable[[str], None]
+ByteProgress = Callable[[str, int, int | None], None]  # (url, bytes held, total bytes or None)
 TIMEOUT_S = 60.0
 _CHUNK = 1 << 20
 
@@ -45,7 +46,13 @@ def source_ready(source: SourceSpec, root: Path) -> bool:
     return is_verified(root / source.file, source)
 
 
-def _http_fetch(url: str, part: Path, report: Reporter, timeout: float) -> None:
+def _no_bytes(url: str, held: int, total: int | None) -> None:
+    """Default byte progress: say nothing."""
+
+
+def _http_fetch(
+    url: str, part: Path, report: Reporter, timeout: float, on_bytes: ByteProgress = _no_bytes
+) -> None:
     """Append the rest of `url` to `part` (Range request) or, if the server ignores ranges, rewrite it."""
     start = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": f"egraffbench/{__version__}"}
@@ -66,8 +73,13 @@ def _http_fetch(url: str, part: Path, report: Reporter, timeout: float) -> None:
         resumed = start > 0 and response.status == 206
         report(f"{'resuming' if resumed else 'downloading'} {url}")
         try:
+            held = start if resumed else 0
+            total = None if response.length is None else held + response.length
             with part.open("ab" if resumed else "wb") as output:
-                shutil.copyfileobj(response, output, _CHUNK)
+                while chunk := response.read(_CHUNK):
+                    output.write(chunk)
+                    held += len(chunk)
+                    on_bytes(url, held, total)
             if response.length:  # the server closed before sending its Content-Length
                 raise http.client.IncompleteRead(b"", response.length)
         except (OSError, http.client.HTTPException) as error:
@@ -78,14 +90,18 @@ def _http_fetch(url: str, part: Path, report: Reporter, timeout: float) -> None:
 
 
 def download_source(
-    source: SourceSpec, root: Path, report: Reporter = _ignore, timeout: float = TIMEOUT_S
+    source: SourceSpec,
+    root: Path,
+    report: Reporter = _ignore,
+    timeout: float = TIMEOUT_S,
+    on_bytes: ByteProgress = _no_bytes,
 ) -> None:
     """Download, verify, then place (and unpack) one source under `root`."""
     target = root / source.file
     target.parent.mkdir(parents=True, exist_ok=True)
     if not is_verified(target, source):
         part = part_path(target)
-        _http_fetch(source.url, part, report, timeout)
+        _http_fetch(source.url, part, report, timeout, on_bytes)
         try:
             verify_file(part, source)
         except ChecksumError as error:
@@ -128,14 +144,19 @@ def _unique_sources(spec: DatasetSpec) -> list[SourceSpec]:
 
 
 def fetch_dataset(
-    name: str, source_dir: Path | None = None, *, root: Path | None = None, report: Reporter = _ignore
+    name: str,
+    source_dir: Path | None = None,
+    *,
+    root: Path | None = None,
+    report: Reporter = _ignore,
+    on_bytes: ByteProgress = _no_bytes,
 ) -> Path:
     """Bring dataset `name` into the data root (or `root`) and return that root.
 
     Without `source_dir`: download every missing source from its public URL. With it: import from that
     local folder (laid out like the data root, e.g. the offline copy of the EGraFFBench datasets); files it
     lacks are reported and skipped, and it is an error only if it holds none of them. The embedded dataset
-    is generated instead.
+    is generated instead. ``on_bytes`` hears the bytes of each download as they arrive.
     """
     spec = get_dataset_spec(name)
     root = data_root() if root is None else Path(root)
@@ -149,7 +170,7 @@ def fetch_dataset(
     missing = []
     for source in pending:
         if source_dir is None:
-            download_source(source, root, report)
+            download_source(source, root, report, on_bytes=on_bytes)
         elif not import_source(source, Path(source_dir), root, report):
             missing.append(source.output)
     if missing and len(missing) == len(pending):

@@ -1,5 +1,5 @@
 """Batched MD engine: many replicas in one model call, per-replica random streams and stability watch,
-HDF5 trajectories with checkpoints and exact resume."""
+H5MD trajectories with checkpoints and exact resume."""
 
 from egraffbench.md.engine import SimulationProgress, SimulationResult, simulate
 from egraffbench.md.export import export_trajectory

@@ -1,6 +1,14 @@
 """Verlet neighbour lists with a skin, per replica: built by vesin within cutoff + skin, rebuilt for a replica
 only when one of its atoms moved more than skin/2 since that replica's last build; the model sees only the
-edges shorter than its cutoff (filtered at each call)."""
+edges shorter than its cutoff (filtered at each call).
+
+Why not vesin's own skin (``NeighborList(skin=...)``, vesin ≥ 0.6) or its CUDA path: vesin caches one list per
+``NeighborList`` instance and returns only the pairs within the cutoff at each ``compute``, so a batch of R
+replicas would need R vesin calls (each a host round trip for the pair count) at every step, where this class
+makes one batched device filter per step and calls vesin only for the replicas that went stale; positions
+reach the CPU only at those rebuilds. vesin's CUDA path is left unused because it is untested here (no GPU
+in CI); the rebuild count this class keeps is also reported by the engine.
+"""
 
 from __future__ import annotations
 

@@ -1,16 +1,28 @@
-"""HDF5 trajectory files of a batched MD run: one group per replica, frames appended in chunks.
+"""Trajectory files of a batched MD run in H5MD 1.1 (https://www.nongnu.org/h5md/), one particle group per
+replica, frames appended in chunks; readable by MDAnalysis's H5MD reader and by h5py.
 
-Layout (units: Å, Å/fs, eV, eV/Å, fs)::
+Layout (time-dependent elements are groups of ``step`` (F,), ``time`` (F,) fs and ``value``; ``step`` and
+``time`` are one dataset per replica, hard-linked into every element)::
 
-    /                      attrs: format, version, protocol (JSON), model, fingerprint, complete (bool)
-    /replicas/<id>/        attrs: status ("running" | "completed" | "failed"), failure_step (−1 if none),
-                                  failure_time_fs (NaN if none), failure_reason ("" if none), temperature_K
-        atomic_numbers (n,)  masses (n,) amu  pbc (3,)
-        step (F,) int  time_fs (F,)  positions (F, n, 3)  velocities (F, n, 3)  forces (F, n, 3)
-        energy (F,) potential energy  cell (F, 3, 3)
+    /h5md                                   attrs version [1, 1]; author/, creator/ (name, version)
+    /particles/replica_<id>/
+        species (n,) atomic numbers   mass (n,) u
+        box/        attrs dimension 3, boundary ("periodic" | "none") × 3;  edges/  value (F, 3, 3) Å (rows)
+        position/   value (F, n, 3) Å, unwrapped (never folded back into the cell)
+        velocity/   value (F, n, 3) Å fs-1
+        force/      value (F, n, 3) kJ mol-1 Å-1 (a unit MDAnalysis converts; read back here as eV/Å)
+        potential_energy/  value (F,) eV
+    /egraffbench                            attrs format, version, protocol (JSON), model, fingerprint,
+                                                  complete (bool)
+        replicas/<id>                       attrs status ("running" | "completed" | "failed"), failure_step
+                                                  (−1 if none), failure_time_fs (NaN), failure_reason (""),
+                                                  temperature_K
 
-Positions are unwrapped (never folded back into the cell). The file is opened and closed around each write so
-that a killed run leaves a readable file; frames past the last checkpoint are cut on resume.
+The potential energy sits in the particle group rather than /observables: MDAnalysis reads every observable
+at the frame index of the first particle group, which fails once replicas stopped at different times.
+Files of layout 1 (egraffbench ≤ 0.1.0: /replicas/<id> with plain datasets) are still read. The file is
+opened and closed around each write so that a killed run leaves a readable file; frames past the last
+checkpoint are cut on resume.
 """
 
 from __future__ import annotations
@@ -26,10 +38,22 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from egraffbench import __version__
 from egraffbench.errors import TrajectoryError
 
 FORMAT = "egraffbench-md-trajectory"
-VERSION = 1
+VERSION = 2
+EXTRA = "egraffbench"  # the H5MD file's group of run metadata and replica outcomes
+FORCE_UNIT = "kJ mol-1 Angstrom-1"
+EV_PER_FORCE_UNIT = units.kJ / units.mol  # eV/Å in one kJ mol-1 Å-1
+# field → (element path in the particle group, unit); step and time_fs are the elements' step and time
+ELEMENTS = {
+    "positions": ("position", "Angstrom"),
+    "velocities": ("velocity", "Angstrom fs-1"),
+    "forces": ("force", FORCE_UNIT),
+    "energy": ("potential_energy", "eV"),
+    "cell": ("box/edges", "Angstrom"),
+}
 PER_ATOM = ("positions", "velocities", "forces")
 PER_FRAME = ("step", "time_fs", "energy", "cell")
 
@@ -92,10 +116,14 @@ def create_trajectory(
     """Write an empty trajectory for the replicas ``structures`` (keyed by replica id), replacing any file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as file:
-        file.attrs.update({"format": FORMAT, "version": VERSION, "complete": False, **header})
+        h5md = file.create_group("h5md")
+        h5md.attrs["version"] = np.array([1, 1])
+        h5md.create_group("author").attrs["name"] = "egraffbench"
+        h5md.create_group("creator").attrs.update({"name": "egraffbench", "version": __version__})
+        extra = file.create_group(EXTRA)
+        extra.attrs.update({"format": FORMAT, "version": VERSION, "complete": False, **header})
         for replica, atoms in structures.items():
-            group = file.create_group(f"replicas/{replica}")
-            group.attrs.update(
+            extra.create_group(f"replicas/{replica}").attrs.update(
                 {
                     "status": "running",
                     "failure_step": -1,
@@ -104,56 +132,74 @@ def create_trajectory(
                     "temperature_K": float(temperatures_K[replica]),
                 }
             )
-            n = len(atoms)
-            group["atomic_numbers"] = atoms.numbers
-            group["masses"] = atoms.get_masses()
-            group["pbc"] = atoms.pbc
-            for name, shape, kind in (
-                ("step", (), np.int64),
-                ("time_fs", (), np.float64),
-                ("positions", (n, 3), dtype),
-                ("velocities", (n, 3), dtype),
-                ("forces", (n, 3), dtype),
-                ("energy", (), np.float64),
-                ("cell", (3, 3), dtype),
-            ):
-                chunk_frames = max(1, min(256, 65536 // max(1, int(np.prod(shape)))))
-                group.create_dataset(
-                    name,
-                    shape=(0, *shape),
-                    maxshape=(None, *shape),
-                    dtype=kind,
-                    chunks=(chunk_frames, *shape),
-                )
+            _create_particles(file.create_group(f"particles/{_group(replica)}"), atoms, dtype)
+
+
+def _create_particles(group: h5py.Group, atoms: Atoms, dtype: np.dtype) -> None:
+    group["species"] = atoms.numbers
+    group["mass"] = atoms.get_masses()
+    group["mass"].attrs["unit"] = "u"
+    box = group.create_group("box")
+    box.attrs["dimension"] = 3
+    box.attrs["boundary"] = ["periodic" if p else "none" for p in atoms.pbc]
+    n = len(atoms)
+    step = _extensible(group, "position/step", (), np.int64)
+    time = _extensible(group, "position/time", (), np.float64)
+    time.attrs["unit"] = "fs"
+    shapes = {"positions": (n, 3), "velocities": (n, 3), "forces": (n, 3), "energy": (), "cell": (3, 3)}
+    for field, (element, unit) in ELEMENTS.items():
+        kind = np.float64 if field == "energy" else dtype
+        _extensible(group, f"{element}/value", shapes[field], kind).attrs["unit"] = unit
+        if element != "position":
+            group[f"{element}/step"], group[f"{element}/time"] = step, time  # hard links
+
+
+def _extensible(group: h5py.Group, name: str, shape: tuple[int, ...], kind: Any) -> h5py.Dataset:
+    chunk_frames = max(1, min(256, 65536 // max(1, int(np.prod(shape)))))
+    return group.create_dataset(
+        name, shape=(0, *shape), maxshape=(None, *shape), dtype=kind, chunks=(chunk_frames, *shape)
+    )
 
 
 def append_frames(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) -> None:
-    """Append frames per replica id (arrays named as in the layout, first axis = frames)."""
+    """Append frames per replica id (fields as in :class:`ReplicaTrajectory`, first axis = frames)."""
     with _open(path, "a") as file:
         for replica, fields in frames.items():
-            group = file[f"replicas/{replica}"]
-            for name, values in fields.items():
-                dataset = group[name]
+            for field, values in fields.items():
+                dataset = _dataset(file, replica, field)
                 start = dataset.shape[0]
                 dataset.resize(start + len(values), axis=0)
-                dataset[start:] = values
+                dataset[start:] = values / EV_PER_FORCE_UNIT if field == "forces" else values
 
 
 def truncate_frames(path: Path, frame_counts: Mapping[int, int]) -> None:
     """Cut each replica's frames to ``frame_counts[replica]`` (frames written after the last checkpoint)."""
     with _open(path, "a") as file:
         for replica, count in frame_counts.items():
-            group = file[f"replicas/{replica}"]
-            for name in (*PER_ATOM, *PER_FRAME):
-                group[name].resize(count, axis=0)
+            for field in (*PER_ATOM, *PER_FRAME):
+                _dataset(file, replica, field).resize(count, axis=0)
+
+
+def _dataset(file: h5py.File, replica: int, field: str) -> h5py.Dataset:
+    """The dataset of replica ``replica`` that holds ``field`` (a field of :class:`ReplicaTrajectory`)."""
+    if EXTRA not in file:
+        raise TrajectoryError(
+            f"{file.filename}: written by egraffbench 0.1.0 (layout 1); it can be read and exported but not "
+            "extended: run again with overwrite"
+        )
+    group = file[f"particles/{_group(replica)}"]
+    if field in ("step", "time_fs"):
+        return group["position/step" if field == "step" else "position/time"]
+    return group[f"{ELEMENTS[field][0]}/value"]
 
 
 def write_outcomes(path: Path, outcomes: Mapping[int, ReplicaOutcome], complete: bool) -> None:
     """Record each replica's status (and failure) and whether the run is complete."""
     with _open(path, "a") as file:
-        file.attrs["complete"] = complete
+        extra = _extra(file)
+        extra.attrs["complete"] = complete
         for replica, outcome in outcomes.items():
-            file[f"replicas/{replica}"].attrs.update(
+            extra[f"replicas/{replica}"].attrs.update(
                 {
                     "status": outcome.status,
                     "failure_step": -1 if outcome.failure_step is None else outcome.failure_step,
@@ -164,36 +210,47 @@ def write_outcomes(path: Path, outcomes: Mapping[int, ReplicaOutcome], complete:
 
 
 def read_header(path: Path) -> dict[str, Any]:
-    """The file-level attributes (format, version, protocol JSON, model, fingerprint, complete)."""
+    """The run metadata (format, version, protocol JSON, model, fingerprint, complete)."""
     with _open(path, "r") as file:
-        return {key: _plain(value) for key, value in file.attrs.items()}
+        return {key: _plain(value) for key, value in _extra(file).attrs.items()}
 
 
 def replica_ids(path: Path) -> list[int]:
     """Replica ids stored in ``path``, ascending."""
     with _open(path, "r") as file:
-        return sorted(int(name) for name in file["replicas"])
+        return sorted(int(name) for name in _extra(file)["replicas"])
 
 
 def read_outcomes(path: Path) -> dict[int, ReplicaOutcome]:
     """Outcome of every replica, by replica id."""
     with _open(path, "r") as file:
-        groups = sorted((int(name), group) for name, group in file["replicas"].items())
-        return {replica: _outcome(replica, group) for replica, group in groups}
+        replicas = sorted(int(name) for name in _extra(file)["replicas"])
+        return {replica: _outcome(file, replica) for replica in replicas}
 
 
 def read_replica(path: Path, replica: int) -> ReplicaTrajectory:
-    """All frames of replica ``replica``."""
+    """All frames of replica ``replica`` (forces in eV/Å whatever unit the file stores)."""
     with _open(path, "r") as file:
-        if f"replicas/{replica}" not in file:
+        if str(replica) not in _extra(file)["replicas"]:
             raise TrajectoryError(
-                f"{path}: no replica {replica} (replicas: {sorted(int(r) for r in file['replicas'])})"
+                f"{path}: no replica {replica} (replicas: {sorted(int(r) for r in _extra(file)['replicas'])})"
             )
-        group = file[f"replicas/{replica}"]
-        arrays = {
-            name: group[name][()] for name in (*PER_ATOM, *PER_FRAME, "atomic_numbers", "masses", "pbc")
-        }
-        return ReplicaTrajectory(outcome=_outcome(replica, group), **arrays)
+        if _extra(file) is file:  # layout 1: plain datasets in /replicas/<id>
+            group = file[f"replicas/{replica}"]
+            names = (*PER_ATOM, *PER_FRAME, "atomic_numbers", "masses", "pbc")
+            return ReplicaTrajectory(outcome=_outcome(file, replica), **{n: group[n][()] for n in names})
+        group = file[f"particles/{_group(replica)}"]
+        arrays = {field: group[f"{element}/value"][()] for field, (element, _) in ELEMENTS.items()}
+        arrays["forces"] = arrays["forces"] * EV_PER_FORCE_UNIT
+        return ReplicaTrajectory(
+            outcome=_outcome(file, replica),
+            atomic_numbers=group["species"][()],
+            masses=group["mass"][()],
+            pbc=np.array([_plain(b) == "periodic" for b in group["box"].attrs["boundary"]]),
+            step=group["position/step"][()],
+            time_fs=group["position/time"][()],
+            **arrays,
+        )
 
 
 def read_protocol(path: Path) -> dict[str, Any]:
@@ -201,18 +258,33 @@ def read_protocol(path: Path) -> dict[str, Any]:
     return json.loads(read_header(path)["protocol"])
 
 
-def _outcome(replica: int, group: h5py.Group) -> ReplicaOutcome:
-    attrs = group.attrs
+def _group(replica: int) -> str:
+    return f"replica_{replica}"
+
+
+def _extra(file: h5py.File) -> h5py.Group:
+    """The group of run metadata and replica outcomes: /egraffbench, or the root in layout 1."""
+    return file.get(EXTRA, file)
+
+
+def _outcome(file: h5py.File, replica: int) -> ReplicaOutcome:
+    attrs = _extra(file)[f"replicas/{replica}"].attrs
+    if EXTRA in file:
+        group = file[f"particles/{_group(replica)}"]
+        n_atoms, frames = group["species"].shape[0], group["position/step"].shape[0]
+    else:
+        group = file[f"replicas/{replica}"]
+        n_atoms, frames = group["atomic_numbers"].shape[0], group["step"].shape[0]
     failed = int(attrs["failure_step"]) >= 0
     return ReplicaOutcome(
         replica=replica,
-        n_atoms=int(group["atomic_numbers"].shape[0]),
+        n_atoms=int(n_atoms),
         temperature_K=float(attrs["temperature_K"]),
         status=str(_plain(attrs["status"])),
         failure_step=int(attrs["failure_step"]) if failed else None,
         failure_time_fs=float(attrs["failure_time_fs"]) if failed else None,
         failure_reason=str(_plain(attrs["failure_reason"])) if failed else None,
-        frames=int(group["step"].shape[0]),
+        frames=int(frames),
     )
 
 
@@ -229,7 +301,10 @@ def _open(path: Path, mode: str) -> h5py.File:
         file = h5py.File(path, mode)
     except (OSError, FileNotFoundError) as error:
         raise TrajectoryError(f"{path}: cannot open trajectory file ({error})") from error
-    if file.attrs.get("format") != FORMAT:
+    if _extra(file).attrs.get("format") != FORMAT:
         file.close()
-        raise TrajectoryError(f"{path}: not an egraffbench MD trajectory (attribute 'format' != '{FORMAT}')")
+        raise TrajectoryError(
+            f"{path}: not an egraffbench MD trajectory (no '{EXTRA}' group with format '{FORMAT}'); "
+            "read other files with ase.io or MDAnalysis"
+        )
     return file

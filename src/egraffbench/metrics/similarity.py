@@ -55,3 +55,13 @@ def _same_grid(values: ArrayLike, reference: ArrayLike) -> tuple[np.ndarray, np.
             f"structure functions are on different grids: {values.shape} vs reference {reference.shape}"
         )
     return values, reference
+
+
+def total_variation_distance(density: ArrayLike, reference: ArrayLike, width: float) -> float:
+    """½ Σ |p − q| · width of two densities on one grid of bins ``width`` wide, each normalised to unit area
+    first; in [0, 1]: 0 for equal densities, 1 when they do not overlap."""
+    density, reference = _same_grid(density, reference)
+    areas = np.sum(density) * width, np.sum(reference) * width
+    if not (areas[0] > 0 and areas[1] > 0):
+        raise TrajectoryError("total variation distance needs two densities of positive area")
+    return min(1.0, 0.5 * float(np.sum(np.abs(density / areas[0] - reference / areas[1]))) * width)

@@ -5,16 +5,21 @@ At each distinct failure time t_k with n_k replicas at risk (duration ≥ t_k) a
 S(t_k) = Π_{j≤k} (1 − d_j / n_j); Greenwood: Var S = S² Σ d_j / (n_j (n_j − d_j)). The confidence band is the
 log–log ("exponential Greenwood", Kalbfleisch–Prentice) one, S^{exp(±z σ)} with σ = √(Σ d/(n(n−d))) / |ln S|,
 which stays inside [0, 1]. Replicas censored at a failure time count as at risk at that time.
+
+The estimate and its band come from ``scipy.stats.ecdf`` on ``CensoredData``
+(``.sf.confidence_interval(method="log-log")``); this module adds the risk-set counts, the Greenwood variance
+and the edge cases scipy leaves undefined (band at S = 0 is [0, 0]; no failures is S ≡ 1).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtri
+from scipy import stats
 
 from egraffbench.errors import TrajectoryError
 
@@ -53,13 +58,9 @@ def kaplan_meier(durations: ArrayLike, failed: ArrayLike, confidence: float = 0.
     times = np.unique(durations[failed])
     at_risk = np.sum(durations[None, :] >= times[:, None], axis=1)
     failures = np.sum(failed[None, :] & (durations[None, :] == times[:, None]), axis=1)
-    survival = np.cumprod(1.0 - failures / at_risk)
+    survival, lower, upper = _scipy_estimate(durations, failed, times, confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         greenwood = np.cumsum(failures / (at_risk * (at_risk - failures)))
-        sigma = np.sqrt(greenwood) / np.abs(np.log(survival))
-        z = ndtri(0.5 + confidence / 2.0)
-        lower = np.where(survival > 0, survival ** np.exp(z * sigma), 0.0)
-        upper = np.where(survival > 0, survival ** np.exp(-z * sigma), 0.0)
         variance = np.where(survival > 0, survival**2 * greenwood, 0.0)
     return SurvivalCurve(
         times=np.concatenate([[0.0], times]),
@@ -71,6 +72,22 @@ def kaplan_meier(durations: ArrayLike, failed: ArrayLike, confidence: float = 0.
         failures=np.concatenate([[0], failures]),
         confidence=confidence,
     )
+
+
+def _scipy_estimate(
+    durations: np.ndarray, failed: np.ndarray, times: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(S, lower, upper) at the failure ``times``; the log-log band is undefined (NaN) where S is 0."""
+    if times.size == 0:
+        return np.empty(0), np.empty(0), np.empty(0)
+    data = stats.CensoredData(uncensored=durations[failed], right=durations[~failed])
+    sf = stats.ecdf(data).sf
+    survival = sf.evaluate(times)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The confidence interval is undefined")
+        band = sf.confidence_interval(confidence, method="log-log")
+    lower, upper = band.low.evaluate(times), band.high.evaluate(times)
+    return survival, np.where(survival > 0, lower, 0.0), np.where(survival > 0, upper, 0.0)
 
 
 def fraction_stable(failed: ArrayLike) -> float:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import torch
+from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
@@ -73,10 +74,13 @@ class ForceField(torch.nn.Module):
         if bool((index < 0).any()):
             unknown = sorted({chemical_symbols[int(z)] for z in atomic_numbers[index < 0].unique()})
             known = [chemical_symbols[z] for z in self.species]
-            raise ModelError(
-                f"{self.architecture} model was trained on elements {known}; got unknown {unknown}"
-            )
+            raise ModelError(f"{self.architecture} model knows elements {known} only; got unknown {unknown}")
         return index
+
+    def check_elements(self, structures: Sequence[Atoms]) -> None:
+        """ModelError naming the elements of ``structures`` this model does not know, before any work."""
+        numbers = sorted({int(z) for atoms in structures for z in atoms.numbers})
+        self.species_index(torch.as_tensor(numbers, device=self.species_to_index.device))
 
     def forward(
         self, batch: AtomicBatch, compute_stress: bool = False, training: bool = False

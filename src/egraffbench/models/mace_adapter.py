@@ -12,6 +12,7 @@ from mace.modules import interaction_classes
 from mace.modules.models import ScaleShiftMACE
 
 from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.foreign import ForeignForceField
 from egraffbench.models.graph import AtomicBatch
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -26,6 +27,26 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "interaction": "RealAgnosticResidualInteractionBlock",
     "interaction_first": "RealAgnosticResidualInteractionBlock",
 }
+
+
+def mace_inputs(batch: AtomicBatch, types: torch.Tensor, n_types: int) -> dict[str, torch.Tensor]:
+    """Our batch as the data dict of a mace-torch model (``types``: each atom's index in its element table);
+    the edge shifts stay differentiable in the (possibly strained) cell."""
+    n_systems = batch.n_systems
+    counts = batch.n_atoms_per_system
+    ptr = torch.zeros(n_systems + 1, dtype=torch.long, device=counts.device)
+    ptr[1:] = torch.cumsum(counts, 0)
+    return {
+        "positions": batch.positions,
+        "node_attrs": torch.nn.functional.one_hot(types, n_types).to(batch.positions.dtype),
+        "edge_index": batch.edge_index,
+        "shifts": batch.edge_shifts(),
+        "unit_shifts": batch.unit_shifts,
+        "cell": batch.cell.reshape(-1, 3),
+        "batch": batch.system_index,
+        "ptr": ptr,
+        "head": torch.zeros(n_systems, dtype=torch.long, device=counts.device),
+    }
 
 
 class MACEForceField(ForceField):
@@ -69,25 +90,8 @@ class MACEForceField(ForceField):
         )
 
     def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
-        n_systems = batch.n_systems
-        counts = batch.n_atoms_per_system
-        ptr = torch.zeros(n_systems + 1, dtype=torch.long, device=counts.device)
-        ptr[1:] = torch.cumsum(counts, 0)
-        data = {
-            "positions": batch.positions,
-            "node_attrs": torch.nn.functional.one_hot(species_index, len(self.species)).to(
-                batch.positions.dtype
-            ),
-            "edge_index": batch.edge_index,
-            "shifts": batch.edge_shifts(),
-            "unit_shifts": batch.unit_shifts,
-            "cell": batch.cell.reshape(-1, 3),
-            "batch": batch.system_index,
-            "ptr": ptr,
-            "head": torch.zeros(n_systems, dtype=torch.long, device=counts.device),
-        }
-        output = self.model(data, training=self.training, compute_force=False)
-        return output["node_energy"]
+        data = mace_inputs(batch, species_index, len(self.species))
+        return self.model(data, training=self.training, compute_force=False)["node_energy"]
 
 
 class BOTNetForceField(MACEForceField):
@@ -105,3 +109,26 @@ class BOTNetForceField(MACEForceField):
         "interaction": "RealAgnosticResidualNonLinearInteractionBlock",
         "interaction_first": "RealAgnosticResidualNonLinearInteractionBlock",
     }
+
+
+class PretrainedMACEForceField(ForeignForceField):
+    """A MACE model trained elsewhere (e.g. by `mace_run_train`): its per-atom energies, E0s included, in its
+    own units; head 0 of a multi-head model."""
+
+    architecture = "pretrained-mace"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        energy_unit: float = 1.0,
+        length_unit: float = 1.0,
+        description: dict[str, Any] | None = None,
+    ) -> None:
+        elements = [int(z) for z in model.atomic_numbers]
+        super().__init__(elements, float(model.r_max), energy_unit, length_unit, description or {})
+        self.model = model
+
+    def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
+        types = self.model_types(batch.atomic_numbers)
+        data = mace_inputs(self.in_model_units(batch), types, len(self.species))
+        return self.model(data, training=self.training, compute_force=False)["node_energy"]

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from ase.data import chemical_symbols
+from ase.data import atomic_numbers, chemical_symbols
 
 from egraffbench.errors import ModelError
 from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.foreign import ForeignForceField
 from egraffbench.models.graph import AtomicBatch
 
 with warnings.catch_warnings():
     # nequip warns on import about CUDA slow-downs seen with torch ≥ 1.13; irrelevant to which torch we pin.
     warnings.filterwarnings("ignore", message=r"!! PyTorch version")
     from nequip.model import EnergyModel, SimpleIrrepsConfig
+    from nequip.scripts.deploy import load_deployed_model
     from nequip.utils import Config
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -119,3 +122,94 @@ class NequIPForceField(NequIPFamilyForceField):
     def build(config: Config) -> torch.nn.Module:
         SimpleIrrepsConfig(config)
         return EnergyModel(config, initialize=False)
+
+
+class DeployedNequIPForceField(ForeignForceField):
+    """A model deployed with `nequip-deploy` (TorchScript): the whole batch in one call, its own forces.
+
+    The deployed module differentiates its energy itself (nequip's ForceOutput), so its forces are used
+    as they are; it takes positions, cell and integer cell shifts of each edge, and gives no stress.
+    """
+
+    architecture = "pretrained-nequip"
+    implements_stress = False
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        elements: Sequence[int],
+        cutoff: float,
+        dtype: torch.dtype,
+        energy_unit: float = 1.0,
+        length_unit: float = 1.0,
+        description: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(elements, cutoff, energy_unit, length_unit, description or {})
+        self.model = model
+        self.model_dtype = dtype
+
+    def _apply(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True
+    ) -> DeployedNequIPForceField:
+        """Devices move the TorchScript module; dtype casts leave it in the dtype it was deployed in."""
+        model = self._modules.pop("model")
+        try:
+            super()._apply(fn, recurse)
+        finally:
+            self._modules["model"] = model
+        probe = fn(torch.zeros(()))
+        model.to(probe.device)
+        return self
+
+    def forward(
+        self, batch: AtomicBatch, compute_stress: bool = False, training: bool = False
+    ) -> dict[str, torch.Tensor]:
+        types = self.model_types(batch.atomic_numbers)
+        graph = self.in_model_units(batch).to(dtype=self.model_dtype)
+        counts = batch.n_atoms_per_system
+        ptr = torch.zeros(batch.n_systems + 1, dtype=torch.long, device=counts.device)
+        ptr[1:] = torch.cumsum(counts, 0)
+        output = self.model(
+            {
+                "pos": graph.positions.detach(),
+                "edge_index": graph.edge_index,
+                "cell": graph.cell,
+                "edge_cell_shift": graph.unit_shifts,
+                "pbc": graph.pbc,
+                "batch": graph.system_index,
+                "ptr": ptr,
+                "atom_types": types.unsqueeze(-1),
+            }
+        )
+        energy_unit = self.energy_scale
+        energy = output["total_energy"].detach().reshape(-1).to(torch.float64) * energy_unit
+        forces = output["forces"].detach() * (energy_unit / self.length_unit)
+        return {"energy": energy, "forces": forces.to(batch.positions.dtype)}
+
+
+def load_deployed_nequip(
+    file: Path,
+    energy_unit: float,
+    length_unit: float,
+    description: dict[str, Any],
+    device: str | torch.device = "cpu",
+) -> DeployedNequIPForceField:
+    """A `nequip-deploy` TorchScript file (loading it runs its code) with its metadata: cut-off, type names
+    (chemical symbols), dtype."""
+    try:
+        model, metadata = load_deployed_model(file, device=device, freeze=False, set_global_options=False)
+    except (ValueError, RuntimeError) as error:
+        raise ModelError(f"{file}: not a model deployed by nequip-deploy ({error})") from error
+    names = metadata["type_names"].split()
+    unknown = [name for name in names if name not in atomic_numbers]
+    if unknown:
+        raise ModelError(f"{file}: type names {unknown} are not chemical symbols")
+    return DeployedNequIPForceField(
+        model,
+        [atomic_numbers[name] for name in names],
+        float(metadata["r_max"]),
+        getattr(torch, metadata.get("model_dtype") or "float32"),
+        energy_unit,
+        length_unit,
+        description,
+    )

@@ -11,6 +11,7 @@ import torch
 from egraffbench.errors import ModelError
 from egraffbench.fileio import atomic_write_bytes, atomic_write_text
 from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.pretrained import is_pretrained_file, load_declaration
 from egraffbench.models.registry import REFERENCE_POTENTIALS, build_force_field, reference_potential
 
 CONFIG_FILE = "model.json"
@@ -32,15 +33,19 @@ def _state_bytes(model: ForceField) -> bytes:
 
 
 def load_force_field(location: str | Path, device: str | torch.device = "cpu") -> ForceField:
-    """A trained model folder, or the name of a reference potential (e.g. ``emt``), ready for inference."""
+    """A trained model folder, the name of a reference potential (e.g. ``emt``) or a pretrained-model YAML
+    (`kind: pretrained`), ready for inference."""
     if str(location) in REFERENCE_POTENTIALS:
         return reference_potential(str(location))
+    if is_pretrained_file(location):
+        return load_declaration(location).load(device)
     folder = Path(location)
     config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     if not config_path.is_file() or not weights_path.is_file():
         raise ModelError(
             f"{folder}: not a trained model folder (expected {CONFIG_FILE} and {WEIGHTS_FILE}) "
-            f"nor a reference potential ({', '.join(REFERENCE_POTENTIALS)})"
+            f"nor a reference potential ({', '.join(REFERENCE_POTENTIALS)}) "
+            "nor a pretrained-model YAML (`kind: pretrained`)"
         )
     try:
         config = json.loads(config_path.read_text())

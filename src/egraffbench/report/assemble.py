@@ -113,6 +113,9 @@ def _missing(jobs: Sequence[JobView]) -> dict[str, str]:
     for job in jobs:
         if job.scores.get("violation_reason"):
             reasons["ev"] = reasons["fv"] = job.scores["violation_reason"]
+        for key in ("nve_drift", "vdos_error", "adf_error"):
+            if job.scores.get(f"{key}_reason"):
+                reasons[key] = job.scores[f"{key}_reason"]
         groups = job.scores.get("metric_groups")
         if groups is not None and "structure" not in groups:
             reasons["wf_percent"] = reasons["jsd"] = "structure metrics are not in the task's metric list"
@@ -220,6 +223,7 @@ def task_report(
     models = view.models(task)
     by_model = {model: view.done_jobs(task, model) for model in models}
     references = {job.model for job in jobs if job.is_reference}
+    pretrained = {job.model for job in jobs if job.is_pretrained}
     data = load_task_data(task, resolve_task(task, given), data_root, _temperatures(jobs))
     notes = [data.problem] if data.problem else []
     baselines = None
@@ -229,7 +233,9 @@ def task_report(
     run_length = next((s["run_length_ps"] * 1000.0 for s in stability.values() if s), None)
     trajectories = _read_trajectories(data, by_model, run_length)
     extras = _extras(stability, trajectories.diffusion)
-    board = build_leaderboard(task, view.task_rows(task), references, extras, baselines, _missing(jobs))
+    board = build_leaderboard(
+        task, view.task_rows(task), references, extras, baselines, _missing(jobs), pretrained
+    )
     report = TaskReport(task, data.spec, board, _protocol(jobs), notes=notes)
     report.failure_reasons = {m: dict(s["failure_reasons"]) for m, s in stability.items() if s}
     report.figures += _structure_figures(task, trajectories.structures, colours)

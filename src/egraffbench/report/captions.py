@@ -123,6 +123,19 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "confidence band).",
     ),
     (
+        "NVE drift",
+        "|slope| of the total energy per atom (potential + kinetic) against time, meV/atom/ps, fitted by "
+        "least squares over each replica's frames up to its failure; only for tasks whose MD is NVE. 0 = "
+        "energy conserved.",
+    ),
+    (
+        "VDOS error, ADF error",
+        "Total variation distance ½∫|p − p_ref| between the vibrational density of states (from the velocity "
+        "autocorrelation, for a contiguous reference trajectory) or the bond-angle distribution (neighbours "
+        "within 1.2 × the largest sum of covalent radii) of the MD and of the reference frames; 0 = "
+        "identical, 1 = no overlap.",
+    ),
+    (
         "D error",
         "|D_model − D_ref| of the diffusion coefficient (Å²/ps, MSD slope / 6) of the most mobile element, "
         "over the stable replicas, for periodic systems with a contiguous reference trajectory.",
@@ -134,13 +147,15 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "Intervals",
-        "[low, high] under a value is its 95 % interval: bootstrap over replicas and seeds for MD scores, "
-        "over seeds for test errors, speed and training time (zero width with one seed).",
+        "[low, high] under a value is its 95 % interval: bootstrap over replicas and seeds for MD scores "
+        "(percentile; BCa for NVE drift, VDOS and ADF error), over seeds for test errors, speed and training "
+        "time (zero width with one seed).",
     ),
     (
         "Rank, mean rank",
         "Rank 1 is best on that column (ties share a rank); the mean rank averages the quality columns "
-        "(errors, structure, violation, stability, diffusion), not speed or training time, which are costs. "
+        "(errors, structure, violation, stability, dynamics, diffusion), not speed or training time, which "
+        "are costs. "
         "Reference potentials are shown in italics and not ranked.",
     ),
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from egraffbench.errors import ConfigError
-from egraffbench.report.leaderboard import leaderboard_rows, summary_rows
+from egraffbench.report.leaderboard import leaderboard_rows, summary_rows, training_kind
 from egraffbench.runner.summary import summarise
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
@@ -37,7 +37,12 @@ class JobView:
     @property
     def is_reference(self) -> bool:
         """True for a reference potential (e.g. EMT): not trained, shown beside the models but not ranked."""
-        return bool((self.results.get("training") or {}).get("reference_potential"))
+        return training_kind(self.results) == "reference"
+
+    @property
+    def is_pretrained(self) -> bool:
+        """True for a model trained elsewhere (`kind: pretrained`): ranked, marked as not trained here."""
+        return training_kind(self.results) == "pretrained"
 
     @property
     def scores(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from egraffbench.report.assemble import Figure, Report, TaskReport
 from egraffbench.report.findings import NO_BETTER_THAN_BASELINE, Finding
 from egraffbench.report.table import (
     COLUMN_BY_KEY,
+    PRETRAINED_NOTE,
     Cell,
     Column,
     Leaderboard,
@@ -106,6 +107,8 @@ def _header(column: Column) -> str:
 def _row(row: Row, columns: list[Column]) -> str:
     place = _el("span", f"{row.place}.", cls="place") + " " if row.place else ""
     name = place + escape(row.model) + ("<br><small>(reference potential)</small>" if row.reference else "")
+    if row.pretrained:
+        name += f'<br><small title="{escape(PRETRAINED_NOTE)}">(pretrained: not trained here)</small>'
     cells = [
         _el("td", name, cls="model"),
         _el("td", str(row.seeds), cls="num"),

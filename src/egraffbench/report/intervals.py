@@ -7,17 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import stats
+from scipy.special import ndtr
 
 Z_95 = 1.959963984540054
 
 
 def wilson_interval(stable: int, total: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval (low, high) of a proportion ``stable`` / ``total`` (total > 0)."""
+    """Wilson score interval (low, high) of a proportion ``stable`` / ``total`` (total > 0), by scipy."""
     p = stable / total
-    centre = (p + z**2 / (2 * total)) / (1 + z**2 / total)
-    half = z * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / (1 + z**2 / total)
+    interval = stats.binomtest(stable, total).proportion_ci(
+        confidence_level=float(2.0 * ndtr(z) - 1.0), method="wilson"
+    )
     # The exact interval holds p (e.g. high = 1 at p = 1); min/max keep it so when rounding says otherwise.
-    return max(0.0, min(p, float(centre - half))), min(1.0, max(p, float(centre + half)))
+    return max(0.0, min(p, float(interval.low))), min(1.0, max(p, float(interval.high)))
 
 
 def _first_at_or_below_half(times: np.ndarray, curve: np.ndarray, run_length_ps: float) -> float:

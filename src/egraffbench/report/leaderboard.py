@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from egraffbench.fileio import atomic_write_text
+from egraffbench.report.table import PRETRAINED_NOTE
 from egraffbench.store.database import ResultsStore
 
 # (metric, header, scale to display units, number format): display units meV/atom, meV/Å, %, ...
@@ -27,6 +28,9 @@ COLUMNS: list[tuple[str, str, float, str]] = [
     ("fv", "FV", 1.0, ".3g"),
     ("stable_fraction", "stable", 1.0, ".2f"),
     ("median_time_to_failure_ps", "TTF ps", 1.0, ".3g"),
+    ("nve_drift", "drift meV/atom/ps", 1000.0, ".3g"),
+    ("vdos_error", "VDOS err", 1.0, ".3g"),
+    ("adf_error", "ADF err", 1.0, ".3g"),
     ("steps_per_s", "MD steps/s", 1.0, ".3g"),
     ("training_seconds", "train s", 1.0, ".0f"),
 ]
@@ -66,9 +70,24 @@ def leaderboard_rows(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]
     return _ranked(list(_pivot(summaries, ("model", "task"), ("seeds",)).values()))
 
 
+def training_kind(results: dict[str, Any]) -> str:
+    """How a job's model came to be: `trained` here, a `reference` potential, or `pretrained` elsewhere."""
+    training = results.get("training") or {}
+    if training.get("pretrained"):
+        return "pretrained"
+    return "reference" if training.get("reference_potential") else "trained"
+
+
+def _with_kinds(store: ResultsStore, run_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with a `kind` column (see :func:`training_kind`), from the run's jobs."""
+    kinds = {job["model"]: training_kind(job["results"]) for job in store.jobs(run_id) if job["results"]}
+    return [{**row, "kind": kinds.get(row["model"], "trained")} for row in rows]
+
+
 def summary_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
-    """One row per (model, task) of a run: metrics over all finished seeds (``system`` "" = pooled)."""
-    return leaderboard_rows(store.summaries(run_id, system))
+    """One row per (model, task) of a run: its kind and metrics over all finished seeds (``system`` "" =
+    pooled)."""
+    return _with_kinds(store, run_id, leaderboard_rows(store.summaries(run_id, system)))
 
 
 def job_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
@@ -79,7 +98,7 @@ def job_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[st
         row = {key: job[key] for key in ("job_id", "model", "task", "seed", "status", "seconds", "error")}
         row.update({k: v for k, v in metrics.get((job["job_id"],), {}).items() if k != "job_id"})
         rows.append(row)
-    return _ranked(rows)
+    return _with_kinds(store, run_id, _ranked(rows))
 
 
 def _cell(row: dict[str, Any], key: str, scale: float, number: str) -> str:
@@ -98,7 +117,8 @@ def _cell(row: dict[str, Any], key: str, scale: float, number: str) -> str:
 COLUMN_GROUPS = {
     "accuracy and structure": COLUMNS[:4],
     "violation and stability": COLUMNS[4:8],
-    "cost": COLUMNS[8:],
+    "dynamics": COLUMNS[8:11],
+    "cost": COLUMNS[11:],
 }
 CAPTION = "\\[low, high]: 95% bootstrap interval over replicas"
 
@@ -113,6 +133,8 @@ def leaderboard_table(
     the task column only when the rows span several tasks."""
     per_job = bool(rows) and "job_id" in rows[0]
     text = (CAPTION + ("" if per_job else " and seeds")) if caption else None
+    if text and any(row.get("kind") == "pretrained" for row in rows):
+        text += "\n" + PRETRAINED_NOTE
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     several_tasks = len(tasks) > 1
     if len(tasks) == 1 and tasks[0] not in title:
@@ -129,7 +151,8 @@ def leaderboard_table(
             label = str(row["seed"]) + ("" if row["status"] == "done" else f" ({row['status']})")
         else:
             label = str(row["seeds"])
-        labels = [row["model"], row["task"], label] if several_tasks else [row["model"], label]
+        model = row["model"] + ("\n(pretrained)" if row.get("kind") == "pretrained" else "")
+        labels = [model, row["task"], label] if several_tasks else [model, label]
         table.add_row(*labels, *(_cell(row, k, s, d) for k, _, s, d in columns))
     return table
 

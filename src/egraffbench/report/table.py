@@ -4,7 +4,7 @@ error beside its trivial baseline. Reference potentials (the data's oracle) are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -87,6 +87,33 @@ COLUMNS: tuple[Column, ...] = (
         "median time to failure from the Kaplan–Meier curve (the run length if most replicas survived)",
     ),
     Column(
+        "nve_drift",
+        "NVE drift",
+        "meV/atom/ps",
+        1000.0,
+        "lower",
+        True,
+        "|slope| of the total energy per atom against time in NVE MD (energy conservation)",
+    ),
+    Column(
+        "vdos_error",
+        "VDOS error",
+        "",
+        1.0,
+        "lower",
+        True,
+        "total variation distance of the vibrational density of states from the reference's (0 … 1)",
+    ),
+    Column(
+        "adf_error",
+        "ADF error",
+        "",
+        1.0,
+        "lower",
+        True,
+        "total variation distance of the bond-angle distribution from the reference's (0 … 1)",
+    ),
+    Column(
         "diffusivity_error",
         "D error",
         "Å²/ps",
@@ -116,6 +143,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("training_seconds", "training", "s", 1.0, "lower", False, "wall time of training, s"),
 )
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
+PRETRAINED_NOTE = (
+    "pretrained: trained outside egraffbench, not under the benchmark's training protocol; its training data "
+    "(which may hold the test frames) is unknown"
+)
 
 
 @dataclass
@@ -137,6 +168,7 @@ class Row:
     seeds: int
     reference: bool
     cells: dict[str, Cell]
+    pretrained: bool = False  # trained elsewhere: not under the benchmark's protocol, training data unknown
     mean_rank: float | None = None
     place: int | None = None
 
@@ -180,12 +212,13 @@ def build_leaderboard(
     extras: Mapping[str, Mapping[str, Any]],
     baselines: Baselines | None,
     missing: Mapping[str, str] | None = None,
+    pretrained: Set[str] = frozenset(),
 ) -> Leaderboard:
     """The leaderboard of ``task`` from its store rows (one per model, from `report.leaderboard`).
 
     ``references`` names the reference potentials; ``extras`` maps model → metric → {value, low, high} for
     what the store lacks (intervals of the stability scores, diffusivity error); ``missing`` says why a
-    metric has no value for any model.
+    metric has no value for any model; ``pretrained`` names the models trained elsewhere (ranked, marked).
     """
     table = [
         Row(
@@ -193,6 +226,7 @@ def build_leaderboard(
             seeds=int(row.get("seeds") or 0),
             reference=row["model"] in references,
             cells={c.key: _cell(row, extras.get(row["model"], {}), c.key) for c in COLUMNS},
+            pretrained=row["model"] in pretrained,
         )
         for row in rows
     ]

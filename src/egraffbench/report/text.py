@@ -10,6 +10,7 @@ from typing import Any
 from egraffbench.report.assemble import Report
 from egraffbench.report.table import (
     COLUMNS,
+    PRETRAINED_NOTE,
     Cell,
     Column,
     Leaderboard,
@@ -42,6 +43,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in board.rows:
         name = f"*{row.model} (reference)*" if row.reference else row.model
+        name += " (pretrained†)" if row.pretrained else ""
         mean = "—" if row.mean_rank is None else f"{row.mean_rank:.2f}"
         cells = [_markdown_cell(row.cells[c.key], c) for c in board.columns]
         lines.append("| " + " | ".join([str(row.place or ""), name, str(row.seeds), mean, *cells]) + " |")
@@ -51,6 +53,8 @@ def leaderboard_markdown(board: Leaderboard) -> str:
             for c in board.columns
         ]
         lines.append("| | trivial baseline | | | " + " | ".join(cells) + " |")
+    if any(row.pretrained for row in board.rows):
+        lines += ["", f"† {PRETRAINED_NOTE}."]
     return "\n".join(lines)
 
 
@@ -80,6 +84,7 @@ def report_csv(report: Report) -> str:
                 "task": task.name,
                 "model": row.model,
                 "reference_potential": row.reference,
+                "pretrained": row.pretrained,
                 "seeds": row.seeds,
                 "place": row.place,
                 "mean_rank": row.mean_rank,

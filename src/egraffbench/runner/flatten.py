@@ -23,6 +23,9 @@ SCORE_UNITS = {
     "rollout_force_mae": "eV/Å",
     "stable_fraction": "",
     "median_time_to_failure_ps": "ps",
+    "nve_drift": "eV/atom/ps",
+    "vdos_error": "",
+    "adf_error": "",
 }
 RUN_UNITS = {
     ("training", "training_seconds"): "s",

@@ -18,12 +18,13 @@ import torch
 from ase import Atoms
 
 from egraffbench.data import data_root
+from egraffbench.errors import ModelError
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.models.base import ForceField
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
 from egraffbench.runner.flatten import job_metrics
-from egraffbench.runner.hashing import data_checksum, stable_hash, stage_key
+from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.stage_cache import StageCache
 from egraffbench.runner.stages import (
@@ -129,15 +130,41 @@ class _Job:
 
     @cached_property
     def model(self) -> ForceField:
+        if self.spec.model.pretrained is not None:
+            return self.spec.model.pretrained.load()
         if self.spec.model.is_reference:
             return reference_potential(self.spec.model.name)
         return load_force_field(self.train_folder / MODEL_FOLDER)
+
+    def check_elements(self) -> None:
+        """A model not trained here (reference or pretrained) must know every element of the test systems:
+        one ModelError naming them before any stage runs."""
+        try:
+            self.model.check_elements([atoms for system in self.test_systems for atoms in system.frames])
+        except ModelError as error:
+            raise ModelError(
+                f"{self.spec.model.name} cannot run task {self.spec.task.name}: {error}"
+            ) from error
 
     def _load(self, group: str) -> list[Atoms]:
         return load_sources(getattr(self.spec.task, group), self.root)
 
     def train(self) -> None:
         spec = self.spec
+        pretrained = spec.model.pretrained
+        if pretrained is not None:
+            identity = {
+                "model": pretrained.describe(),
+                "file": None if pretrained.keyed_file is None else file_checksum(pretrained.keyed_file),
+            }
+            self.model_id = f"pretrained:{stable_hash(identity)}"
+            self.results["training"] = {
+                "pretrained": True,
+                "format": pretrained.declaration.format,
+                "source": spec.model.source,
+                "training_seconds": None,
+            }
+            return
         if spec.model.is_reference:
             self.model_id = f"reference:{spec.model.name}"
             self.results["training"] = {"reference_potential": True, "training_seconds": 0.0}
@@ -226,6 +253,8 @@ class _Job:
 
     def run(self) -> None:
         self.fetch()
+        if self.spec.model.config is None:
+            self.check_elements()
         self.train()
         if "errors" in self.spec.task.metrics:
             self.evaluate()

@@ -11,6 +11,7 @@ import yaml
 
 from egraffbench.errors import ConfigError
 from egraffbench.models.presets import ModelConfig, load_model_config
+from egraffbench.models.pretrained import PretrainedModel, load_declaration
 from egraffbench.models.registry import ARCHITECTURES, REFERENCE_POTENTIALS, architecture_class
 from egraffbench.tasks.modes import RunSettings, run_settings
 from egraffbench.tasks.schema import ModeOverride, TaskSpec
@@ -18,15 +19,17 @@ from egraffbench.tasks.schema import ModeOverride, TaskSpec
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """A model of the matrix: a trainable architecture with its config, or a reference potential."""
+    """A model of the matrix: a trainable architecture with its config, a reference potential, or a
+    pretrained model (trained elsewhere: not trained here)."""
 
-    name: str  # as shown in results: the architecture, reference potential or config file stem
-    config: ModelConfig | None  # None for a reference potential
+    name: str  # as shown in results: the architecture, reference potential, config file stem or given name
+    config: ModelConfig | None  # None for a reference potential or a pretrained model
     source: str  # preset name or config file path
+    pretrained: PretrainedModel | None = None
 
     @property
     def is_reference(self) -> bool:
-        return self.config is None
+        return self.config is None and self.pretrained is None
 
 
 @dataclass(frozen=True)
@@ -45,36 +48,51 @@ class JobSpec:
 
 
 def _model_file(path: Path) -> ModelChoice:
-    """A user's model-config YAML: its `architecture` field picks the adapter; the file stem names it."""
+    """A user's model YAML: a pretrained model (`kind: pretrained`, named by its `name`), or a model config
+    whose `architecture` field picks the adapter and whose file stem names it."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read model config ({error})") from error
+    if isinstance(raw, dict) and raw.get("kind") == "pretrained":
+        model = load_declaration(path)
+        return ModelChoice(model.name, None, str(path), model)
     architecture = raw.get("architecture") if isinstance(raw, dict) else None
     if not isinstance(architecture, str):
-        raise ConfigError(f"{path}: field 'architecture': required, one of {', '.join(ARCHITECTURES)}")
+        raise ConfigError(
+            f"{path}: field 'architecture': required, one of {', '.join(ARCHITECTURES)} "
+            "(or `kind: pretrained` for a model trained elsewhere)"
+        )
     architecture_class(architecture)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
     return ModelChoice(name, load_model_config(architecture, path), str(path))
 
 
-def resolve_models(names: Sequence[str], preset: str) -> list[ModelChoice]:
-    """``names``: architectures (with ``preset``), reference potentials, model-config YAML files, or `all`
-    (the six architectures)."""
+def resolve_models(names: Sequence[str | PretrainedModel], preset: str) -> list[ModelChoice]:
+    """``names``: architectures (with ``preset``), reference potentials, model-config or pretrained-model
+    YAML files, `all` (the six architectures), or pretrained models declared from Python."""
     expanded = [a for name in names for a in (ARCHITECTURES if name == "all" else [name])]
     choices = []
     for name in dict.fromkeys(expanded):
-        if name in REFERENCE_POTENTIALS:
+        if isinstance(name, PretrainedModel):
+            choices.append(ModelChoice(name.name, None, "python", name))
+        elif name in REFERENCE_POTENTIALS:
             choices.append(ModelChoice(name, None, "reference potential"))
         elif Path(name).suffix in {".yaml", ".yml"}:
             choices.append(_model_file(Path(name)))
         else:
             choices.append(ModelChoice(name, load_model_config(name, preset), preset))
+    labels = [choice.name for choice in choices]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ConfigError(
+            f"--models: several models are named {', '.join(repeated)}; give them distinct names"
+        )
     return choices
 
 
 def expand_jobs(
-    models: Sequence[str],
+    models: Sequence[str | PretrainedModel],
     tasks: Sequence[TaskSpec],
     seeds: int,
     mode: str,

@@ -25,6 +25,7 @@ from egraffbench.metrics.survival import (
 )
 from egraffbench.metrics.uncertainty import bootstrap_ci
 from egraffbench.metrics.violation import VIOLATION_EPSILON, energy_violation, force_violation
+from egraffbench.runner.dynamics_scoring import dynamics_scores
 
 BOOTSTRAP_RESAMPLES = 2000
 NOT_APPLICABLE = "no oracle, and the test frames are not a contiguous trajectory on the MD time grid"
@@ -67,6 +68,9 @@ class ReplicaValues:
     energy_error_per_atom: float | None = None  # mean |Ê − E| / N along the rollout, eV/atom
     force_error: float | None = None  # mean |F̂ − F| over components along the rollout, eV/Å
     violation_reference: str | None = None  # "oracle" or "reference-trajectory"
+    nve_drift: float | None = None  # |d(E_pot + E_kin)/dt| / N, eV/atom/ps (NVE runs)
+    vdos_error: float | None = None  # total variation distance of the VDOS from the reference's
+    adf_error: float | None = None  # total variation distance of the bond-angle distribution
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,13 +176,16 @@ def aggregate_replicas(
     replicas: Sequence[ReplicaValues], run_length_fs: float, seed: int, groups: Sequence[str]
 ) -> dict[str, Any]:
     """Scores of a set of replicas (any systems, any seeds), for the metric ``groups`` asked for
-    (`structure`, `violation`, `stability`); each MD metric with a 95 % bootstrap interval over replicas."""
+    (`structure`, `violation`, `stability`, `dynamics`); each MD metric with a 95 % bootstrap interval over
+    replicas."""
     scores: dict[str, Any] = {"replicas": len(replicas)}
     if "stability" in groups:
         scores.update(stability_scores(replicas, run_length_fs))
     if "structure" in groups:
         scores["wf_percent"] = _interval([r.wf_percent for r in replicas], seed)
         scores["jsd"] = _interval([r.jsd for r in replicas], seed)
+    if "dynamics" in groups:
+        scores.update(dynamics_scores(replicas, seed))
     if "violation" in groups:
         compared = [r for r in replicas if r.violation_reference is not None]
         frames = [r.compared_frames for r in compared]

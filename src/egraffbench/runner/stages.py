@@ -16,13 +16,14 @@ from ase import Atoms
 from egraffbench.data.reference import reference_energy, reference_forces
 from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
-from egraffbench.md.trajectory import read_replica
+from egraffbench.md.trajectory import read_protocol, read_replica
 from egraffbench.metrics.accuracy import energy_force_errors
 from egraffbench.metrics.structure import radial_distribution
 from egraffbench.models.base import ForceField
 from egraffbench.models.graph import batch_from_arrays
 from egraffbench.models.presets import ModelConfig
 from egraffbench.models.registry import reference_potential
+from egraffbench.runner.dynamics_scoring import replica_dynamics, system_reference
 from egraffbench.runner.rollout_scoring import (
     ReferenceEnergies,
     ReplicaValues,
@@ -222,6 +223,7 @@ def replica_values(
     """Per-replica values of a finished simulation; ``replicas`` is the simulate stage's replica list."""
     by_name = {system.conditions.name: system for system in systems}
     rollouts = [_rollout(trajectory, index) for index in range(len(replicas))]
+    ensemble = read_protocol(trajectory)["ensemble"]
     values = [
         ReplicaValues(entry["system"], rollout.failure_time_fs, rollout.failure_reason)
         for entry, rollout in zip(replicas, rollouts, strict=True)
@@ -235,6 +237,11 @@ def replica_values(
             scored = structure_values([rollouts[i] for i in members], positions, cells, conditions.periodic)
             for i, (wf, jsd) in zip(members, scored, strict=True):
                 values[i].wf_percent, values[i].jsd = wf, jsd
+        if "dynamics" in groups:
+            reference = system_reference(system.frames, conditions.frame_spacing_fs, conditions.periodic)
+            for i in members:
+                for key, value in replica_dynamics(read_replica(trajectory, i), reference, ensemble).items():
+                    setattr(values[i], key, value)
         if "violation" not in groups:
             continue
         oracle = reference_potential(conditions.oracle) if conditions.oracle else None

@@ -14,8 +14,8 @@ from egraffbench.errors import UnknownNameError
 from egraffbench.models.registry import REFERENCE_POTENTIALS
 
 TaskKind = Literal["in-distribution", "ood-temperature", "ood-structure", "ood-composition"]
-MetricGroup = Literal["errors", "structure", "violation", "stability"]
-METRIC_GROUPS: tuple[str, ...] = ("errors", "structure", "violation", "stability")
+MetricGroup = Literal["errors", "structure", "violation", "stability", "dynamics"]
+METRIC_GROUPS: tuple[str, ...] = ("errors", "structure", "violation", "stability", "dynamics")
 MODE_NAMES: tuple[str, ...] = ("dev", "standard", "paper")
 
 
