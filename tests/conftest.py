@@ -47,7 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     threads = configured_threads() or "default"
     kernels = os.environ.get("ATEN_CPU_CAPABILITY") or "native"
-    return f"summation order: torch threads {threads}, batch order {batch_order_name()}, CPU kernels {kernels}"
+    order = batch_order_name()
+    return f"summation order: torch threads {threads}, batch order {order}, CPU kernels {kernels}"
 
 
 @pytest.fixture(autouse=True)
