@@ -141,9 +141,10 @@ def test_truncated_extxyz_in_cache(shared_datasets: Path, data_cache: Path, egra
 def test_fetch_refetches_a_damaged_file(shared_datasets: Path, data_cache: Path, tmp_path: Path) -> None:
     offline = tmp_path / "offline"
     shutil.copytree(shared_datasets / "gete", offline / "gete")
-    assert runner.invoke(data_app, ["fetch", "gete", "--from", str(offline)]).exit_code == 0
+    first = runner.invoke(data_app, ["fetch", "gete", "--from", str(offline)])
+    assert "split train not in" in str(first.exception)  # the offline copy lacks it: an incomplete fetch
     (data_cache / "gete" / "test.npz").write_bytes(b"broken")
     result = runner.invoke(data_app, ["fetch", "gete", "--from", str(offline)])
-    assert result.exit_code == 0, result.output
+    assert isinstance(result.exception, DatasetError), result.output
     assert len(load_dataset("gete", "test")) == 300
     assert "val, test available" in result.output  # train is not in the offline copy

@@ -11,7 +11,7 @@ import torch
 from ase import Atoms
 from ase.build import bulk
 
-from egraffbench.errors import ModelError
+from egraffbench.errors import ConfigError, ModelError
 from egraffbench.models import TrainingStatistics, batch_from_atoms, build_force_field
 from egraffbench.models.presets import load_preset
 
@@ -162,7 +162,7 @@ def test_paper_presets_follow_the_egraffbench_configs() -> None:
 
 @pytest.mark.parametrize("name", ["nequip", "allegro"])
 def test_hyperparameter_errors(name: str) -> None:
-    with pytest.raises(TypeError, match="num_interactions"):
+    with pytest.raises(ConfigError, match="num_interactions"):
         build_force_field(name, SPECIES, CUTOFF, STATISTICS, {"num_interactions": 2})
     bad_value = {"nequip": {"nonlinearity_type": "relu"}, "allegro": {"parity": "o2"}}[name]
     with pytest.raises(ModelError, match=f"{name}: cannot build"):

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
+from egraffbench.errors import DatasetError
 from egraffbench.runner import hashing
+from egraffbench.runner.benchmark import RunObserver, run_benchmark
+from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.runner.hashing import data_checksum, stable_hash, stage_key
-from egraffbench.runner.stage_cache import StageCache
+from egraffbench.runner.job import JobHooks
+from egraffbench.runner.matrix import JobSpec
+from egraffbench.runner.stage_cache import StageCache, StageCheck
+from test_runner_fixtures import ReferenceRun, physics_metrics, shared_reference_run, tiny_jobs
+
+
+@pytest.fixture
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
 
 
 def test_keys_depend_on_content_not_on_key_order() -> None:
@@ -91,3 +107,105 @@ def test_a_failed_computation_leaves_no_result(tmp_path: Path) -> None:
         cache.get_or_compute("train", "k", {}, broken)
     assert cache.result("train", "k") is None
     assert cache.get_or_compute("train", "k", {}, lambda folder: {"ok": True}) == ({"ok": True}, False)
+
+
+def test_a_package_version_changes_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = stage_key("train", {"seed": 0})
+    versions = {**hashing.package_versions(), "torch": "0.0.1"}
+    monkeypatch.setattr(hashing, "package_versions", lambda: versions)
+    assert stage_key("train", {"seed": 0}) != before
+
+
+def _artifact_stage(folder: Path) -> dict:
+    (folder / "artifact.txt").write_text("42")
+    return {"value": 42}
+
+
+def _must_read_42(folder: Path, result: dict) -> None:
+    if (folder / "artifact.txt").read_text() != str(result["value"]):
+        raise DatasetError(f"{folder / 'artifact.txt'}: not what the result says")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda f: (f / "artifact.txt").write_text("43"), "artifact.txt differs"),
+        (lambda f: (f / "artifact.txt").unlink(), "artifact.txt differs"),
+        (lambda f: (f / "stray.bin").write_bytes(b"x"), "stray.bin differs"),
+        (lambda f: (f / "result.json").write_text('{"value": 4'), "result.json is unreadable"),
+        (lambda f: (f / "result.json").write_text("{}"), "records no artifact checksums"),
+        (lambda f: (f / "result.json").write_text("[1]"), "records no artifact checksums"),
+    ],
+    ids=["changed", "missing", "added", "truncated-result", "empty-result", "not-an-object"],
+)
+def test_a_damaged_stage_is_discarded_recomputed_and_named(
+    damage: Callable[[Path], object], reason: str, tmp_path: Path
+) -> None:
+    warnings: list[str] = []
+    cache = StageCache(tmp_path, warnings.append)
+    check = StageCheck(("value",), _must_read_42)
+    assert cache.get_or_compute("score", "k", {}, _artifact_stage, check) == ({"value": 42}, False)
+    folder = tmp_path / "score" / "k"
+    os.utime(folder / "artifact.txt", ns=(time.time_ns(), time.time_ns() + 10))  # a new mtime: no memo
+    damage(folder)
+    assert cache.get_or_compute("score", "k", {}, _artifact_stage, check) == ({"value": 42}, False)
+    assert len(warnings) == 1 and str(folder) in warnings[0] and reason in warnings[0], warnings
+    assert not (folder / "stray.bin").exists()
+    assert cache.get_or_compute("score", "k", {}, _artifact_stage, check) == ({"value": 42}, True)
+
+
+def test_the_structural_check_and_the_fields_guard_reuse(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    cache = StageCache(tmp_path, warnings.append)
+    cache.get_or_compute("score", "k", {}, _artifact_stage)
+    assert cache.result("score", "k", StageCheck(("value", "frames"))) is None  # a field is missing
+    assert cache.get_or_compute("score", "k", {}, _artifact_stage, StageCheck(("value",), _must_read_42))[1]
+    assert not warnings
+
+
+def test_corrupt_cached_stages_of_a_run_are_recomputed_with_identical_metrics(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, run_dir)
+    folders = {
+        (stage, json.loads((folder / "inputs.json").read_text()).get("model", "")): folder
+        for stage in ("train", "evaluate", "simulate")
+        for folder in (run_dir / "stages" / stage).iterdir()
+    }
+    mace_model = next(model for (stage, model) in folders if model.startswith("train:"))
+    weights = folders[("train", "")] / "model" / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a truncated model
+    (folders[("evaluate", mace_model)] / "result.json").write_text("{}")  # an emptied result
+    trajectory = folders[("simulate", "reference:emt")] / "trajectory.h5"
+    with h5py.File(trajectory, "a") as file:  # a valid file with other positions
+        positions = next(d for d in _datasets(file) if d.name.endswith("position/value"))
+        positions[...] = np.random.default_rng(0).uniform(0, 5, positions.shape)
+
+    warnings: list[str] = []
+    observer = _Warnings(warnings)
+    result = run_benchmark(tiny_jobs(reference_run.task_file), run_dir, InProcessExecutor(1), observer)
+    assert sorted(w.split(" ")[2].split("/stages/")[1].split("/")[0] for w in warnings) == [
+        "evaluate",
+        "simulate",
+        "train",
+    ], warnings
+    statuses = {(r.model, s.stage): s.status for r in result.records for s in r.stages}
+    assert statuses[("mace", "train")] == statuses[("mace", "evaluate")] == "done"
+    assert statuses[("emt", "simulate")] == "done"
+    assert statuses[("mace", "simulate")] == statuses[("emt", "score")] == "cached"
+    assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
+
+
+def _datasets(group: h5py.Group) -> list[h5py.Dataset]:
+    found: list[h5py.Dataset] = []
+    group.visititems(lambda name, item: found.append(item) if isinstance(item, h5py.Dataset) else None)
+    return found
+
+
+class _Warnings(RunObserver):
+    def __init__(self, sink: list[str]) -> None:
+        self.sink = sink
+
+    def job_hooks(self, job: JobSpec) -> JobHooks:
+        return JobHooks(on_warning=self.sink.append)

@@ -78,7 +78,7 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
         run_benchmark(jobs, run_dir, executor, KillAt(md_step=12))  # checkpoints every 5 steps
     with ResultsStore.open_existing(run_dir) as store:
         assert [run["status"] for run in store.runs()] == ["interrupted", "interrupted"]
-        assert {job["status"] for job in store.jobs(store.latest_run())} == {"running", "pending"}
+        assert {job["status"] for job in store.jobs(store.latest_run())} == {"interrupted", "pending"}
 
     finished = run_benchmark(jobs, run_dir, executor)
     mace = next(record for record in finished.records if record.model == "mace")

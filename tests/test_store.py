@@ -149,3 +149,40 @@ def test_runs_left_running_by_a_dead_process_are_marked_interrupted(tmp_path: Pa
             "b/t/seed0": "pending",
         }
         assert store.close_abandoned_runs("here", process_alive) == []
+
+
+def test_reading_never_writes_nor_waits_for_a_writer(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path) as store:
+        run_id = store.start_run("dev", "egraffbench run", {})
+    writer = sqlite3.connect(tmp_path / "results.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with ResultsStore.open_existing(tmp_path) as store:
+            assert store.latest_run() == run_id
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                store.start_run("dev", "x", {})
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+@pytest.mark.parametrize("payload", [b"", b"SQLite format 3\x00" + bytes(200), bytes(range(256)) * 8])
+def test_a_damaged_store_is_a_config_error_and_stays_untouched(tmp_path: Path, payload: bytes) -> None:
+    path = tmp_path / "results.sqlite"
+    path.write_bytes(payload)
+    with pytest.raises(ConfigError, match=r"results\.sqlite"):
+        ResultsStore.open_existing(tmp_path)
+    assert path.read_bytes() == payload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]
+
+
+def test_an_interrupted_run_marks_its_running_jobs(tmp_path: Path) -> None:
+    with ResultsStore(tmp_path) as store:
+        run_id = store.start_run("dev", "egraffbench run", {})
+        store.add_jobs(run_id, [("a", "mace", "t", 0, "dev"), ("b", "mace", "t", 1, "dev")])
+        store.mark_running(run_id, "a")
+        store.finish_run(run_id, "interrupted", {"total": 2, "cached": 0, "failed": 0, "stages_reused": 0})
+        assert {job["job_id"]: job["status"] for job in store.jobs(run_id)} == {
+            "a": "interrupted",
+            "b": "pending",
+        }

@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
 
+# What torch.load (weights_only) and reading the loaded dict raise for a truncated, tampered or foreign file.
+TORCH_FILE_ERRORS: tuple[type[Exception], ...] = (
+    RuntimeError,
+    EOFError,
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    pickle.UnpicklingError,
+)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
 
 def atomic_write_bytes(path: Path, payload: bytes) -> Path:
-    """Write ``payload`` to ``path`` so that readers see either the old file or the whole new one."""
+    """Write ``payload`` to ``path`` so that readers see either the old file or the whole new one; the file
+    gets the permissions the umask gives a new file (not mkstemp's 0600). On failure (e.g. a full disk) the
+    target is untouched and no temporary file is left."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()

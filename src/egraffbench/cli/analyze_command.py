@@ -12,13 +12,16 @@ from ase import Atoms
 from rich.console import Console
 from rich.table import Table
 
+from egraffbench.cli.bounds import at_most, positive
 from egraffbench.cli.options import StructureKind, deprecated_alias, hidden_alias
-from egraffbench.errors import ConfigError, TrajectoryError
+from egraffbench.errors import TrajectoryError
 from egraffbench.fileio import atomic_write_json
 from egraffbench.md.export import trajectory_frames
 from egraffbench.metrics.comparison import compare_trajectories
-from egraffbench.metrics.structure import DEFAULT_DR
+from egraffbench.metrics.structure import DEFAULT_DR, R_MAX_CAP
 
+MAX_R_MAX_A = 50.0
+MAX_BINS = 1_000_000
 _SHOWN = ("kind", "n_frames", "n_frames_reference", "r_max", "dr", "wf_percent", "jsd", "ev", "fv")
 
 
@@ -50,22 +53,40 @@ def analyze(
     """WF (%) and JSD of g(r) (periodic) or h(r) (molecule); EV/FV when both files carry energies and
     forces on the same frames."""
     output = deprecated_alias(output, json_path, "-o/--output", "--json")
-    if not dr > 0 or (r_max is not None and not r_max > 0):
-        raise ConfigError(f"--dr and --r-max must be positive distances in Å (got {dr}, {r_max})")
+    positive("--dr", dr, "bin width in Å")
+    if r_max is not None:
+        positive("--r-max", r_max, "distance in Å")
+        at_most("--r-max", r_max, MAX_R_MAX_A, "g(r) counts every pair within r_max: memory grows as r_max³")
+    at_most("--r-max / --dr", (r_max or R_MAX_CAP) / dr, MAX_BINS, "bins of g(r); choose a wider --dr")
+    simulated, target = read_trajectory(trajectory, replica), read_trajectory(reference, replica)
+    _check_same_system(trajectory, simulated[0], reference, target[0])
     metrics = {
         "trajectory": str(trajectory),
         "reference": str(reference),
-        **compare_trajectories(
-            read_trajectory(trajectory, replica),
-            read_trajectory(reference, replica),
-            dr=dr,
-            r_max=r_max,
-            kind=kind,
-        ),
+        **compare_trajectories(simulated, target, dr=dr, r_max=r_max, kind=kind),
     }
     Console().print(_table(metrics))
     if output is not None:
         atomic_write_json(output, metrics)
+
+
+def _check_same_system(path: Path, first: Atoms, reference_path: Path, reference: Atoms) -> None:
+    """Refuse trajectories of different elements; say so when the atom counts or compositions differ."""
+    elements, expected = (
+        sorted(set(first.get_chemical_symbols())),
+        sorted(set(reference.get_chemical_symbols())),
+    )
+    if elements != expected:
+        raise TrajectoryError(
+            f"{path} has elements {' '.join(elements)} but {reference_path} has {' '.join(expected)}: "
+            "not the same chemical system"
+        )
+    if first.get_chemical_formula() != reference.get_chemical_formula():
+        Console(stderr=True).print(
+            f"warning: comparing {first.get_chemical_formula()} ({len(first)} atoms, {path}) with "
+            f"{reference.get_chemical_formula()} ({len(reference)} atoms, {reference_path})",
+            soft_wrap=True,
+        )
 
 
 def read_trajectory(path: Path, replica: int = 0) -> list[Atoms]:

@@ -39,7 +39,7 @@ def _frames_cell(name: str, root: Path) -> tuple[str, str]:
     for split in present:
         try:
             counts.append(f"{split} {split_frame_count(spec, split, root)}")
-        except DatasetError:
+        except (DatasetError, OSError):  # one bad file must not hide the rest of the listing
             counts.append(f"{split} unreadable")
     if len(present) == len(spec.splits):
         status = "yes"
@@ -92,12 +92,18 @@ def fetch_command(
         typer.Option("--from", help="import from this local folder (laid out like the data root) instead"),
     ] = None,
 ) -> None:
-    """Download a dataset from its public URLs or import it from a local folder, verifying checksums first."""
+    """Download a dataset from its public URLs or import it from a local folder, verifying checksums first.
+
+    Exit code 2 when a split is still missing afterwards (the splits that came are kept)."""
     with _byte_progress() as (progress, on_bytes):
         root = fetch_dataset(name, source_dir, report=progress.console.print, on_bytes=on_bytes)
     spec = get_dataset_spec(name)
     present = [split for split in spec.splits if split_available(spec, split, root)]
     console.print(f"{name}: {', '.join(present) or 'no splits'} available in {root}")
+    absent = [split for split in spec.splits if split not in present]
+    if absent:
+        where = f"not in {source_dir}" if source_dir is not None else "not fetched"
+        raise DatasetError(f"{name}: split {', '.join(absent)} {where}; the dataset is incomplete")
 
 
 def _format(value: float | None, scale: float = 1.0, digits: int = 3) -> str:

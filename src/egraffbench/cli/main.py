@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from egraffbench import __version__
-from egraffbench.errors import EgraffbenchError
+from egraffbench.cli.failures import expected_failure
 
 # name → (module, attribute: a command function or a typer app, one-line summary for the command list)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -108,10 +109,15 @@ def _main(
     """Benchmark machine-learned interatomic force fields through molecular dynamics."""
 
 
-def app() -> None:
-    """Run the CLI; typed errors become one line on stderr and exit code 2."""
+def app(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI (``argv``, default the command line); an expected failure (bad input, a corrupt or
+    unreadable file, a full disk) becomes one `error:` line on stderr and exit code 2, a bug keeps its
+    traceback."""
     try:
-        cli()
-    except EgraffbenchError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        cli(args=None if argv is None else list(argv), prog_name="egraffbench")
+    except Exception as error:
+        message = expected_failure(error)
+        if message is None:
+            raise
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         sys.exit(2)

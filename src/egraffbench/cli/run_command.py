@@ -14,9 +14,9 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.options import choices
 from egraffbench.cli.progress import PlainProgress, progress_display
-from egraffbench.errors import EgraffbenchError
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.report.build import build_report
 from egraffbench.report.leaderboard import print_leaderboard, summary_rows, write_results
@@ -61,7 +61,7 @@ class _ProgressObserver(RunObserver):
                 status=f"MD {state.steps_per_s:.0f} steps/s, {state.live} live / {state.retired} retired",
             )
 
-        return JobHooks(on_stage, on_epoch, on_md)
+        return JobHooks(on_stage, on_epoch, on_md, self.warning)
 
     def job_finished(self, job: JobSpec, record: JobRecord) -> None:
         if record.status == "failed":
@@ -177,7 +177,14 @@ def run(
     ):
         observer = _ProgressObserver(progress, len(jobs))
         command = shlex.join(["egraffbench", *sys.argv[1:]])
-        result = run_benchmark(jobs, out, executor or InProcessExecutor(), observer, command)
+        try:
+            result = run_benchmark(jobs, out, executor or InProcessExecutor(), observer, command)
+        except (KeyboardInterrupt, SystemExit):
+            console.print(
+                f"interrupted: the run is stored as interrupted in {out / 'results.sqlite'}; "
+                "rerun the same command to resume it"
+            )
+            raise
     with ResultsStore(out) as store:
         rows = summary_rows(store, result.run_id)
         json_path, csv_path = write_results(store, result.run_id, out)
@@ -187,8 +194,11 @@ def run(
     console.print(f"results: {out / 'results.sqlite'} (run {result.run_id}); {json_path}, {csv_path}")
     try:
         files = build_report(out, None, result.run_id, {task.name: task for task in chosen}, data_root)
-    except EgraffbenchError as error:  # the results are stored; `egraffbench report` can retry
-        console.print(f"[yellow]warning[/yellow]: report not written: {error}")
+    except Exception as error:  # the results are stored; `egraffbench report` can retry
+        message = expected_failure(error)
+        if message is None:
+            raise
+        console.print(f"[yellow]warning[/yellow]: report not written: {message}")
     else:
         console.print(f"report: {files.html}")
     if result.failed:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from egraffbench.cli.bounds import non_negative, positive
 from egraffbench.cli.options import (
     DEVICE_METAVAR,
     Dtype,
@@ -30,6 +31,7 @@ from egraffbench.md.engine import SimulationProgress, SimulationResult
 from egraffbench.md.engine import simulate as run_simulation
 from egraffbench.md.export import export_formats, export_trajectory
 from egraffbench.md.protocol import MDProtocol
+from egraffbench.md.trajectory import read_header, read_outcomes
 from egraffbench.metrics.structure import StructureFunction, radial_distribution
 from egraffbench.models.storage import load_force_field
 
@@ -101,13 +103,19 @@ def simulate(
         raise ConfigError("simulate: give the trajectory file to write with -o/--output FILE")
     if (dataset is None) == (structure is None):
         raise ConfigError("simulate: give exactly one of --dataset NAME or --structure FILE")
+    if temperature is not None:
+        positive("--temperature", temperature, "temperature in K")
+    positive("--dt", dt, "time step in fs")
+    non_negative("--friction", friction, "friction")
     if dataset is not None:
         starts, default_temperature, reference = _dataset_starts(dataset, split, data_root, replicas)
     else:
         starts, default_temperature, reference = _file_starts(structure, replicas), None, None
+    if temperature is None:
+        temperature = default_temperature or MDProtocol().temperature_K
     protocol = MDProtocol(
         ensemble=ensemble,
-        temperature_K=temperature or default_temperature or MDProtocol().temperature_K,
+        temperature_K=temperature,
         timestep_fs=dt,
         steps=steps,
         friction=friction,
@@ -176,6 +184,12 @@ def export(
     """Export a trajectory's frames (positions, momenta, energy, forces, cell) to any ASE format, streamed."""
     if not trajectory.is_file():
         raise TrajectoryError(f"{trajectory}: no such trajectory file")
+    if not read_header(trajectory).get("complete"):
+        raise TrajectoryError(
+            f"{trajectory}: incomplete (its `simulate` was interrupted or still runs); rerun it to finish"
+        )
+    if not any(outcome.frames for outcome in read_outcomes(trajectory).values()):
+        raise TrajectoryError(f"{trajectory}: holds no frames, nothing to export")
     frames = export_trajectory(trajectory, output, file_format and str(file_format), replica or None, frame)
     Console(stderr=True).print(f"wrote {frames} frames to {output}")
 
@@ -237,6 +251,9 @@ def _file_starts(path: Path, replicas: int) -> list[Atoms]:
         raise ConfigError(f"--structure {path}: not a structure file ASE can read ({error})") from error
     if not frames:
         raise ConfigError(f"--structure {path}: contains no structure")
+    for index, atoms in enumerate(frames):
+        if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
+            raise ConfigError(f"--structure {path}: frame {index} has non-finite positions or cell")
     return [_bare(frames[i % len(frames)]) for i in range(replicas)]
 
 

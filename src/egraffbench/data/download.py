@@ -7,6 +7,7 @@ mismatch deletes the partial file, so nothing unverified is ever left where the 
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import shutil
@@ -83,9 +84,11 @@ def _http_fetch(
             if response.length:  # the server closed before sending its Content-Length
                 raise http.client.IncompleteRead(b"", response.length)
         except (OSError, http.client.HTTPException) as error:
+            full = isinstance(error, OSError) and error.errno == errno.ENOSPC
+            reason = "the disk is full: free some space and" if full else f"({error!r});"
             raise DatasetError(
-                f"download of {url} interrupted after {part.stat().st_size} bytes ({error!r}); "
-                "run the same fetch again to resume"
+                f"download of {url} interrupted after {part.stat().st_size} bytes, kept in {part}; "
+                f"{reason} run the same fetch again to resume"
             ) from error
 
 

@@ -123,6 +123,8 @@ def generate_embedded(params: EmbeddedParameters = EMBEDDED_PARAMETERS) -> dict[
 
 def write_embedded(paths: dict[str, Path], params: EmbeddedParameters = EMBEDDED_PARAMETERS) -> None:
     """Generate the dataset and write each split to its extxyz path (atomically)."""
+    for path in paths.values():  # an unwritable data root fails here, before minutes of generation
+        path.parent.mkdir(parents=True, exist_ok=True)
     splits = generate_embedded(params)
     for name, path in paths.items():
         with atomic_path(path) as temporary:

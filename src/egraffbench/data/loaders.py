@@ -41,13 +41,19 @@ def _energy_vector(source: str, field: str, energy: np.ndarray, n_frames: int) -
     return energy.reshape(n_frames).astype(float)
 
 
+def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """``np.load`` of an archive; DatasetError for a single .npy array (e.g. renamed to .npz)."""
+    archive = np.load(path, allow_pickle=False)
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DatasetError(f"{display_name(path)}: is a single .npy array, expected an .npz archive")
+    return archive
+
+
 def read_npz(path: Path) -> FrameBlock:
     """Read and validate an EGraFFBench-style npz (keys pos, energy, forces, cell, atomic_numbers, pbc)."""
     source = display_name(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise DatasetError(f"{source}: is a single .npy array, expected an .npz archive")
+        with _open_npz(path) as archive:
             missing = [key for key in NPZ_FIELDS if key not in archive.files]
             if missing:
                 expected = ", ".join(NPZ_FIELDS)
@@ -270,7 +276,7 @@ def count_frames(path: Path, file_format: Format) -> int:
     if file_format == "deepmd":
         return sum(np.load(p, mmap_mode="r").shape[0] for p in sorted(path.glob("set.*/energy.npy")))
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with _open_npz(path) as archive:
             return int(archive["energy"].shape[0])
     except _NPZ_READ_ERRORS as error:
         raise DatasetError(f"{display_name(path)}: not a readable .npz file ({error})") from error

@@ -14,7 +14,7 @@ import torch
 from ase import Atoms
 
 from egraffbench.errors import TrajectoryError
-from egraffbench.fileio import atomic_write_bytes
+from egraffbench.fileio import TORCH_FILE_ERRORS, atomic_write_bytes
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.md.state import MDState
 from egraffbench.md.trajectory import ReplicaOutcome
@@ -74,7 +74,7 @@ def read_checkpoint(path: Path, device: torch.device | str) -> Checkpoint | None
             outcomes={int(r): ReplicaOutcome(**o) for r, o in payload["outcomes"].items()},
             frame_counts={int(r): int(n) for r, n in payload["frame_counts"].items()},
         )
-    except (RuntimeError, KeyError, TypeError, EOFError, ValueError) as error:
+    except TORCH_FILE_ERRORS as error:
         raise TrajectoryError(
             f"{path}: unreadable MD checkpoint ({error}); delete it to start over"
         ) from error

@@ -103,11 +103,29 @@ def simulate(
     if checkpoint == "complete":
         return SimulationResult(out_path, list(read_outcomes(out_path).values()), 0, 0.0, None)
     run = _Run(setup, out_path, reference_rdfs, model_name, callback)
-    if checkpoint is None:
-        run.start()
-    else:
-        run.restore(checkpoint)
-    return run.loop()
+    try:
+        if checkpoint is None:
+            run.start()
+        else:
+            run.restore(checkpoint)
+        return run.loop()
+    except Exception:
+        _keep_only_if_resumable(out_path)
+        raise
+
+
+def _keep_only_if_resumable(out_path: Path) -> None:
+    """After a failed run (a model error, a full disk): keep the trajectory only if a checkpoint can resume
+    it and it still reads; otherwise remove it, so that no empty or damaged file blocks the next run."""
+    saved = checkpoint_path(out_path)
+    if saved.is_file():
+        try:
+            read_outcomes(out_path)
+            return
+        except (TrajectoryError, OSError, KeyError):
+            pass
+    out_path.unlink(missing_ok=True)
+    saved.unlink(missing_ok=True)
 
 
 @dataclass

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from e3nn import o3
-from mace.modules import interaction_classes
-from mace.modules.models import ScaleShiftMACE
+
+with contextlib.redirect_stdout(
+    io.StringIO()
+):  # MACE prints a notice on import when cuequivariance is absent
+    from mace.modules import interaction_classes
+    from mace.modules.models import ScaleShiftMACE
 
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.foreign import ForeignForceField

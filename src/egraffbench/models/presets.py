@@ -16,12 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from egraffbench.errors import ConfigError, UnknownNameError
 
 PRESET_FOLDER = Path(__file__).with_name("presets")
+MAX_CUTOFF_A = 15.0  # neighbours per atom grow as cutoff³: ~1000 in a dense solid at 15 Å
+MAX_LEARNING_RATE = 1.0
 
 
 class TrainingConfig(BaseModel):
     """One training protocol for every model (loss on per-atom energy and force components)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     energy_weight: float = Field(1.0, ge=0)
     force_weight: float = Field(100.0, ge=0)
@@ -39,17 +41,33 @@ class TrainingConfig(BaseModel):
     max_val_frames: int | None = Field(None, ge=1)
     max_wall_seconds: float | None = Field(None, gt=0)
 
+    @field_validator("learning_rate")
+    @classmethod
+    def _bounded_learning_rate(cls, value: float) -> float:
+        if value > MAX_LEARNING_RATE:
+            raise ValueError(f"above {MAX_LEARNING_RATE:g}, where any of these models' losses diverge")
+        return value
+
 
 class ModelConfig(BaseModel):
     """Architecture, cutoff (Å), hyperparameters and training protocol of one model."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     architecture: str
     cutoff: float = Field(5.0, gt=0)
     dtype: Literal["float32", "float64"] = "float32"
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @field_validator("cutoff")
+    @classmethod
+    def _bounded_cutoff(cls, value: float) -> float:
+        if value > MAX_CUTOFF_A:
+            raise ValueError(
+                f"above {MAX_CUTOFF_A:g} Å: neighbour lists grow as cutoff³ and would not fit in memory"
+            )
+        return value
 
     @field_validator("architecture")
     @classmethod
@@ -72,7 +90,7 @@ def _validated(data: Any, source: str) -> ModelConfig:
 def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read YAML ({error})") from error
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from egraffbench.errors import UnknownNameError
+from egraffbench.errors import ConfigError, UnknownNameError
 from egraffbench.models.base import ForceField, TrainingStatistics
 
 # Imported lazily so a model whose package is missing does not stop the others from loading.
@@ -54,10 +54,19 @@ def build_force_field(
     coefficients as buffers in the default dtype, and a float32 build cast to float64 keeps their float32
     rounding (equivariance then holds to ~1e-8 only).
     """
+    architecture = architecture_class(name)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        model = architecture_class(name)(species, cutoff, statistics, **(hyperparameters or {}))
+        model = architecture(species, cutoff, statistics, **(hyperparameters or {}))
+    except (
+        TypeError,
+        ValueError,
+        AssertionError,
+        KeyError,
+    ) as error:  # what the builders raise on bad values
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"{name}: invalid hyperparameters {hyperparameters} ({reason})") from error
     finally:
         torch.set_default_dtype(previous)
     return model.to(dtype)

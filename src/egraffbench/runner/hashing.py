@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ from egraffbench.errors import DatasetError
 # trainer included: a change in what a saved model holds means bumping "train"), so that runs recompute that
 # stage and the stages after it instead of reusing stale outputs. Keys also hold the package version.
 STAGE_VERSIONS: dict[str, int] = {"train": 2, "evaluate": 1, "simulate": 2, "score": 3}
+# Packages whose version can change what a stage computes for the same inputs (numerics of torch, the
+# architectures' implementations); each is part of every stage key.
+KEYED_PACKAGES = ("torch", "e3nn", "mace-torch", "nequip", "nequip-allegro", "torchmd-net", "ase")
 KEY_LENGTH = 20  # hex digits kept in folder names (80 bits)
 _CHUNK = 1 << 20
 _file_digests: dict[tuple[str, int, int], str] = {}
@@ -29,9 +34,29 @@ def stable_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
+@cache
+def package_versions() -> dict[str, str | None]:
+    """Installed version of each of KEYED_PACKAGES (None when it is not installed)."""
+    versions: dict[str, str | None] = {}
+    for name in KEYED_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def stage_key(stage: str, inputs: dict[str, Any]) -> str:
-    """The cache key of ``stage`` for ``inputs``; its code version is the package version and the stage's."""
-    return stable_hash({"stage": stage, "version": [__version__, STAGE_VERSIONS[stage]], "inputs": inputs})
+    """The cache key of ``stage`` for ``inputs``; its code version is the package version and the stage's,
+    plus the versions of torch and the model packages."""
+    return stable_hash(
+        {
+            "stage": stage,
+            "version": [__version__, STAGE_VERSIONS[stage]],
+            "packages": package_versions(),
+            "inputs": inputs,
+        }
+    )
 
 
 def file_checksum(path: Path) -> str:

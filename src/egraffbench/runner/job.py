@@ -29,6 +29,7 @@ from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.stage_cache import StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
+    STAGE_CHECKS,
     TRAJECTORY_FILE,
     SystemData,
     evaluate_stage,
@@ -56,6 +57,7 @@ class JobHooks:
     on_stage: Callable[[str, str], None] | None = None
     on_epoch: Callable[[dict], None] | None = None
     on_md: Callable[[SimulationProgress], None] | None = None
+    on_warning: Callable[[str], None] | None = None
 
 
 class _Job:
@@ -63,7 +65,7 @@ class _Job:
 
     def __init__(self, spec: JobSpec, run_dir: Path, hooks: JobHooks) -> None:
         self.spec, self.run_dir, self.hooks = spec, run_dir, hooks
-        self.cache = StageCache(run_dir / STAGE_FOLDER)
+        self.cache = StageCache(run_dir / STAGE_FOLDER, hooks.on_warning)
         self.root = data_root() if spec.data_root is None else Path(spec.data_root)
         self.stages: list[StageRecord] = []
         self.results: dict[str, Any] = {}
@@ -91,7 +93,9 @@ class _Job:
 
     def _stage(self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict]) -> dict:
         """A cached stage: its stored result for ``key``, else ``compute(folder)``."""
-        return self._timed(stage, key, lambda: self.cache.get_or_compute(stage, key, inputs, compute))
+        return self._timed(
+            stage, key, lambda: self.cache.get_or_compute(stage, key, inputs, compute, STAGE_CHECKS[stage])
+        )
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.run_dir))

@@ -1,5 +1,10 @@
 """Content-addressed stage outputs: `<root>/<stage>/<key>/` holds a stage's artifacts, the inputs it was keyed
-on (`inputs.json`) and, written last, its `result.json`: a stage is finished exactly when that file exists.
+on (`inputs.json`) and, written last, its `result.json`: a stage is finished when that file exists.
+
+`result.json` also records the sha256 of every artifact in the folder. Before a finished stage is reused its
+result must parse and hold the stage's fields, every artifact must match its checksum, and the stage's own
+structural check (e.g. the trajectory opens and has the frames the result says) must pass; otherwise the
+folder is emptied, a one-line warning names it, and the stage is computed again.
 
 A file lock per key folder lets concurrent workers that need the same stage (e.g. two tasks sharing a
 training set) compute it once: the second waits, then reuses the first's result.
@@ -9,15 +14,36 @@ from __future__ import annotations
 
 import fcntl
 import json
-from collections.abc import Callable, Iterator
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from egraffbench.errors import EgraffbenchError
 from egraffbench.fileio import atomic_write_json
+from egraffbench.runner.hashing import file_checksum
 
 RESULT_FILE = "result.json"
 INPUTS_FILE = "inputs.json"
+LOCK_FILE = ".lock"
+CHECKSUMS = "_checksums"  # key of result.json: artifact path (relative to the folder) -> sha256
+_BOOKKEEPING = (RESULT_FILE, INPUTS_FILE, LOCK_FILE)
+
+
+@dataclass(frozen=True)
+class StageCheck:
+    """What a reusable result of a stage holds: its ``fields``, and ``artifacts(folder, result)`` that raises
+    (EgraffbenchError or OSError) when the stage's files are unusable."""
+
+    fields: Sequence[str] = ()
+    artifacts: Callable[[Path, dict[str, Any]], None] | None = None
+
+
+class StaleStageError(Exception):
+    """A finished stage whose result or artifacts fail verification."""
 
 
 @contextmanager
@@ -30,38 +56,102 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-class StageCache:
-    """Stage outputs under ``root``, one folder per (stage, key)."""
+def _artifacts(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in _BOOKKEEPING)
 
-    def __init__(self, root: Path) -> None:
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def verified_result(folder: Path, check: StageCheck) -> dict[str, Any] | None:
+    """The result stored in ``folder`` once every check passes; None if the stage has not finished;
+    StaleStageError saying what is wrong otherwise."""
+    path = folder / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise StaleStageError(f"{RESULT_FILE} is unreadable ({error})") from error
+    if not isinstance(stored, dict) or not isinstance(stored.get(CHECKSUMS), dict):
+        raise StaleStageError(f"{RESULT_FILE} records no artifact checksums")
+    checksums = stored.pop(CHECKSUMS)
+    missing = [name for name in check.fields if name not in stored]
+    if missing:
+        raise StaleStageError(f"{RESULT_FILE} lacks {', '.join(missing)}")
+    present = {str(p.relative_to(folder)) for p in _artifacts(folder)}
+    for name in sorted(set(checksums) | present):
+        if name not in checksums or name not in present or file_checksum(folder / name) != checksums[name]:
+            raise StaleStageError(f"{name} differs from the file the stage wrote")
+    if check.artifacts is not None:
+        try:
+            check.artifacts(folder, stored)
+        except (EgraffbenchError, OSError) as error:
+            raise StaleStageError(str(error)) from error
+    return stored
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything in ``folder`` but its lock file."""
+    for entry in folder.iterdir():
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+class StageCache:
+    """Stage outputs under ``root``, one folder per (stage, key); ``warn`` receives one line per discarded
+    stage (default: stderr)."""
+
+    def __init__(self, root: Path, warn: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
+        self.warn = warn or _warn
 
     def folder(self, stage: str, key: str) -> Path:
         """Where the outputs of ``stage`` for ``key`` live."""
         return self.root / stage / key
 
-    def result(self, stage: str, key: str) -> dict[str, Any] | None:
-        """The finished result of (stage, key), or None."""
-        path = self.folder(stage, key) / RESULT_FILE
-        return json.loads(path.read_text()) if path.is_file() else None
+    def result(self, stage: str, key: str, check: StageCheck | None = None) -> dict[str, Any] | None:
+        """The finished, verified result of (stage, key), or None (missing or failing verification)."""
+        try:
+            return verified_result(self.folder(stage, key), check or StageCheck())
+        except StaleStageError:
+            return None
 
     def get_or_compute(
-        self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict[str, Any]]
+        self,
+        stage: str,
+        key: str,
+        inputs: dict[str, Any],
+        compute: Callable[[Path], dict[str, Any]],
+        check: StageCheck | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """The result of (stage, key) and whether it was reused; ``compute(folder)`` runs if it is missing.
+        """The result of (stage, key) and whether it was reused; ``compute(folder)`` runs if it is missing or
+        fails verification (the folder is emptied first, with a warning).
 
         ``compute`` may find partial outputs of an interrupted earlier attempt in its folder and resume them.
         """
-        cached = self.result(stage, key)
+        check = check or StageCheck()
+        cached = self.result(stage, key, check)
         if cached is not None:
             return cached, True
         folder = self.folder(stage, key)
         folder.mkdir(parents=True, exist_ok=True)
-        with _locked(folder / ".lock"):
-            cached = self.result(stage, key)
-            if cached is not None:
-                return cached, True
+        with _locked(folder / LOCK_FILE):
+            try:
+                cached = verified_result(folder, check)
+            except StaleStageError as error:
+                self.warn(f"cached stage {folder} is corrupt ({error}): discarded, recomputing it")
+                _empty(folder)
+            else:
+                if cached is not None:
+                    return cached, True
             atomic_write_json(folder / INPUTS_FILE, inputs)
             result = compute(folder)
-            atomic_write_json(folder / RESULT_FILE, result)
-        return json.loads((folder / RESULT_FILE).read_text()), False
+            checksums = {str(p.relative_to(folder)): file_checksum(p) for p in _artifacts(folder)}
+            atomic_write_json(folder / RESULT_FILE, {**result, CHECKSUMS: checksums})
+        return verified_result(folder, check) or {}, False

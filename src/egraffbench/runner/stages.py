@@ -14,15 +14,17 @@ import torch
 from ase import Atoms
 
 from egraffbench.data.reference import reference_energy, reference_forces
+from egraffbench.errors import TrajectoryError
 from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
-from egraffbench.md.trajectory import read_protocol, read_replica
+from egraffbench.md.trajectory import read_header, read_outcomes, read_protocol, read_replica
 from egraffbench.metrics.accuracy import energy_force_errors
 from egraffbench.metrics.structure import radial_distribution
 from egraffbench.models.base import ForceField
 from egraffbench.models.graph import batch_from_arrays
 from egraffbench.models.presets import ModelConfig
 from egraffbench.models.registry import reference_potential
+from egraffbench.models.storage import load_force_field
 from egraffbench.runner.dynamics_scoring import replica_dynamics, system_reference
 from egraffbench.runner.rollout_scoring import (
     ReferenceEnergies,
@@ -32,12 +34,36 @@ from egraffbench.runner.rollout_scoring import (
     structure_values,
     violation_values,
 )
+from egraffbench.runner.stage_cache import StageCheck
 from egraffbench.tasks.sources import SystemConditions
 from egraffbench.training import train_force_field
 from egraffbench.training.prediction import predict
 
 MODEL_FOLDER = "model"
 TRAJECTORY_FILE = "trajectory.h5"
+
+
+def _model_loads(folder: Path, result: dict[str, Any]) -> None:
+    load_force_field(folder / MODEL_FOLDER)
+
+
+def _trajectory_matches(folder: Path, result: dict[str, Any]) -> None:
+    """The trajectory opens, is complete, and has the replicas and frames the result says."""
+    path = folder / TRAJECTORY_FILE
+    if not read_header(path).get("complete"):
+        raise TrajectoryError(f"{path}: the simulation it holds did not finish")
+    frames, expected = [o.frames for o in read_outcomes(path).values()], result["frames_per_replica"]
+    if frames != expected:
+        raise TrajectoryError(f"{path}: frames per replica {frames}, the result says {expected}")
+
+
+# What a finished stage's result holds and how its artifacts are checked before they are reused.
+STAGE_CHECKS: dict[str, StageCheck] = {
+    "train": StageCheck(("epochs", "best_epoch", "best_val_loss", "parameters"), _model_loads),
+    "evaluate": StageCheck(("frames", "systems")),
+    "simulate": StageCheck(("replicas", "frames_per_replica", "atoms", "protocol"), _trajectory_matches),
+    "score": StageCheck(("run_length_fs", "metric_groups", "systems", "replica_values")),
+}
 
 
 @dataclass
@@ -152,6 +178,7 @@ def simulate_stage(
             {"system": p.system, "frame": p.frame, "temperature_K": t}
             for p, t in zip(plan, temperatures, strict=True)
         ],
+        "frames_per_replica": [o.frames for o in sorted(outcome.replicas, key=lambda o: o.replica)],
         "atoms": atoms,
         "protocol": protocol.model_dump(mode="json"),
     }

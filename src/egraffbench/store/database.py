@@ -62,31 +62,64 @@ def _json(value: Any) -> str:
 class ResultsStore:
     """The results database of ``run_dir`` (created on first use)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, read_only: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DATABASE_FILE
+        self.read_only = read_only
+        companions = [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm")]
+        present = [path.exists() for path in companions]
+        try:
+            self._connection = self._connect()
+            version = self._connection.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as error:
+            if hasattr(self, "_connection"):
+                self._connection.close()
+            for path, existed in zip(companions, present, strict=True):
+                if read_only and not existed:  # what opening a damaged file created
+                    path.unlink(missing_ok=True)
+            raise ConfigError(
+                f"{self.path}: not a readable egraffbench results database ({error}); "
+                "it may be damaged: restore it or start a new --out folder"
+            ) from error
+        if version is None or int(version[0]) != SCHEMA_VERSION:
+            found = "none" if version is None else version[0]
+            raise ConfigError(f"{self.path}: results schema version {found}, expected {SCHEMA_VERSION}")
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection in WAL mode that creates the schema, or (``read_only``) one that never writes."""
+        if self.read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            try:
+                connection = sqlite3.connect(uri, uri=True, isolation_level=None)
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # read-only media without the WAL index: read the file as is
+                connection = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
+            connection.row_factory = sqlite3.Row
+            return connection
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        self._connection.row_factory = sqlite3.Row
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self._connection.execute("PRAGMA synchronous=NORMAL")
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection = connection
         with self._transaction() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        version = self._connection.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-        if int(version) != SCHEMA_VERSION:
-            raise ConfigError(f"{self.path}: results schema version {version}, expected {SCHEMA_VERSION}")
+        return connection
 
     @classmethod
     def open_existing(cls, run_dir: Path) -> ResultsStore:
-        """The store of a run folder that must already hold one."""
-        if not (Path(run_dir) / DATABASE_FILE).is_file():
+        """The store of a run folder that must already hold one, opened read-only."""
+        path = Path(run_dir) / DATABASE_FILE
+        if not path.is_file():
             raise ConfigError(
                 f"{run_dir}: no {DATABASE_FILE} here; is it the --out folder of `egraffbench run`?"
             )
-        return cls(run_dir)
+        if path.stat().st_size == 0:
+            raise ConfigError(f"{path}: empty file (0 bytes), not a results database")
+        return cls(run_dir, read_only=True)
 
     def close(self) -> None:
         self._connection.close()
@@ -187,7 +220,12 @@ class ResultsStore:
             )
 
     def finish_run(self, run_id: str, status: str, counts: dict[str, int]) -> None:
+        """Close a run with ``status``; an `interrupted` run's running jobs become `interrupted` too."""
         with self._transaction() as db:
+            if status == "interrupted":
+                db.execute(
+                    "UPDATE jobs SET status='interrupted' WHERE run_id=? AND status='running'", (run_id,)
+                )
             db.execute(
                 "UPDATE runs SET finished_at=?, status=?, jobs_total=?, jobs_cached=?, jobs_failed=?, "
                 "stages_reused=? WHERE run_id=?",

@@ -65,7 +65,7 @@ def read_task_file(path: Path) -> TaskSpec:
     """Read and validate one task file."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read task file ({error})") from error
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of task fields, got {type(raw).__name__}")

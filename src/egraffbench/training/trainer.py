@@ -18,7 +18,7 @@ from ase import Atoms
 from torch.optim.swa_utils import AveragedModel
 
 from egraffbench.errors import DatasetError, TrainingError
-from egraffbench.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from egraffbench.fileio import TORCH_FILE_ERRORS, atomic_write_bytes, atomic_write_json, atomic_write_text
 from egraffbench.models.base import ForceField
 from egraffbench.models.presets import ModelConfig, TrainingConfig
 from egraffbench.models.registry import build_force_field
@@ -119,11 +119,40 @@ def _torch_bytes(payload: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
+def _resume(
+    path: Path,
+    model: ForceField,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau,
+    averaged: AveragedModel | None,
+) -> dict[str, Any]:
+    """Restore model, optimizer, scheduler and EMA from the checkpoint at ``path``; returns its loop state."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        if averaged is not None:
+            averaged.load_state_dict(saved["ema"])
+        return dict(saved["state"])
+    except TORCH_FILE_ERRORS as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise TrainingError(
+            f"{path}: unreadable training checkpoint ({reason}); delete the folder to train from scratch"
+        ) from error
+
+
 def _restore_log(log_path: Path, last_epoch: int) -> list[dict[str, Any]]:
-    """Log records up to ``last_epoch``: an epoch logged but not checkpointed before a kill is dropped."""
+    """Log records up to ``last_epoch``: an epoch logged but not checkpointed before a kill is dropped, and
+    so is a line torn by a failed write (a full disk)."""
     if not log_path.is_file():
         return []
-    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in filter(str.strip, log_path.read_text().splitlines()):
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            break
     kept = [r for r in records if r["epoch"] <= last_epoch]
     atomic_write_text(log_path, "".join(json.dumps(r) + "\n" for r in kept))
     return kept
@@ -164,7 +193,6 @@ def train_force_field(
             f"training needs non-empty train and validation splits (got {len(train)}, {len(val)})"
         )
     dtype = getattr(torch, config.dtype)
-    out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out_dir / CHECKPOINT_FILE
     if checkpoint_path.exists() and not resume:
         raise TrainingError(
@@ -192,13 +220,8 @@ def train_force_field(
     )
     state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "wall_seconds": 0.0}
     if resume and checkpoint_path.exists():
-        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        if averaged is not None:
-            averaged.load_state_dict(saved["ema"])
-        state = saved["state"]
+        state = _resume(checkpoint_path, model, optimizer, scheduler, averaged)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a model that cannot be built leaves no folder
     atomic_write_json(out_dir / CONFIG_FILE, {"seed": seed, **config.model_dump()})
     log = _restore_log(out_dir / LOG_FILE, state["epoch"])
     selection_model = averaged.module if averaged is not None else model
@@ -215,9 +238,14 @@ def train_force_field(
             optimizer.zero_grad(set_to_none=True)
             loss, parts = loss_terms(model, train_examples, indices, settings, training=True)
             if not torch.isfinite(loss):
+                kept = (
+                    f"last good checkpoint kept in {checkpoint_path}"
+                    if checkpoint_path.exists()
+                    else "no checkpoint was written yet"
+                )
                 raise TrainingError(
                     f"{config.architecture}: loss became {float(loss.detach())} in epoch {epoch}; training "
-                    f"stopped, last good checkpoint kept in {checkpoint_path} (try a lower learning rate)"
+                    f"stopped, {kept} (try a lower learning rate)"
                 )
             loss.backward()
             if settings.gradient_clip is not None:

@@ -1,0 +1,134 @@
+"""Fault injection: the disk fills up (ENOSPC) during `simulate`, `train` and `data fetch`. Each reports one
+`error:` line saying it is out of space, leaves no damaged output, and the same command rerun after space is
+freed ends with exactly what an uninterrupted run gives."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from ase.build import bulk
+from ase.io import write
+
+from egraffbench.cli.main import app
+from egraffbench.md.trajectory import read_outcomes, read_replica
+from egraffbench.models.presets import load_preset
+
+
+def _run(args: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        app([str(a) for a in args])
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    return code, capsys.readouterr().err
+
+
+def _fails_on_call(function: Callable[..., Any], call: int) -> Callable[..., Any]:
+    """``function``, except that its ``call``-th call raises ENOSPC (once)."""
+    calls = []
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == call:
+            raise OSError(errno.ENOSPC, "No space left on device", str(args[0]))
+        return function(*args, **kwargs)
+
+    return wrapped
+
+
+def _assert_out_of_space(code: int, err: str) -> None:
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "out of space" in errors[0], err
+    assert "Traceback" not in err
+
+
+def _same_trajectories(first: Path, second: Path) -> None:
+    assert read_outcomes(first) == read_outcomes(second)
+    for replica in read_outcomes(first):
+        a, b = read_replica(first, replica), read_replica(second, replica)
+        for name in ("step", "positions", "velocities", "forces", "energy"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.parametrize("failing_flush", [1, 3], ids=["before-any-checkpoint", "after-two-checkpoints"])
+def test_full_disk_during_simulate_then_rerun(
+    failing_flush: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    structure = tmp_path / "cu.extxyz"
+    write(structure, bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2)))
+    command = ["simulate", "--model", "emt", "--structure", structure, "--replicas", "2", "--steps", "20"]
+    command += ["--checkpoint-every", "5"]
+    assert _run([*command, "--out", tmp_path / "reference.h5"], capsys)[0] == 0
+
+    from egraffbench.md import engine
+
+    out = tmp_path / "md.h5"
+    monkeypatch.setattr(engine, "append_frames", _fails_on_call(engine.append_frames, failing_flush))
+    _assert_out_of_space(*_run([*command, "--out", out], capsys))
+    # no checkpoint to resume from: nothing is left; else the file and its checkpoint stay, resumable
+    assert out.exists() == (failing_flush > 1)
+    monkeypatch.undo()
+    code, err = _run([*command, "--out", out], capsys)
+    assert code == 0, err
+    assert ("resumed from step" in err) == (failing_flush > 1)
+    _same_trajectories(out, tmp_path / "reference.h5")
+
+
+def test_full_disk_during_train_then_resume(
+    shared_datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = load_preset("mace", "test").model_dump()
+    config["training"].update(max_epochs=3, max_train_frames=8, max_val_frames=4)
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    command = ["train", "--model", "mace", "--dataset", "md17-ethanol", "--config", config_file]
+    command += ["--data-root", shared_datasets]
+    assert _run([*command, "--out", tmp_path / "reference"], capsys)[0] == 0
+
+    from egraffbench.training import trainer
+
+    out = tmp_path / "model"
+    # the second checkpoint write (epoch 2) finds the disk full
+    monkeypatch.setattr(trainer, "atomic_write_bytes", _fails_on_call(trainer.atomic_write_bytes, 2))
+    _assert_out_of_space(*_run([*command, "--out", out], capsys))
+    monkeypatch.undo()
+    code, err = _run([*command, "--out", out, "--resume"], capsys)
+    assert code == 0, err
+    reference = torch.load(tmp_path / "reference" / "weights.pt", weights_only=True)
+    resumed = torch.load(out / "weights.pt", weights_only=True)
+    assert reference.keys() == resumed.keys()
+    assert all(torch.equal(reference[key], resumed[key]) for key in reference)
+    epochs = [line for line in (out / "training_log.jsonl").read_text().splitlines() if line.strip()]
+    assert len(epochs) == 3
+
+
+def test_full_disk_during_data_fetch_then_rerun(
+    shared_datasets: Path,
+    data_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    original = shutil.copyfile
+
+    def half_then_full(source: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+        Path(target).write_bytes(Path(source).read_bytes()[:1000])  # a partial copy, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    command = ["data", "fetch", "md17-ethanol", "--from", shared_datasets]
+    monkeypatch.setattr(shutil, "copyfile", half_then_full)
+    _assert_out_of_space(*_run(command, capsys))
+    assert not [p for p in data_cache.rglob("*") if p.is_file()]  # no partial file where loaders look
+    monkeypatch.setattr(shutil, "copyfile", original)
+    code, err = _run(command, capsys)
+    assert code == 0, err
+    for split in ("train", "val", "test"):
+        fetched = data_cache / "md17" / "ethanol" / f"{split}.npz"
+        assert fetched.read_bytes() == (shared_datasets / "md17" / "ethanol" / f"{split}.npz").read_bytes()
