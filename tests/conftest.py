@@ -1,4 +1,5 @@
-"""Shared fixtures: where the offline copies of the real datasets live."""
+"""Shared fixtures: where the offline copies of the real datasets live; the summation-order settings of the
+run (torch threads, batch order: see summation_order.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from summation_order import batch_order_name, configured_threads
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,3 +33,30 @@ def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("EGRAFFBENCH_DATA", str(cache))
     return cache
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a malformed summation-order setting before any test runs."""
+    try:
+        configured_threads()
+        batch_order_name()
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    threads = configured_threads() or "default"
+    kernels = os.environ.get("ATEN_CPU_CAPABILITY") or "native"
+    order = batch_order_name()
+    return f"summation order: torch threads {threads}, batch order {order}, CPU kernels {kernels}"
+
+
+@pytest.fixture(autouse=True)
+def configured_torch_threads() -> None:
+    """With $EGRAFFBENCH_TEST_THREADS set, every test starts with that many torch threads (a test that set
+    its own count, e.g. through a job's executor, does not leak it into the next)."""
+    threads = configured_threads()
+    if threads is not None:
+        import torch  # only then: most test modules need no torch
+
+        torch.set_num_threads(threads)

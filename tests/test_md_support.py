@@ -1,7 +1,10 @@
 """Helpers of the MD tests (no tests here): a batched Lennard-Jones force field, a NaN-injecting wrapper,
-small crystals."""
+small crystals, simulation in the run's batch order, the thread fixture."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +12,10 @@ import torch
 from ase import Atoms
 from ase.build import bulk
 
+from egraffbench.md import MDProtocol, SimulationResult, simulate
 from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.graph import AtomicBatch
+from summation_order import in_batch_order, torch_threads
 
 ARGON = 18
 ARGON_EPSILON = 0.0104  # eV
@@ -78,10 +83,29 @@ def copper_gold(repeat: int = 2, gold_fraction: float = 0.25, seed: int = 0) -> 
     return atoms
 
 
+def simulate_in_batch_order(
+    model: ForceField,
+    structures: Sequence[Atoms],
+    protocol: MDProtocol,
+    out_path: Path,
+    replica_ids: Sequence[int] | None = None,
+    **options,
+) -> SimulationResult:
+    """``simulate`` with the replicas in this test run's batch order ($EGRAFFBENCH_TEST_BATCH_ORDER), each
+    keeping its id (default 0..R−1): records and random streams are by id, so results read by id agree."""
+    ids = list(range(len(structures))) if replica_ids is None else list(replica_ids)
+    if options.get("temperatures_K") is not None:
+        options["temperatures_K"] = in_batch_order(options["temperatures_K"])
+    return simulate(
+        model, in_batch_order(structures), protocol, out_path, replica_ids=in_batch_order(ids), **options
+    )
+
+
 @pytest.fixture
 def one_thread():
-    """Small systems run fastest on one intra-op thread (and do not fight other processes for cores)."""
+    """Small systems run fastest on one intra-op thread (and do not fight other processes for cores); a run
+    with $EGRAFFBENCH_TEST_THREADS uses that count instead."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads(1))
     yield
     torch.set_num_threads(threads)

@@ -10,8 +10,8 @@ import pytest
 from ase import units
 from scipy import stats
 
-from egraffbench.md import MDProtocol, read_replica, simulate
-from test_md_support import LennardJones, argon_crystal, one_thread  # noqa: F401
+from egraffbench.md import MDProtocol, read_replica
+from test_md_support import LennardJones, argon_crystal, one_thread, simulate_in_batch_order  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -42,7 +42,7 @@ def zero_momentum_start(seed: int):
 def run(protocol: MDProtocol, replicas: int, tmp_path: Path) -> Path:
     path = tmp_path / f"{protocol.ensemble}.h5"
     structures = [zero_momentum_start(seed) for seed in range(replicas)]
-    simulate(LennardJones(), structures, protocol, path)
+    simulate_in_batch_order(LennardJones(), structures, protocol, path)
     return path
 
 

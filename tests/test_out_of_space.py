@@ -51,6 +51,7 @@ def _assert_out_of_space(code: int, err: str) -> None:
 
 
 def _same_trajectories(first: Path, second: Path) -> None:
+    """Bit for bit: the same command (batch, order) with the same threads, the rerun resumed exactly."""
     assert read_outcomes(first) == read_outcomes(second)
     for replica in read_outcomes(first):
         a, b = read_replica(first, replica), read_replica(second, replica)
@@ -105,7 +106,7 @@ def test_full_disk_during_train_then_resume(
     reference = torch.load(tmp_path / "reference" / "weights.pt", weights_only=True)
     resumed = torch.load(out / "weights.pt", weights_only=True)
     assert reference.keys() == resumed.keys()
-    assert all(torch.equal(reference[key], resumed[key]) for key in reference)
+    assert all(torch.equal(reference[key], resumed[key]) for key in reference)  # same batches and threads
     epochs = [line for line in (out / "training_log.jsonl").read_text().splitlines() if line.strip()]
     assert len(epochs) == 3
 

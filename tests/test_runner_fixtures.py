@@ -21,6 +21,7 @@ from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import ModeOverride, load_task
+from summation_order import torch_threads
 
 TINY_MODE = ModeOverride(model_preset="test", replicas=2, md={"steps": 20, "checkpoint_every": 5})
 MODELS = ["mace", "emt"]
@@ -120,13 +121,13 @@ _REFERENCE: list[ReferenceRun] = []
 
 
 def shared_reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
-    """One uninterrupted in-process run (1 torch thread) of mace (test preset) and emt on the tiny task,
-    made once per test session (test modules wrap it in a fixture)."""
+    """One uninterrupted in-process run (1 torch thread, or $EGRAFFBENCH_TEST_THREADS) of mace (test preset)
+    and emt on the tiny task, made once per test session (test modules wrap it in a fixture)."""
     if not _REFERENCE:
         folder = tmp_path_factory.mktemp("reference")
         task_file = write_tiny_task(folder)
         run_dir = folder / "run"
-        result = run_benchmark(tiny_jobs(task_file), run_dir, InProcessExecutor(torch_threads=1))
+        result = run_benchmark(tiny_jobs(task_file), run_dir, InProcessExecutor(torch_threads(1)))
         _REFERENCE.append(ReferenceRun(task_file, run_dir, result))
     return _REFERENCE[0]
 

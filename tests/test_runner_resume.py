@@ -21,6 +21,7 @@ from egraffbench.runner.job import JobHooks
 from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import ModeOverride, load_task
+from summation_order import torch_threads
 from test_runner_fixtures import (
     ReferenceRun,
     physics_metrics,
@@ -70,7 +71,7 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
 ) -> None:
     jobs = tiny_jobs(reference_run.task_file)
     run_dir = tmp_path / "run"
-    executor = InProcessExecutor(torch_threads=1)
+    executor = InProcessExecutor(torch_threads(1))  # the reference run's threads: the same sums, bit for bit
     with pytest.raises(Killed):
         run_benchmark(jobs, run_dir, executor, KillAt(epoch=1))
     with pytest.raises(Killed):
@@ -91,6 +92,7 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
     }
     assert mace.results["md"]["resumed_from_step"] == 10
     assert mace.results["training"]["epochs"] == 2
+    # bit for bit: the reference's jobs, batches and threads, and resumed training and MD continue exactly
     assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
 
     again = run_benchmark(jobs, run_dir, executor)

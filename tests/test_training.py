@@ -82,6 +82,7 @@ def test_resume_continues_exactly(tmp_path) -> None:
     straight = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "straight", seed=5)
     train_force_field(tiny_config(epochs=2), train, val, tmp_path / "resumed", seed=5)
     resumed = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "resumed", seed=5, resume=True)
+    # bit for bit: the resumed epoch sees the same minibatches in the same process with the same threads
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
     logs = [

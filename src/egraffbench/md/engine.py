@@ -91,11 +91,11 @@ def simulate(
     Initial momenta come from a structure's ``momenta`` array (or ``velocities``, Å per ASE time unit) when
     it has one, else are drawn from the Maxwell–Boltzmann distribution at the replica's temperature with its
     own random stream. ``temperatures_K`` overrides ``protocol.temperature_K`` per replica; ``replica_ids``
-    (default 0..R−1) name the replicas' random streams and records, so a replica gives the same trajectory
-    whatever else shares its batch; ``reference_rdfs`` (by replica id) enable the g(r) drift check of
-    periodic replicas. An existing ``out_path`` of the same run is resumed from its checkpoint (or returned
-    if complete); one of another run is a ConfigError unless ``overwrite``. ``model`` is moved to ``device``
-    and the protocol dtype.
+    (default 0..R−1) name the replicas' random streams and records, so a replica draws the same random numbers
+    and gets the same forces (to rounding, see docs/md.md) whatever else shares its batch; ``reference_rdfs``
+    (by replica id) enable the g(r) drift check of periodic replicas. An existing ``out_path`` of the same run
+    is resumed from its checkpoint (or returned if complete); one of another run is a ConfigError unless
+    ``overwrite``. ``model`` is moved to ``device`` and the protocol dtype.
     """
     out_path = Path(out_path)
     setup = _Setup.create(model, structures, protocol, temperatures_K, replica_ids, device)
