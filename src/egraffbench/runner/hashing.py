@@ -17,7 +17,7 @@ from egraffbench.errors import DatasetError
 # Version of each stage's code: bump one when its results would change for the same inputs (the models and
 # trainer included: a change in what a saved model holds means bumping "train"), so that runs recompute that
 # stage and the stages after it instead of reusing stale outputs. Keys also hold the package version.
-STAGE_VERSIONS: dict[str, int] = {"train": 2, "evaluate": 1, "simulate": 1, "score": 2}
+STAGE_VERSIONS: dict[str, int] = {"train": 2, "evaluate": 1, "simulate": 1, "replay": 1, "score": 3}
 KEY_LENGTH = 20  # hex digits kept in folder names (80 bits)
 _CHUNK = 1 << 20
 _file_digests: dict[tuple[str, int, int], str] = {}

@@ -25,6 +25,7 @@ from egraffbench.models.storage import load_force_field
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
+from egraffbench.runner.replay import replay_plan, replay_stage, replay_values
 from egraffbench.runner.stage_cache import StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
@@ -37,6 +38,7 @@ from egraffbench.runner.stages import (
 )
 from egraffbench.store.records import JobRecord, StageRecord
 from egraffbench.tasks.schema import DataSource
+from egraffbench.training.statistics import fit_element_energies
 from egraffbench.tasks.sources import (
     ensure_available,
     load_source,
@@ -208,20 +210,65 @@ class _Job:
         self.trajectory = self.cache.folder("simulate", self.simulate_key) / TRAJECTORY_FILE
         self.artifacts["trajectory"] = self._relative(self.trajectory)
 
+    def replay(self) -> None:
+        """Reference mode's EV/FV segment: deterministic NVE replays from the reference trajectory (only
+        when a test system has no oracle and a contiguous test trajectory of known spacing)."""
+        self.replay_key = None
+        plan = replay_plan(self.test_systems, self.spec.settings.replicas)
+        if "violation" not in self.spec.task.metrics or not plan:
+            return
+        protocol = self.spec.settings.protocol
+        inputs = {
+            "model": self.model_id,
+            "test": self.digests["test"],
+            "plan": plan,
+            "protocol": protocol.model_dump(mode="json", exclude={"temperature_K", "steps", "seed"}),
+        }
+        self.replay_key = stage_key("replay", inputs)
+        self.results["replay"] = self._stage(
+            "replay",
+            self.replay_key,
+            inputs,
+            lambda folder: replay_stage(
+                self.model, self.spec.model.name, self.test_systems, plan, protocol, folder, self.hooks.on_md
+            ),
+        )
+
+    def _replay_values(self, element_energies: dict[int, float]) -> list:
+        if self.replay_key is None:
+            return []
+        folder = self.cache.folder("replay", self.replay_key)
+        return replay_values(folder, self.results["replay"], self.test_systems, element_energies)
+
     def score(self) -> None:
         protocol = self.spec.settings.protocol
         run_length_fs = protocol.steps * protocol.timestep_fs
         groups = [g for g in self.spec.task.metrics if g != "errors"]
-        inputs = {"simulation": self.simulate_key, "test": self.digests["test"], "metrics": groups}
+        inputs = {
+            "simulation": self.simulate_key,
+            "replay": self.replay_key,
+            "train": self.digests["train"],
+            "test": self.digests["test"],
+            "metrics": groups,
+        }
         key = stage_key("score", inputs)
-        self.results["scores"] = self._stage(
-            "score",
-            key,
-            inputs,
-            lambda folder: score_stage(
-                self.trajectory, self.results["md"], self.test_systems, run_length_fs, self.spec.seed, groups
-            ),
-        )
+
+        def compute(folder: Path) -> dict:
+            train = self._load("train")
+            species = sorted({int(z) for atoms in train for z in atoms.numbers})
+            element_energies = fit_element_energies(train, species)
+            return score_stage(
+                self.trajectory,
+                self.results["md"],
+                self.test_systems,
+                run_length_fs,
+                self.spec.seed,
+                groups,
+                element_energies,
+                self._replay_values(element_energies),
+            )
+
+        self.results["scores"] = self._stage("score", key, inputs, compute)
         self.artifacts["scores"] = self._relative(self.cache.folder("score", key) / "result.json")
 
     def run(self) -> None:
@@ -230,6 +277,7 @@ class _Job:
         if "errors" in self.spec.task.metrics:
             self.evaluate()
         self.simulate()
+        self.replay()
         self.score()
 
 
