@@ -1,0 +1,121 @@
+"""How long an exact replay of an MD17 reference trajectory stays on it: the scoring horizon τ of
+reference-trajectory mode (docs/metrics.md).
+
+Two measurements per molecule, on its test split (the first 1000 frames of the MD17 trajectory, Δt = 0.5 fs):
+
+(1) Verlet residual r_k = x_{k+1} − 2x_k + x_{k−1} − Δt² F_k/m of the reference frames with their own DFT
+    forces: what separates the reference from velocity Verlet at Δt on the exact potential (thermostat,
+    SCF noise, stored precision), as a fraction of Δt² |F/m|; and the error of the central-difference
+    velocity against the continuous one, Δt²/6 · |d³x/dt³| with d³x/dt³ from differences of F/m, as a
+    fraction of the rms velocity.
+(2) Decorrelation of an exact replay. The exact potential cannot be integrated, so a trained model stands in
+    for it: replay A is Störmer–Verlet on the model from frames k−1, k (equal to velocity Verlet with the
+    central-difference velocity); replay B is the same plus, at every step n, the reference's measured
+    residual r_{k+n} (what the reference does that exact dynamics does not). FV between A's and B's forces
+    along time, median over the start frames, is how fast two trajectories that start together and differ
+    only by the reference's own deviations part; the time it first exceeds the fidelity threshold (0.1)
+    bounds the horizon over which even an exact potential stays comparable to the reference. Replay A's FV
+    against the reference forces (the model's own replay score) is printed beside it.
+
+    python benchmarks/replay_horizon.py --data ../shared/datasets --model DIR [--molecule ethanol]
+        [--starts 10] [--steps 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import units
+from ase.data import atomic_masses
+
+from egraffbench.metrics.violation import force_violation
+from egraffbench.models.graph import batch_from_arrays
+from egraffbench.models.storage import load_force_field
+from egraffbench.runner.rollout_scoring import FIDELITY_THRESHOLD
+
+SPACING_FS = 0.5
+
+
+def verlet_residuals(positions: np.ndarray, forces: np.ndarray, masses: np.ndarray, dt: float) -> np.ndarray:
+    """r_k for k = 1 … F−2, shape (F−2, N, 3) Å."""
+    second = positions[2:] - 2 * positions[1:-1] + positions[:-2]
+    return second - dt**2 * forces[1:-1] / masses[None, :, None]
+
+
+def _rms(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(values**2)))
+
+
+def _model_forces(model, positions: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    count = len(positions)
+    batch = batch_from_arrays(
+        list(positions), [numbers] * count, [np.zeros((3, 3))] * count, [np.zeros(3, bool)] * count,
+        cutoff=model.cutoff, dtype=torch.float64,
+    )
+    return model(batch)["forces"].detach().numpy().reshape(positions.shape)
+
+
+def paired_replays(model, data: dict, starts: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """FV(A, B) and FV(A, reference) per step and start frame, shape (steps + 1, S)."""
+    positions, forces = data["pos"], data["forces"]
+    numbers, masses = data["atomic_numbers"], atomic_masses[data["atomic_numbers"]]
+    dt = SPACING_FS * units.fs
+    residual = verlet_residuals(positions, forces, masses, dt)  # residual[k − 1] belongs to frame k
+    previous = np.concatenate([positions[starts - 1]] * 2)
+    current = np.concatenate([positions[starts]] * 2)
+    half = len(starts)
+    between, against = [], []
+    for n in range(steps + 1):
+        model_forces = _model_forces(model, current, numbers)
+        between.append(force_violation(model_forces[:half], model_forces[half:]))
+        against.append(force_violation(model_forces[:half], forces[starts + n]))
+        if n == steps:
+            break
+        following = 2 * current - previous + dt**2 * model_forces / masses[None, :, None]
+        following[half:] += residual[starts + n - 1]
+        previous, current = current, following
+    return np.array(between), np.array(against)
+
+
+def _first_above(curve: np.ndarray, threshold: float) -> str:
+    above = np.nonzero(curve > threshold)[0]
+    return f"{above[0] * SPACING_FS:g} fs" if above.size else f"> {(len(curve) - 1) * SPACING_FS:g} fs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--model", type=Path, required=True, help="a trained model folder of this molecule")
+    parser.add_argument("--molecule", default="ethanol")
+    parser.add_argument("--starts", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=400)
+    args = parser.parse_args()
+    data = dict(np.load(args.data / "md17" / args.molecule / "test.npz"))
+    masses = atomic_masses[data["atomic_numbers"]]
+    dt = SPACING_FS * units.fs
+    residual = verlet_residuals(data["pos"], data["forces"], masses, dt)
+    kick = dt**2 * data["forces"][1:-1] / masses[None, :, None]
+    velocity = (data["pos"][2:] - data["pos"][:-2]) / (2 * dt)
+    acceleration = data["forces"] / masses[None, :, None]
+    jerk = (acceleration[2:] - acceleration[:-2]) / (2 * dt)
+    print(f"{args.molecule}: Verlet residual / Δt²|F/m| = {_rms(residual) / _rms(kick):.4f} (rms, {_rms(residual):.2e} Å)")
+    print(f"central-difference velocity error / rms velocity = {_rms(dt**2 / 6 * jerk) / _rms(velocity):.4f}")
+    model = load_force_field(args.model).double().eval()
+    last = len(data["pos"]) - args.steps - 2
+    starts = np.linspace(1, last, args.starts).round().astype(int)
+    between, against = paired_replays(model, data, starts, args.steps)
+    median_between, median_against = np.median(between, axis=1), np.median(against, axis=1)
+    for label, curve in (("exact-replay proxy FV(A, B)", median_between), ("model FV(A, ref)", median_against)):
+        print(
+            f"{label}: first > 0.01 at {_first_above(curve, 0.01)}, "
+            f"> {FIDELITY_THRESHOLD} at {_first_above(curve, FIDELITY_THRESHOLD)}; "
+            + ", ".join(f"{t:g} fs: {curve[int(t / SPACING_FS)]:.3g}" for t in (5, 10, 20, 40, 80, 120, 160, 200)
+                        if int(t / SPACING_FS) < len(curve))
+        )
+
+
+if __name__ == "__main__":
+    main()
