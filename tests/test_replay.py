@@ -14,8 +14,8 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.langevin import Langevin
-from ase.md.verlet import VelocityVerlet
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.verlet import VelocityVerlet
 
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.emt_reference import EMTForceField
@@ -65,7 +65,10 @@ def _nve_reference(frames: int, momenta: bool) -> list:
     atoms = _alloy(seed=3)
     atoms.calc = EMT()
     MaxwellBoltzmannDistribution(atoms, temperature_K=600.0, rng=np.random.default_rng(3))
-    Langevin(atoms, units.fs, temperature_K=600.0, friction=0.01, fixcm=False, rng=np.random.default_rng(4)).run(50)
+    thermostat = Langevin(
+        atoms, units.fs, temperature_K=600.0, friction=0.01, fixcm=False, rng=np.random.default_rng(4)
+    )
+    thermostat.run(50)
     dynamics = VelocityVerlet(atoms, SPACING_FS * units.fs)
     recorded = []
     for _ in range(frames):

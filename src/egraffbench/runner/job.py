@@ -38,7 +38,6 @@ from egraffbench.runner.stages import (
 )
 from egraffbench.store.records import JobRecord, StageRecord
 from egraffbench.tasks.schema import DataSource
-from egraffbench.training.statistics import fit_element_energies
 from egraffbench.tasks.sources import (
     ensure_available,
     load_source,
@@ -46,6 +45,7 @@ from egraffbench.tasks.sources import (
     source_files,
     system_conditions,
 )
+from egraffbench.training.statistics import fit_element_energies
 
 STAGE_FOLDER = "stages"
 

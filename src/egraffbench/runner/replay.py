@@ -168,7 +168,6 @@ def replay_stage(
     return {"systems": results}
 
 
-
 def replay_values(
     folder: Path, result: dict[str, Any], systems: Sequence[SystemData], element_energies: dict[int, float]
 ) -> list[ReplicaValues]:
