@@ -98,7 +98,8 @@ class _Job:
         return str(path.relative_to(self.run_dir))
 
     def _digest(self, source: DataSource) -> str:
-        described = source.model_dump(mode="json", exclude={"file", "name"})
+        # the replay horizon is scoring configuration (in the replay key through its plan), not data
+        described = source.model_dump(mode="json", exclude={"file", "name", "replay_horizon_fs"})
         return stable_hash(
             {**described, "files": [data_checksum(p) for p in source_files(source, self.root)]}
         )
