@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import pytest
 import torch
@@ -20,6 +21,8 @@ from ase.md.verlet import VelocityVerlet
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.emt_reference import EMTForceField
 from egraffbench.models.graph import AtomicBatch
+from egraffbench.runner.job import run_job
+from egraffbench.runner.matrix import expand_jobs
 from egraffbench.runner.replay import (
     replay_plan,
     replay_protocol,
@@ -36,6 +39,7 @@ from egraffbench.runner.rollout_scoring import (
     fidelity_time,
 )
 from egraffbench.runner.stages import SystemData
+from egraffbench.tasks import ModeOverride, load_task
 from egraffbench.tasks.sources import SystemConditions
 from egraffbench.training.statistics import fit_element_energies
 
@@ -156,3 +160,40 @@ def test_fidelity_time_is_the_first_frame_past_the_threshold_else_the_failure_el
     assert fidelity_time(rollout, reference, horizon_fs=10.0) == 2.0  # the replay failed a stability check
     rollout.energies[1] = np.nan
     assert fidelity_time(rollout, reference, horizon_fs=10.0) == 0.5  # a non-finite frame is lost
+
+
+TASK_WITHOUT_ORACLE = """name: nve-reference
+version: 1
+kind: in-distribution
+description: "EMT NVE reference trajectory, scored without an oracle"
+train:
+  - {file: train.extxyz, format: extxyz}
+val:
+  - {file: train.extxyz, format: extxyz}
+test:
+  - {file: test.extxyz, format: extxyz, name: cuau, temperature_K: 600.0, frame_spacing_fs: 1.0,
+     replay_horizon_fs: 15}
+metrics: [violation, stability]
+"""
+
+
+def test_a_job_without_oracle_scores_emt_on_replays_with_e0_relative_energies(tmp_path: Path) -> None:
+    ase.io.write(tmp_path / "train.extxyz", [_labelled_alloy(seed) for seed in range(4)])
+    ase.io.write(tmp_path / "test.extxyz", _nve_reference(30, momenta=False))
+    (tmp_path / "task.yaml").write_text(TASK_WITHOUT_ORACLE)
+    mode = ModeOverride(model_preset="test", replicas=2, md={"steps": 10, "dtype": "float64"})
+    (spec,) = expand_jobs(["emt"], [load_task(tmp_path / "task.yaml")], 1, "dev", mode)
+    record = run_job(spec, tmp_path / "run")
+    assert record.status == "done", record.traceback
+    assert [stage.stage for stage in record.stages] == ["fetch", "simulate", "replay", "score"]
+    scores = record.results["scores"]
+    assert scores["violation_reference"] == "reference-trajectory" and scores["replays"] == 2
+    assert scores["horizon_fs"] == 15.0 and scores["fidelity_time_fs"]["value"] == 15.0
+    assert scores["ev"]["value"] <= 1e-3 and scores["fv"]["value"] <= 1e-3
+    assert scores["replicas"] == 2 and scores["stable_fraction"] == 1.0  # stability: production MD only
+    replays = [v for v in scores["replica_values"] if v["segment"] == "replay"]
+    assert [v["compared_frames"] for v in replays] == [16, 16]  # τ / Δt + 1 frames each
+    composition = [29] * 24 + [79] * 8
+    e0 = sum(scores["element_energies"][str(z)] for z in composition)
+    assert abs(e0) > 0.1  # the fit is not trivial: EV of E − E0 differs from the absolute one
+    assert scores["ev"]["value"] != pytest.approx(scores["ev_absolute"]["value"], rel=0.05)
