@@ -79,7 +79,7 @@ def _job(run_dir: Path, task: TaskSpec, systems: list[SystemData], model: str, s
     results["md"] = simulate_stage(force_field, model, systems, settings.replicas, protocol, folder, None)
     trajectory = folder / "trajectory.h5"
     run_length_fs = protocol.steps * protocol.timestep_fs
-    results["scores"] = score_stage(trajectory, results["md"], systems, run_length_fs, seed, GROUPS)
+    results["scores"] = score_stage(trajectory, results["md"], systems, run_length_fs, seed, GROUPS, {})
     artifacts["trajectory"] = str(trajectory.relative_to(run_dir))
     return JobRecord(
         job_id=f"{model}/{TASK}/seed{seed}",

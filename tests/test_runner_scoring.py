@@ -87,7 +87,7 @@ def _violating(energies: list[float], reference: list[float], system: str) -> Re
     rollout = _rollout(np.zeros((frames, 2, 3)), 3.6)
     rollout.energies, rollout.forces = np.array(energies), forces
     values = ReplicaValues(system, None, None, violation_reference="oracle")
-    found = violation_values(rollout, ReferenceEnergies(np.array(reference), 1.5 * forces))
+    found = violation_values(rollout, ReferenceEnergies(np.array(reference), 1.5 * forces), 0.0)
     for key, value in found.items():
         setattr(values, key, value)
     return values

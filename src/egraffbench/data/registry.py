@@ -145,6 +145,9 @@ class DatasetSpec(_Model):
     test_frame_spacing_fs: float | None = Field(
         None, gt=0, description="time between test frames when the test split is one contiguous trajectory"
     )
+    replay_horizon_fs: float | None = Field(
+        None, gt=0, description="EV/FV scoring horizon of reference-trajectory mode, fs (docs/metrics.md)"
+    )
     oracle: str | None = Field(None, description="reference potential that generated the data, if any")
     elements: tuple[str, ...]
     atoms_per_frame: int | None = Field(None, ge=1)

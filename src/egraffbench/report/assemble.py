@@ -109,7 +109,10 @@ def _extras(
 
 
 def _missing(jobs: Sequence[JobView]) -> dict[str, str]:
-    reasons = {"diffusivity_error": captions.DIFFUSION_UNDEFINED}
+    reasons = {
+        "diffusivity_error": captions.DIFFUSION_UNDEFINED,
+        "fidelity_time_fs": "defined only against a reference trajectory (replays), not with an oracle",
+    }
     for job in jobs:
         if job.scores.get("violation_reason"):
             reasons["ev"] = reasons["fv"] = job.scores["violation_reason"]

@@ -85,6 +85,7 @@ def pooled_stability(jobs: Sequence[JobView]) -> dict[str, Any] | None:
         ReplicaValues(v["system"], v["failure_time_fs"], v["failure_reason"])  # all stability needs
         for s in scored
         for v in s["replica_values"]
+        if v.get("segment", "production") == "production"  # reference-mode replays are not stability runs
     ]
     run_length_fs = float(scored[0]["run_length_fs"])
     horizon_fs = float(scored[0].get("stability_horizon_fs", run_length_fs))

@@ -19,6 +19,8 @@ SCORE_UNITS = {
     "jsd": "",
     "ev": "",
     "fv": "",
+    "ev_absolute": "",
+    "fidelity_time_fs": "fs",
     "rollout_energy_mae_per_atom": "eV/atom",
     "rollout_force_mae": "eV/Å",
     "stable_fraction": "",

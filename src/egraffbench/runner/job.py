@@ -26,6 +26,7 @@ from egraffbench.models.storage import load_force_field
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
+from egraffbench.runner.replay import replay_plan, replay_stage, replay_values
 from egraffbench.runner.stage_cache import StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
@@ -46,6 +47,7 @@ from egraffbench.tasks.sources import (
     source_files,
     system_conditions,
 )
+from egraffbench.training.statistics import fit_element_energies
 
 STAGE_FOLDER = "stages"
 
@@ -101,7 +103,8 @@ class _Job:
         return str(path.relative_to(self.run_dir))
 
     def _digest(self, source: DataSource) -> str:
-        described = source.model_dump(mode="json", exclude={"file", "name"})
+        # the replay horizon is scoring configuration (in the replay key through its plan), not data
+        described = source.model_dump(mode="json", exclude={"file", "name", "replay_horizon_fs"})
         return stable_hash(
             {**described, "files": [data_checksum(p) for p in source_files(source, self.root)]}
         )
@@ -239,27 +242,67 @@ class _Job:
         self.trajectory = self.cache.folder("simulate", self.simulate_key) / TRAJECTORY_FILE
         self.artifacts["trajectory"] = self._relative(self.trajectory)
 
+    def replay(self) -> None:
+        """Reference mode's EV/FV segment: deterministic NVE replays from the reference trajectory (only
+        when a test system has no oracle and a contiguous test trajectory of known spacing)."""
+        self.replay_key = None
+        plan = replay_plan(self.test_systems, self.spec.settings.replicas)
+        if "violation" not in self.spec.task.metrics or not plan:
+            return
+        protocol = self.spec.settings.protocol
+        inputs = {
+            "model": self.model_id,
+            "test": self.digests["test"],
+            "plan": plan,
+            "protocol": protocol.model_dump(mode="json", exclude={"temperature_K", "steps", "seed"}),
+        }
+        self.replay_key = stage_key("replay", inputs)
+        self.results["replay"] = self._stage(
+            "replay",
+            self.replay_key,
+            inputs,
+            lambda folder: replay_stage(
+                self.model, self.spec.model.name, self.test_systems, plan, protocol, folder, self.hooks.on_md
+            ),
+        )
+
+    def _replay_values(self, element_energies: dict[int, float]) -> list:
+        if self.replay_key is None:
+            return []
+        folder = self.cache.folder("replay", self.replay_key)
+        return replay_values(folder, self.results["replay"], self.test_systems, element_energies)
+
     def score(self) -> None:
         protocol = self.spec.settings.protocol
         run_length_fs = protocol.steps * protocol.timestep_fs
         horizon_fs = protocol.horizon_steps * protocol.timestep_fs
         groups = [g for g in self.spec.task.metrics if g != "errors"]
-        inputs = {"simulation": self.simulate_key, "test": self.digests["test"], "metrics": groups}
+        inputs = {
+            "simulation": self.simulate_key,
+            "replay": self.replay_key,
+            "train": self.digests["train"],
+            "test": self.digests["test"],
+            "metrics": groups,
+        }
         key = stage_key("score", inputs)
-        self.results["scores"] = self._stage(
-            "score",
-            key,
-            inputs,
-            lambda folder: score_stage(
+
+        def compute(folder: Path) -> dict:
+            train = self._load("train")
+            species = sorted({int(z) for atoms in train for z in atoms.numbers})
+            element_energies = fit_element_energies(train, species)
+            return score_stage(
                 self.trajectory,
                 self.results["md"],
                 self.test_systems,
                 run_length_fs,
                 self.spec.seed,
                 groups,
+                element_energies,
+                self._replay_values(element_energies),
                 horizon_fs,
-            ),
-        )
+            )
+
+        self.results["scores"] = self._stage("score", key, inputs, compute)
         self.artifacts["scores"] = self._relative(self.cache.folder("score", key) / "result.json")
 
     def run(self) -> None:
@@ -270,6 +313,7 @@ class _Job:
         if "errors" in self.spec.task.metrics:
             self.evaluate()
         self.simulate()
+        self.replay()
         self.score()
 
 

@@ -28,7 +28,8 @@ from egraffbench.metrics.violation import VIOLATION_EPSILON, energy_violation, f
 from egraffbench.runner.dynamics_scoring import dynamics_scores
 
 BOOTSTRAP_RESAMPLES = 2000
-NOT_APPLICABLE = "no oracle, and the test frames are not a contiguous trajectory on the MD time grid"
+NOT_APPLICABLE = "no oracle, and the test frames are not a contiguous trajectory of known spacing"
+FIDELITY_THRESHOLD = 0.1  # FV above which a replay has left the reference trajectory (docs/metrics.md)
 
 
 @dataclass
@@ -71,6 +72,10 @@ class ReplicaValues:
     nve_drift: float | None = None  # |d(E_pot + E_kin)/dt| / N, eV/atom/ps (NVE runs)
     vdos_error: float | None = None  # total variation distance of the VDOS from the reference's
     adf_error: float | None = None  # total variation distance of the bond-angle distribution
+    segment: str = "production"  # "production" (thermostatted MD) or "replay" (reference mode's EV/FV)
+    ev_absolute_log_sum: float | None = None  # as ev_log_sum with absolute energies (paper-style EV)
+    fidelity_time_fs: float | None = None  # replays: first time FV > FIDELITY_THRESHOLD, censored at horizon
+    horizon_fs: float | None = None  # replays: the scoring horizon τ
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,24 +109,51 @@ def structure_values(
     return values
 
 
-def violation_values(rollout: Rollout, reference: ReferenceEnergies) -> dict[str, Any]:
+def composition_energy(numbers: np.ndarray, element_energies: dict[int, float]) -> float:
+    """Σ_i E0(Z_i) (eV): the per-element reference energies of the training split summed over the atoms
+    (0 for an element the training split lacks)."""
+    return float(sum(element_energies.get(int(z), 0.0) for z in numbers))
+
+
+def _log_sum(violations: np.ndarray) -> float:
+    return float(np.sum(np.log1p(violations / VIOLATION_EPSILON)))
+
+
+def violation_values(rollout: Rollout, reference: ReferenceEnergies, energy_offset: float) -> dict[str, Any]:
     """EV and FV of one rollout as sums of ln(1 + v/ε) over its frames (what the shifted geometric mean over
     any set of replicas needs), and its mean absolute energy (eV/atom) and force (eV/Å) errors; over the
-    frames where the model's energy and forces are finite."""
+    frames where the model's energy and forces are finite. EV compares energies relative to
+    ``energy_offset`` (Σ E0 of the atoms: interaction energies); the paper-style EV of absolute energies is
+    kept as ``ev_absolute_log_sum``."""
     finite = np.isfinite(rollout.energies) & np.isfinite(rollout.forces).all(axis=(1, 2))
     if not finite.any():
         return {}
     energies, forces = rollout.energies[finite], rollout.forces[finite]
     reference_energies, reference_forces = reference.energies[finite], reference.forces[finite]
+    relative = energy_violation(energies - energy_offset, reference_energies - energy_offset)
     return {
         "compared_frames": int(finite.sum()),
-        "ev_log_sum": float(
-            np.sum(np.log1p(energy_violation(energies, reference_energies) / VIOLATION_EPSILON))
-        ),
-        "fv_log_sum": float(np.sum(np.log1p(force_violation(forces, reference_forces) / VIOLATION_EPSILON))),
+        "ev_log_sum": _log_sum(relative),
+        "ev_absolute_log_sum": _log_sum(energy_violation(energies, reference_energies)),
+        "fv_log_sum": _log_sum(force_violation(forces, reference_forces)),
         "energy_error_per_atom": float(np.mean(np.abs(energies - reference_energies)) / len(rollout.numbers)),
         "force_error": float(np.mean(np.abs(forces - reference_forces))),
     }
+
+
+def fidelity_time(rollout: Rollout, reference: ReferenceEnergies, horizon_fs: float) -> float:
+    """Trajectory fidelity time (fs) of a replay: the first recorded time at which FV exceeds
+    FIDELITY_THRESHOLD (or the model's energy or forces stop being finite), else its failure time, else
+    the horizon (censored)."""
+    finite = np.isfinite(rollout.energies) & np.isfinite(rollout.forces).all(axis=(1, 2))
+    fv = np.full(len(finite), np.inf)
+    fv[finite] = force_violation(rollout.forces[finite], reference.forces[finite])
+    lost = fv > FIDELITY_THRESHOLD
+    if lost.any():
+        return float(rollout.times_fs[np.argmax(lost)])
+    if rollout.failure_time_fs is not None:
+        return float(min(rollout.failure_time_fs, horizon_fs))
+    return float(horizon_fs)
 
 
 def _interval(samples: Sequence[float | None], seed: int) -> dict[str, float] | None:
@@ -177,22 +209,38 @@ def aggregate_replicas(
 ) -> dict[str, Any]:
     """Scores of a set of replicas (any systems, any seeds), for the metric ``groups`` asked for
     (`structure`, `violation`, `stability`, `dynamics`); each MD metric with a 95 % bootstrap interval over
-    replicas."""
-    scores: dict[str, Any] = {"replicas": len(replicas)}
+    replicas (production MD; reference-mode replays count for EV/FV only)."""
+    production = [r for r in replicas if r.segment == "production"]
+    scores: dict[str, Any] = {"replicas": len(production)}
     if "stability" in groups:
-        scores.update(stability_scores(replicas, run_length_fs))
+        scores.update(stability_scores(production, run_length_fs))
     if "structure" in groups:
-        scores["wf_percent"] = _interval([r.wf_percent for r in replicas], seed)
-        scores["jsd"] = _interval([r.jsd for r in replicas], seed)
+        scores["wf_percent"] = _interval([r.wf_percent for r in production], seed)
+        scores["jsd"] = _interval([r.jsd for r in production], seed)
     if "dynamics" in groups:
-        scores.update(dynamics_scores(replicas, seed))
+        scores.update(dynamics_scores(production, seed))
     if "violation" in groups:
         compared = [r for r in replicas if r.violation_reference is not None]
         frames = [r.compared_frames for r in compared]
         sources = sorted({r.violation_reference for r in compared})
+        replays = [r for r in compared if r.segment == "replay"]
+        if replays:
+            scores.update(
+                {
+                    "fidelity_time_fs": _interval([r.fidelity_time_fs for r in replays], seed),
+                    "fidelity_threshold": FIDELITY_THRESHOLD,
+                    "horizon_fs": max(r.horizon_fs or 0.0 for r in replays),
+                    "replays": len(replays),
+                }
+            )
         scores.update(
             {
                 "ev": _geometric_interval([r.ev_log_sum for r in compared], frames, seed),
+                "ev_absolute": _geometric_interval(
+                    [r.ev_absolute_log_sum for r in compared if r.ev_absolute_log_sum is not None],
+                    [r.compared_frames for r in compared if r.ev_absolute_log_sum is not None],
+                    seed,
+                ),
                 "fv": _geometric_interval([r.fv_log_sum for r in compared], frames, seed),
                 "rollout_energy_mae_per_atom": _interval([r.energy_error_per_atom for r in compared], seed),
                 "rollout_force_mae": _interval([r.force_error for r in compared], seed),

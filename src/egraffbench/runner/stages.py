@@ -31,6 +31,7 @@ from egraffbench.runner.rollout_scoring import (
     ReplicaValues,
     Rollout,
     aggregate_replicas,
+    composition_energy,
     structure_values,
     violation_values,
 )
@@ -245,9 +246,15 @@ def _trajectory_reference(
 
 
 def replica_values(
-    trajectory: Path, replicas: Sequence[dict[str, Any]], systems: Sequence[SystemData], groups: Sequence[str]
+    trajectory: Path,
+    replicas: Sequence[dict[str, Any]],
+    systems: Sequence[SystemData],
+    groups: Sequence[str],
+    element_energies: dict[int, float],
 ) -> list[ReplicaValues]:
-    """Per-replica values of a finished simulation; ``replicas`` is the simulate stage's replica list."""
+    """Per-replica values of a finished simulation; ``replicas`` is the simulate stage's replica list. EV/FV
+    here only against an oracle (reference-mode systems are scored on replays, `runner.replay`); EV on
+    energies relative to ``element_energies`` (E0 of the training split)."""
     by_name = {system.conditions.name: system for system in systems}
     rollouts = [_rollout(trajectory, index) for index in range(len(replicas))]
     ensemble = read_protocol(trajectory)["ensemble"]
@@ -269,27 +276,16 @@ def replica_values(
             for i in members:
                 for key, value in replica_dynamics(read_replica(trajectory, i), reference, ensemble).items():
                     setattr(values[i], key, value)
-        if "violation" not in groups:
+        if "violation" not in groups or not conditions.oracle:
             continue
-        oracle = reference_potential(conditions.oracle) if conditions.oracle else None
+        oracle = reference_potential(conditions.oracle)
         for i in members:
-            if oracle is not None:
-                compared, source = (rollouts[i], _oracle_reference(oracle, rollouts[i])), "oracle"
-            elif conditions.frame_spacing_fs:
-                start = replicas[i]["frame"]
-                compared = _trajectory_reference(
-                    rollouts[i], system.frames, start, conditions.frame_spacing_fs
-                )
-                source = "reference-trajectory"
-            else:
-                compared = None
-            if compared is None:
-                continue
-            found = violation_values(*compared)
+            offset = composition_energy(rollouts[i].numbers, element_energies)
+            found = violation_values(rollouts[i], _oracle_reference(oracle, rollouts[i]), offset)
             if found:
                 for key, value in found.items():
                     setattr(values[i], key, value)
-                values[i].violation_reference = source
+                values[i].violation_reference = "oracle"
     return values
 
 
@@ -300,13 +296,16 @@ def score_stage(
     run_length_fs: float,
     seed: int,
     groups: Sequence[str],
+    element_energies: dict[int, float],
+    replays: Sequence[ReplicaValues] = (),
     horizon_fs: float | None = None,
 ) -> dict[str, Any]:
-    """Scores of all replicas pooled and of each test system, plus every replica's values. Structure and
-    EV/FV use the recorded frames (``run_length_fs``); stability censors time to failure at ``horizon_fs``
-    (the stability horizon; default the run length)."""
+    """Scores of all replicas pooled and of each test system, plus every replica's values; ``replays`` are
+    the reference-mode EV/FV replays' values (segment "replay"). Structure uses the recorded frames
+    (``run_length_fs``); stability censors time to failure at ``horizon_fs`` (the stability horizon; default
+    the run length)."""
     horizon_fs = horizon_fs or run_length_fs
-    values = replica_values(trajectory, md_result["replicas"], systems, groups)
+    values = [*replica_values(trajectory, md_result["replicas"], systems, groups, element_energies), *replays]
     per_system = {
         system.conditions.name: aggregate_replicas(
             [v for v in values if v.system == system.conditions.name], horizon_fs, seed, groups
@@ -318,6 +317,7 @@ def score_stage(
         "run_length_fs": run_length_fs,
         "stability_horizon_fs": horizon_fs,
         "metric_groups": list(groups),
+        "element_energies": {str(z): e for z, e in element_energies.items()},
         "systems": per_system,
         "replica_values": [v.to_json() for v in values],
     }

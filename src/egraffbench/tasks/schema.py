@@ -81,6 +81,9 @@ class SystemSpec(DataSource):
     frame_spacing_fs: float | None = Field(
         None, gt=0, description="for `file`: time between frames of a contiguous trajectory (EV/FV source b)"
     )
+    replay_horizon_fs: float | None = Field(
+        None, gt=0, description="for `file`: EV/FV scoring horizon of reference mode, fs (default 20)"
+    )
 
     @field_validator("oracle")
     @classmethod
@@ -93,8 +96,9 @@ class SystemSpec(DataSource):
 
     @model_validator(mode="after")
     def _file_only_spacing(self) -> SystemSpec:
-        if self.frame_spacing_fs is not None and self.dataset is not None:
-            raise ValueError("'frame_spacing_fs' is for file sources; a dataset's comes from the registry")
+        for field in ("frame_spacing_fs", "replay_horizon_fs"):
+            if getattr(self, field) is not None and self.dataset is not None:
+                raise ValueError(f"'{field}' is for file sources; a dataset's comes from the registry")
         return self
 
     @property

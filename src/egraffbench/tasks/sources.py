@@ -78,6 +78,7 @@ class SystemConditions:
     periodic: bool
     oracle: str | None  # reference potential that can label any simulated frame
     frame_spacing_fs: float | None  # spacing of the test frames when they are one contiguous trajectory
+    replay_horizon_fs: float | None = None  # reference mode: EV/FV scoring horizon τ (runner.replay)
 
 
 def system_conditions(
@@ -93,11 +94,12 @@ def system_conditions(
         periodic = spec.periodic
         oracle = system.oracle or spec.oracle
         spacing = spec.test_frame_spacing_fs if split.contiguous else None
+        horizon = spec.replay_horizon_fs
     else:
         data_temperature = None
         periodic = bool(frames[0].pbc.all())
-        oracle, spacing = system.oracle, system.frame_spacing_fs
+        oracle, spacing, horizon = system.oracle, system.frame_spacing_fs, system.replay_horizon_fs
     temperature = system.temperature_K or md_temperature_K or data_temperature
     if temperature is None:
         raise ConfigError(f"test system '{system.system_name}': no MD temperature (set its temperature_K)")
-    return SystemConditions(system.system_name, float(temperature), periodic, oracle, spacing)
+    return SystemConditions(system.system_name, float(temperature), periodic, oracle, spacing, horizon)
