@@ -16,6 +16,7 @@ from egraffbench.models.presets import load_preset
 from egraffbench.runner.job import run_job
 from egraffbench.runner.matrix import JobSpec, ModelChoice
 from egraffbench.tasks import ModeOverride, TaskSpec, list_tasks, load_task, run_settings
+from egraffbench.tasks.schema import SystemSpec
 
 # one replica per test system, a few steps; the smallest MACE, one epoch on a few frames
 TINY_MODE = ModeOverride(
@@ -45,6 +46,11 @@ def _check_frame_ranges(task: TaskSpec, root: Path) -> None:
         assert source.frames is None or source.frames[1] <= held, f"{source.label}: {held} frames"
 
 
+def _reference_mode(system: SystemSpec) -> bool:
+    spec = get_dataset_spec(system.dataset)
+    return spec.oracle is None and bool(spec.test_frame_spacing_fs) and spec.split(system.split).contiguous
+
+
 def _first_test_frames(task: TaskSpec) -> TaskSpec:
     """``task`` with each test system cut to its first TEST_FRAMES frames."""
     systems = []
@@ -61,7 +67,10 @@ def _run(task: TaskSpec, root: Path | None, run_dir: Path) -> None:
     job = JobSpec(ModelChoice("mace", config, "test"), task, 0, run_settings(task, "dev", TINY_MODE), root)
     record = run_job(job, run_dir)
     assert record.status == "done", record.traceback
-    assert [stage.stage for stage in record.stages] == ["fetch", "train", "evaluate", "simulate", "score"]
+    # reference-mode systems (no oracle, a contiguous test trajectory) get their EV/FV replays
+    replays = ["replay"] if any(_reference_mode(system) for system in task.test) else []
+    stages = ["fetch", "train", "evaluate", "simulate", *replays, "score"]
+    assert [stage.stage for stage in record.stages] == stages
     names = [system.system_name for system in task.test]
     errors = record.results["test_errors"]
     assert sorted(errors["systems"]) == sorted(names)

@@ -58,11 +58,20 @@ def _trajectory_matches(folder: Path, result: dict[str, Any]) -> None:
         raise TrajectoryError(f"{path}: frames per replica {frames}, the result says {expected}")
 
 
+def _replays_complete(folder: Path, result: dict[str, Any]) -> None:
+    """Every replay trajectory the result lists opens and holds a finished simulation."""
+    for entry in result["systems"].values():
+        path = folder / entry["file"]
+        if not read_header(path).get("complete"):
+            raise TrajectoryError(f"{path}: the replay it holds did not finish")
+
+
 # What a finished stage's result holds and how its artifacts are checked before they are reused.
 STAGE_CHECKS: dict[str, StageCheck] = {
     "train": StageCheck(("epochs", "best_epoch", "best_val_loss", "parameters"), _model_loads),
     "evaluate": StageCheck(("frames", "systems")),
     "simulate": StageCheck(("replicas", "frames_per_replica", "atoms", "protocol"), _trajectory_matches),
+    "replay": StageCheck(("systems",), _replays_complete),
     "score": StageCheck(("run_length_fs", "metric_groups", "systems", "replica_values")),
 }
 
