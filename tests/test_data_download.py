@@ -71,8 +71,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.drop_after is not None:
             body, self.server.drop_after = body[: self.server.drop_after], None
             self.close_connection = True
-        self.wfile.write(body)
+        # counted before writing: the client may assert as soon as it has read the body, before this
+        # handler thread would run another line
         self.server.bytes_sent += len(body)
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         """Quiet."""

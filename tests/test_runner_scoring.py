@@ -20,7 +20,7 @@ from egraffbench.runner.rollout_scoring import (
     structure_values,
     violation_values,
 )
-from egraffbench.runner.stages import SystemData, _oracle_reference, _trajectory_reference, replica_plan
+from egraffbench.runner.stages import SystemData, oracle_reference, replica_plan, trajectory_reference
 from egraffbench.tasks.sources import SystemConditions
 
 
@@ -32,7 +32,7 @@ def _crystal_frames(count: int, seed: int, scale: float = 1.0) -> np.ndarray:
     )
 
 
-def _rollout(
+def read_rollout(
     positions: np.ndarray, cell: float, failure: float | None = None, reason: str | None = None
 ) -> Rollout:
     frames, atoms = positions.shape[:2]
@@ -51,15 +51,15 @@ def _rollout(
 def test_a_rollout_sampling_the_reference_structure_scores_near_zero_and_an_expanded_one_does_not() -> None:
     reference = _crystal_frames(20, seed=0)
     cells = np.repeat(np.eye(3)[None] * 7.2, 20, axis=0)
-    same = _rollout(_crystal_frames(20, seed=1), 7.2)
-    expanded = _rollout(_crystal_frames(20, seed=2, scale=1.05), 7.56)
+    same = read_rollout(_crystal_frames(20, seed=1), 7.2)
+    expanded = read_rollout(_crystal_frames(20, seed=2, scale=1.05), 7.56)
     (same_wf, same_jsd), (expanded_wf, expanded_jsd) = structure_values(
         [same, expanded], reference, cells, True
     )
     assert same_wf < 5.0 and same_jsd < 0.01
     assert expanded_wf > 10 * same_wf and expanded_jsd > 10 * same_jsd
     (identical_wf, identical_jsd), _ = structure_values(
-        [_rollout(reference, 7.2), same], reference, cells, True
+        [read_rollout(reference, 7.2), same], reference, cells, True
     )
     assert identical_wf == pytest.approx(0.0, abs=1e-12) and identical_jsd == pytest.approx(0.0, abs=1e-12)
 
@@ -84,7 +84,7 @@ def _violating(energies: list[float], reference: list[float], system: str) -> Re
     """A replica whose model energies/forces deviate from the reference by known amounts."""
     frames = len(energies)
     forces = np.ones((frames, 2, 3))
-    rollout = _rollout(np.zeros((frames, 2, 3)), 3.6)
+    rollout = read_rollout(np.zeros((frames, 2, 3)), 3.6)
     rollout.energies, rollout.forces = np.array(energies), forces
     values = ReplicaValues(system, None, None, violation_reference="oracle")
     found = violation_values(rollout, ReferenceEnergies(np.array(reference), 1.5 * forces), 0.0)
@@ -118,12 +118,12 @@ def test_reference_trajectory_frames_are_matched_at_the_same_simulated_time() ->
         atoms = bulk("Cu", "fcc", a=3.6).repeat((1, 1, 2))
         attach_reference(atoms, float(index), np.full((2, 3), float(index)))
         test.append(atoms)
-    rollout = _rollout(np.zeros((6, 2, 3)), 3.6)  # frames every 1 fs
-    trimmed, reference = _trajectory_reference(rollout, test, start=3, spacing_fs=0.5)
+    rollout = read_rollout(np.zeros((6, 2, 3)), 3.6)  # frames every 1 fs
+    trimmed, reference = trajectory_reference(rollout, test, start=3, spacing_fs=0.5)
     assert reference.energies.tolist() == [3.0, 5.0, 7.0, 9.0]  # test frame 3 + 2 per fs, up to the last one
     assert trimmed.times_fs.tolist() == [0.0, 1.0, 2.0, 3.0] and reference.forces.shape == (4, 2, 3)
     assert (
-        _trajectory_reference(rollout, test, start=0, spacing_fs=0.4) is None
+        trajectory_reference(rollout, test, start=0, spacing_fs=0.4) is None
     )  # 1 fs is not on a 0.4 fs grid
 
 
@@ -133,8 +133,8 @@ def test_the_oracle_reference_reproduces_emt_on_emt_frames() -> None:
     positions = np.array(
         [atoms.positions + rng.normal(scale=0.05, size=atoms.positions.shape) for _ in range(3)]
     )
-    rollout = _rollout(positions, 7.2)
-    reference = _oracle_reference(reference_potential("emt"), rollout)
+    rollout = read_rollout(positions, 7.2)
+    reference = oracle_reference(reference_potential("emt"), rollout)
     for frame, energy, forces in zip(positions, reference.energies, reference.forces, strict=True):
         check = atoms.copy()
         check.positions = frame

@@ -55,14 +55,14 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def atomic_write_json(path: Path, data: Any) -> Path:
     """Atomic write of indented JSON (NaN/inf written as null)."""
-    return atomic_write_text(path, json.dumps(_finite_or_none(data), indent=2) + "\n")
+    return atomic_write_text(path, json.dumps(finite_or_none(data), indent=2) + "\n")
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else None
     if isinstance(value, dict):
-        return {str(k): _finite_or_none(v) for k, v in value.items()}
+        return {str(k): finite_or_none(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     return value

@@ -1,4 +1,4 @@
-"""The live stability watch: DESIGN.md's criteria (``egraffbench.metrics.stability``) applied to the batch."""
+"""The live stability watch: the criteria of docs/metrics.md (``metrics.stability``) applied to the batch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pure metric functions on arrays and trajectories (definitions: DESIGN.md "Metric definitions")."""
+"""Pure metric functions on arrays and trajectories (definitions: docs/metrics.md)."""
 
 from egraffbench.metrics.accuracy import energy_force_errors
 from egraffbench.metrics.comparison import compare_trajectories, frames_structure_function, structure_kind

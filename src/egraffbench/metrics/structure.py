@@ -1,6 +1,6 @@
 """Structure functions of trajectories: RDF g(r) of periodic cells, distance histogram h(r) of molecules, ADF.
 
-Conventions (the contract of DESIGN.md "Metric definitions"):
+Conventions (the contract of docs/metrics.md):
 
 - Grid: bins of width ``dr`` (Å) from 0 to ``r_max``; ``r_max`` is rounded down to a whole number of bins and
   values are reported at bin centres. A distance d falls in bin ``floor(d / dr)``.

@@ -24,7 +24,7 @@ from egraffbench.models.registry import reference_potential
 from egraffbench.report.collect import JobView
 from egraffbench.report.rollouts import Replica
 from egraffbench.runner.rollout_scoring import ReplicaValues, stability_scores
-from egraffbench.runner.stages import SystemData, _oracle_reference, _rollout, _trajectory_reference
+from egraffbench.runner.stages import SystemData, oracle_reference, read_rollout, trajectory_reference
 
 MAX_STRUCTURE_FRAMES = 400  # frames per curve; more are subsampled evenly (the curves are averages)
 
@@ -112,12 +112,12 @@ class ViolationSeries:
 def _compared(replica: Replica, system: SystemData, oracle: ForceField | None) -> tuple | None:
     """The replica's rollout and reference energies/forces as the score stage compares them: the oracle on
     every frame, else the reference trajectory at the same simulated time; None if neither applies."""
-    rollout = _rollout(replica.path, replica.index)
+    rollout = read_rollout(replica.path, replica.index)
     if oracle is not None:
-        return rollout, _oracle_reference(oracle, rollout), "oracle"
+        return rollout, oracle_reference(oracle, rollout), "oracle"
     spacing = system.conditions.frame_spacing_fs
     if spacing:
-        trimmed = _trajectory_reference(rollout, system.frames, replica.start_frame, spacing)
+        trimmed = trajectory_reference(rollout, system.frames, replica.start_frame, spacing)
         if trimmed is not None:
             return *trimmed, "reference-trajectory"
     return None

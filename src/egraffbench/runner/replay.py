@@ -33,7 +33,7 @@ from egraffbench.runner.rollout_scoring import (
     fidelity_time,
     violation_values,
 )
-from egraffbench.runner.stages import SystemData, _rollout, _trajectory_reference
+from egraffbench.runner.stages import SystemData, read_rollout, trajectory_reference
 from egraffbench.tasks.sources import SystemConditions
 
 REPLAY_FILE = "replay.h5"
@@ -178,7 +178,7 @@ def replay_values(
     for name, entry in result["systems"].items():
         system = by_name[name]
         for index, start in enumerate(entry["replicas"]):
-            rollout = _rollout(folder / entry["file"], index)
+            rollout = read_rollout(folder / entry["file"], index)
             value = ReplicaValues(
                 name,
                 rollout.failure_time_fs,
@@ -186,7 +186,7 @@ def replay_values(
                 segment="replay",
                 horizon_fs=entry["horizon_fs"],
             )
-            compared = _trajectory_reference(
+            compared = trajectory_reference(
                 rollout, system.frames, start["frame"], system.conditions.frame_spacing_fs
             )
             found = violation_values(*compared, composition_energy(rollout.numbers, element_energies))

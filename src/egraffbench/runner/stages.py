@@ -194,7 +194,7 @@ def simulate_stage(
     }
 
 
-def _rollout(trajectory: Path, replica: int) -> Rollout:
+def read_rollout(trajectory: Path, replica: int) -> Rollout:
     frames = read_replica(trajectory, replica)
     periodic = bool(np.all(frames.pbc))
     return Rollout(
@@ -209,8 +209,8 @@ def _rollout(trajectory: Path, replica: int) -> Rollout:
     )
 
 
-def _oracle_reference(oracle: ForceField, rollout: Rollout) -> ReferenceEnergies:
-    """The oracle's energy and forces on every simulated frame (EV/FV reference (a) of DESIGN.md)."""
+def oracle_reference(oracle: ForceField, rollout: Rollout) -> ReferenceEnergies:
+    """The oracle's energy and forces on every simulated frame (EV/FV reference (a) of docs/metrics.md)."""
     frames = len(rollout.positions)
     if not frames:
         return ReferenceEnergies(np.zeros(0), np.zeros((0, len(rollout.numbers), 3)))
@@ -229,7 +229,7 @@ def _oracle_reference(oracle: ForceField, rollout: Rollout) -> ReferenceEnergies
     )
 
 
-def _trajectory_reference(
+def trajectory_reference(
     rollout: Rollout, test: Sequence[Atoms], start: int, spacing_fs: float
 ) -> tuple[Rollout, ReferenceEnergies] | None:
     """Reference frames at the same simulated time (EV/FV reference (b)); the rollout trimmed to the frames
@@ -265,7 +265,7 @@ def replica_values(
     here only against an oracle (reference-mode systems are scored on replays, `runner.replay`); EV on
     energies relative to ``element_energies`` (E0 of the training split)."""
     by_name = {system.conditions.name: system for system in systems}
-    rollouts = [_rollout(trajectory, index) for index in range(len(replicas))]
+    rollouts = [read_rollout(trajectory, index) for index in range(len(replicas))]
     ensemble = read_protocol(trajectory)["ensemble"]
     values = [
         ReplicaValues(entry["system"], rollout.failure_time_fs, rollout.failure_reason)
@@ -290,7 +290,7 @@ def replica_values(
         oracle = reference_potential(conditions.oracle)
         for i in members:
             offset = composition_energy(rollouts[i].numbers, element_energies)
-            found = violation_values(rollouts[i], _oracle_reference(oracle, rollouts[i]), offset)
+            found = violation_values(rollouts[i], oracle_reference(oracle, rollouts[i]), offset)
             if found:
                 for key, value in found.items():
                     setattr(values[i], key, value)

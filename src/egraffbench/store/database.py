@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from egraffbench.errors import ConfigError
-from egraffbench.fileio import _finite_or_none
+from egraffbench.fileio import finite_or_none
 from egraffbench.store.records import JobRecord, MetricValue
 
 DATABASE_FILE = "results.sqlite"
@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
 
 
 def _json(value: Any) -> str:
-    return json.dumps(_finite_or_none(value))
+    return json.dumps(finite_or_none(value))
 
 
 class ResultsStore:
