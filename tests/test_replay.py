@@ -133,9 +133,10 @@ def test_central_differences_reproduce_the_verlet_velocity_and_starts_leave_room
     assert start_frames(stripped, replicas=3, span=6) == [1, 3, 5]  # frame 0 has no predecessor
     assert start_frames(frames, replicas=3, span=6) == [0, 2, 5]
     assert start_frames(frames, replicas=3, span=12) == []
-    segment = replay_protocol(MDProtocol(timestep_fs=0.3), spacing_fs=0.5, span=10)
+    segment = replay_protocol(MDProtocol(timestep_fs=0.3, stability_steps=5000), spacing_fs=0.5, span=10)
     assert segment.ensemble == "nve" and segment.timestep_fs == pytest.approx(0.25)
     assert (segment.steps, segment.stride) == (20, 2)
+    assert segment.horizon_steps == 20  # a replay ends at its horizon, not at the stability horizon
 
 
 def test_fidelity_time_is_the_first_frame_past_the_threshold_else_the_failure_else_the_horizon() -> None:

@@ -97,7 +97,8 @@ def start_structure(frames: Sequence[Atoms], frame: int, spacing_fs: float) -> t
 
 def replay_protocol(protocol: MDProtocol, spacing_fs: float, span: int) -> MDProtocol:
     """NVE velocity Verlet over ``span`` reference frames with a step that divides the frame spacing (no
-    longer than ``protocol``'s), recording every reference frame; stability checks as ``protocol``'s."""
+    longer than ``protocol``'s), recording every reference frame and ending there (no stability horizon past
+    it); stability checks as ``protocol``'s."""
     substeps = max(1, math.ceil(spacing_fs / protocol.timestep_fs - 1e-9))
     return protocol.model_copy(
         update={
@@ -105,6 +106,7 @@ def replay_protocol(protocol: MDProtocol, spacing_fs: float, span: int) -> MDPro
             "timestep_fs": spacing_fs / substeps,
             "steps": substeps * span,
             "stride": substeps,
+            "stability_steps": None,
             "seed": 0,
         }
     )
