@@ -48,11 +48,16 @@ def _model_loads(folder: Path, result: dict[str, Any]) -> None:
     load_force_field(folder / MODEL_FOLDER)
 
 
+def _finished(path: Path) -> None:
+    """The trajectory at ``path`` opens and holds a simulation that ran to its end."""
+    if not read_header(path).get("complete"):
+        raise TrajectoryError(f"{path}: the simulation it holds did not finish")
+
+
 def _trajectory_matches(folder: Path, result: dict[str, Any]) -> None:
     """The trajectory opens, is complete, and has the replicas and frames the result says."""
     path = folder / TRAJECTORY_FILE
-    if not read_header(path).get("complete"):
-        raise TrajectoryError(f"{path}: the simulation it holds did not finish")
+    _finished(path)
     frames, expected = [o.frames for o in read_outcomes(path).values()], result["frames_per_replica"]
     if frames != expected:
         raise TrajectoryError(f"{path}: frames per replica {frames}, the result says {expected}")
@@ -61,9 +66,7 @@ def _trajectory_matches(folder: Path, result: dict[str, Any]) -> None:
 def _replays_complete(folder: Path, result: dict[str, Any]) -> None:
     """Every replay trajectory the result lists opens and holds a finished simulation."""
     for entry in result["systems"].values():
-        path = folder / entry["file"]
-        if not read_header(path).get("complete"):
-            raise TrajectoryError(f"{path}: the replay it holds did not finish")
+        _finished(folder / entry["file"])
 
 
 # What a finished stage's result holds and how its artifacts are checked before they are reused.
