@@ -109,12 +109,18 @@ def test_download_verifies_then_places(server: _Server, tmp_path: Path) -> None:
     assert len(server.range_headers) == 1  # already verified: no second request
 
 
-def test_resume_with_range(server: _Server, tmp_path: Path) -> None:
-    server.files["/data.bin"] = PAYLOAD
+def _half_downloaded(tmp_path: Path) -> tuple[int, Path]:
+    """The first half of PAYLOAD left in the part file of `set/data.bin`: (bytes held, part file)."""
     half = len(PAYLOAD) // 2
     part = part_path(tmp_path / "set" / "data.bin")
     part.parent.mkdir(parents=True)
     part.write_bytes(PAYLOAD[:half])
+    return half, part
+
+
+def test_resume_with_range(server: _Server, tmp_path: Path) -> None:
+    server.files["/data.bin"] = PAYLOAD
+    half, part = _half_downloaded(tmp_path)
     download_source(_source(server.url("/data.bin"), PAYLOAD), tmp_path)
     assert server.range_headers == [f"bytes={half}-"]
     assert server.bytes_sent == len(PAYLOAD) - half  # only the rest travelled
@@ -288,10 +294,7 @@ def test_local_folder_without_the_dataset(data_cache: Path, tmp_path: Path) -> N
 def test_byte_progress_counts_what_the_file_holds(server: _Server, tmp_path: Path) -> None:
     """A resumed download reports bytes held from the resume point up to the whole file, with its size."""
     server.files["/data.bin"] = PAYLOAD
-    half = len(PAYLOAD) // 2
-    part = part_path(tmp_path / "set" / "data.bin")
-    part.parent.mkdir(parents=True)
-    part.write_bytes(PAYLOAD[:half])
+    half, _ = _half_downloaded(tmp_path)
     heard: list[tuple[int, int | None]] = []
     source = _source(server.url("/data.bin"), PAYLOAD)
     download_source(source, tmp_path, on_bytes=lambda url, held, total: heard.append((held, total)))
