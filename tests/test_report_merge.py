@@ -17,7 +17,8 @@ from egraffbench import __version__
 from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
 from egraffbench.report.build import build_report
-from egraffbench.report.collect import JobView, RunView, merge_runs, read_runs
+from egraffbench.report.collect import JobView, RunView
+from egraffbench.report.merge import merge_runs, read_runs
 from egraffbench.runner.summary import summarise
 from egraffbench.store.database import DATABASE_FILE, ResultsStore
 from egraffbench.store.records import JobRecord

@@ -11,8 +11,8 @@ from egraffbench.data import data_root as default_data_root
 from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
-from egraffbench.report.collect import read_runs
 from egraffbench.report.html import render_html
+from egraffbench.report.merge import read_runs
 from egraffbench.report.text import report_csv, report_markdown
 from egraffbench.tasks import TaskSpec
 
@@ -36,7 +36,7 @@ def build_report(
     data_root: Path | None = None,
 ) -> ReportFiles:
     """Write the report of run ``run_id`` (default: the latest) of ``run_dir`` into ``out_dir`` (default
-    ``run_dir/report``); given several run folders, of their latest runs merged (`collect.merge_runs`), and
+    ``run_dir/report``); given several run folders, of their latest runs merged (`report.merge`), and
     then ``out_dir`` is required. ``tasks`` gives task specs by name for tasks that are not shipped (task
     files); ``data_root`` is the dataset folder the runs used (default: the dataset cache)."""
     run_dirs = [Path(run_dir)] if isinstance(run_dir, str | Path) else [Path(d) for d in run_dir]
