@@ -182,3 +182,21 @@ def test_job_view_keys_come_from_the_store(folders: tuple[Path, Path]) -> None:
     (job,) = [j for j in read_runs([first]).jobs if j.model == "emt"]
     assert isinstance(job, JobView) and set(job.keys) == {"evaluate", "simulate", "score"}
     assert job.finished_at is not None and job.mode == "dev"
+
+
+def test_a_job_that_failed_in_one_folder_is_taken_from_the_folder_that_finished_it(
+    folders: tuple[Path, Path],
+) -> None:
+    first, _ = folders
+    view = read_runs([first])
+    crashed = [
+        replace(job, status="failed", error="killed", results={}, keys={}, finished_at=2e9, run_dir=Path("x"))
+        for job in view.jobs
+    ]
+    elsewhere = replace(
+        view, run_dir=Path("x"), jobs=crashed, sources=[replace(view.sources[0], run_dir=Path("x"))]
+    )
+    merged = merge_runs([elsewhere, view])
+    assert [job.run_dir for job in merged.jobs] == [first, first] and not merged.failed_jobs()
+    assert _rows(merged) == _rows(view)
+    assert [(s.jobs, s.duplicates) for s in merged.sources] == [(0, 2), (2, 0)]

@@ -72,12 +72,10 @@ def _check_poolable(jobs: Sequence[JobView]) -> None:
             )
 
 
-def merge_runs(views: Sequence[RunView]) -> RunView:
-    """One view of the runs of several folders. Jobs are matched by (model, task, seed): finished copies with
-    the same stage cache keys are one job, kept once (the copy that finished last; the others are counted as
-    duplicates of their run); with different keys the merge is refused (ConfigError naming both folders), and
-    so it is when seeds of one model on one task ran with different settings. A job that did not finish is
-    kept only when no folder finished it. Every leaderboard row is summarised again over the merged jobs."""
+def _deduplicated(views: Sequence[RunView]) -> tuple[list[JobView], dict[Path | None, int]]:
+    """One job per (model, task, seed), in (task, model, seed) order, and per run folder the jobs left out:
+    the finished copy that finished last (all finished copies must have the same keys), else the newest
+    unfinished one."""
     groups: dict[tuple[str, str, int], list[JobView]] = {}
     for view in views:
         for job in view.jobs:
@@ -93,10 +91,20 @@ def merge_runs(views: Sequence[RunView]) -> RunView:
         for job in jobs:
             if job is not chosen:
                 left_out[job.run_dir] = left_out.get(job.run_dir, 0) + 1
+    return kept, left_out
+
+
+def merge_runs(views: Sequence[RunView]) -> RunView:
+    """One view of the runs of several folders. Jobs are matched by (model, task, seed): finished copies with
+    the same stage cache keys are one job, kept once (the copy that finished last; the others are counted as
+    duplicates of their run); with different keys the merge is refused (ConfigError naming both folders), and
+    so it is when seeds of one model on one task ran with different settings. A job that did not finish is
+    kept only when no folder finished it. Every leaderboard row is summarised again over the merged jobs."""
+    kept, left_out = _deduplicated(views)
+    done = [job for job in kept if job.done]
     pools: dict[tuple[str, str], list[JobView]] = {}
-    for job in kept:
-        if job.done:
-            pools.setdefault((job.task, job.model), []).append(job)
+    for job in done:
+        pools.setdefault((job.task, job.model), []).append(job)
     for members in pools.values():
         _check_poolable(members)
     used = {view.run_dir: sum(job.run_dir == view.run_dir for job in kept) for view in views}
@@ -112,8 +120,7 @@ def merge_runs(views: Sequence[RunView]) -> RunView:
         "settings": {"seeds": sorted({job.seed for job in kept})},
     }
     run_id = " + ".join(view.run_id for view in views)
-    rows = summarised_rows([job for job in kept if job.done])
-    return RunView(views[0].run_dir, run_id, run, rows, kept, [], sources)
+    return RunView(views[0].run_dir, run_id, run, summarised_rows(done), kept, [], sources)
 
 
 def read_runs(run_dirs: Sequence[Path], run_id: str | None = None) -> RunView:
