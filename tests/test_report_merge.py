@@ -5,8 +5,11 @@ folders, and the merged runs listed in the report."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -200,3 +203,22 @@ def test_a_job_that_failed_in_one_folder_is_taken_from_the_folder_that_finished_
     assert [job.run_dir for job in merged.jobs] == [first, first] and not merged.failed_jobs()
     assert _rows(merged) == _rows(view)
     assert [(s.jobs, s.duplicates) for s in merged.sources] == [(0, 2), (2, 0)]
+
+
+BLOCK_TORCH = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "e3nn"):
+            raise ImportError(f"{name} is not installed here")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_summarising_merged_jobs_needs_no_torch() -> None:
+    """The rows of a merged report come from `runner.summary`, which must import where torch cannot."""
+    probe = BLOCK_TORCH + "import egraffbench.runner.summary\nprint('summary imported')"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "summary imported"
