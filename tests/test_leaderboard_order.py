@@ -20,6 +20,7 @@ from egraffbench.cli.main import cli
 from egraffbench.report.build import build_report
 from egraffbench.report.leaderboard import print_leaderboard, summary_rows, write_results
 from egraffbench.report.ranking import Standing, order, standings
+from egraffbench.report.table import build_leaderboard
 from egraffbench.runner.flatten import ERROR_UNITS, RUN_UNITS, SCORE_UNITS
 from egraffbench.store.catalog import COLUMNS, STORED, Column
 from egraffbench.store.database import ResultsStore
@@ -82,6 +83,25 @@ def test_no_quality_value_at_all_gives_no_place() -> None:
     found = _standings([{"speed": 1.0}, {"speed": 2.0}])
     assert [(s.mean_rank, s.place) for s in found] == [(None, None), (None, None)]
     assert found[1].ranks == {"speed": 1}
+
+
+def test_report_leaderboard_takes_stored_intervals_and_extras_only_fill_gaps() -> None:
+    stored = {"stable_fraction": 0.5, "stable_fraction_low": 0.2, "stable_fraction_high": 0.8}
+    rows = [{"model": "a", "task": "t", "seeds": 1, **stored}, {"model": "b", "task": "t", "seeds": 1}]
+    extras = {
+        "a": {
+            "stable_fraction": {"value": 0.4, "low": 0.1, "high": 0.9},
+            "diffusivity_error": {"value": 0.3},
+        },
+        "b": {"stable_fraction": {"value": 0.6, "low": 0.3, "high": 0.8}},
+    }
+    board = build_leaderboard("t", rows, set(), extras, None)
+    cells = {row.model: row.cells for row in board.rows}
+    stable = cells["a"]["stable_fraction"]
+    assert (stable.value, stable.low, stable.high) == (0.5, 0.2, 0.8)  # the store wins
+    assert cells["b"]["stable_fraction"].value == 0.6 and cells["a"]["diffusivity_error"].value == 0.3
+    # a: stable rank 2, D error rank 1; b: stable rank 1, no D error (counts last: 2) — a tie, by name
+    assert [(row.model, row.mean_rank, row.place) for row in board.rows] == [("a", 1.5, 1), ("b", 1.5, 1)]
 
 
 EXPECTED_HIGHER = {"fidelity_time_fs", "stable_fraction", "median_time_to_failure_ps", "steps_per_s"}
