@@ -138,21 +138,16 @@ GOOD = (0.001, 0.02, 2.0, 0.02, 0.1, 0.1)
 FAIR = (0.002, 0.04, 10.0, 0.1, 0.2, 0.2)
 POOR = (0.003, 0.05, 20.0, 0.2, 0.3, 0.3)
 BAD = (0.004, 0.09, 40.0, 0.3, 0.5, 0.5)
+TASK_A = {
+    "steady": (BAD, 1.0, 5.0),
+    "sharp": (GOOD, 0.9, 4.0),
+    "middling": (FAIR, 0.8, 3.0),
+    "borrowed": (POOR, 0.5, 1.0),
+    "oracle": ((0.0, 0.0, 0.1, 0.001, 0.0, 0.0), 1.0, 5.0),
+}
 CRAFTED = {
-    "crafted-a": {
-        "steady": (BAD, 1.0, 5.0),
-        "sharp": (GOOD, 0.9, 4.0),
-        "middling": (FAIR, 0.8, 3.0),
-        "borrowed": (POOR, 0.5, 1.0),
-        "oracle": ((0.0, 0.0, 0.1, 0.001, 0.0, 0.0), 1.0, 5.0),
-    },
-    "crafted-b": {
-        "steady": (BAD, 1.0, 5.0),
-        "sharp": (FAIR, 0.8, 3.0),
-        "middling": (GOOD, 0.9, 4.0),
-        "borrowed": (POOR, 0.5, 1.0),
-        "oracle": ((0.0, 0.0, 0.1, 0.001, 0.0, 0.0), 1.0, 5.0),
-    },
+    "crafted-a": TASK_A,
+    "crafted-b": {**TASK_A, "sharp": TASK_A["middling"], "middling": TASK_A["sharp"]},
 }
 # mean ranks over the eight quality columns: best 1.25, second 2.25; borrowed and steady tie at 3.25
 EXPECTED = {
