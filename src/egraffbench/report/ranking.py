@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -55,7 +56,7 @@ def _column_ranks(values: Sequence[float | None], column: Column) -> list[int | 
 
 
 def standings(
-    rows: Sequence[Mapping[str, float | None]],
+    rows: Sequence[Mapping[str, Any]],
     reference: Sequence[bool],
     columns: Sequence[Column] = COLUMNS,
 ) -> list[Standing]:
