@@ -27,8 +27,9 @@ from egraffbench.report.parity import parity_data
 from egraffbench.report.plots import Point, pareto_front
 from egraffbench.report.rollouts import Replica, model_replicas
 from egraffbench.report.series import violation_series
-from egraffbench.report.table import COLUMN_BY_KEY, Leaderboard, build_leaderboard, format_number
+from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.runner.stages import SystemData
+from egraffbench.store.catalog import COLUMN_BY_KEY, format_number
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
 from egraffbench.tasks import load_task

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from egraffbench.errors import ConfigError
-from egraffbench.report.leaderboard import leaderboard_rows, summary_rows, training_kind
+from egraffbench.report.leaderboard import leaderboard_rows, ranked, summary_rows, training_kind
 from egraffbench.runner.summary import summarise
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
@@ -174,11 +174,13 @@ def read_run(store: ResultsStore, run_id: str | None = None) -> RunView:
         len(jobs),
     )
     unsummarised = [(r["model"], r["task"]) for r in added]
-    return RunView(store.run_dir, chosen, run, rows + added, jobs, unsummarised, [source])
+    rows = ranked(rows + added) if added else rows
+    return RunView(store.run_dir, chosen, run, rows, jobs, unsummarised, [source])
 
 
 def summarised_rows(jobs: Sequence[JobView]) -> list[dict[str, Any]]:
-    """Leaderboard rows of finished jobs pooled over their seeds and systems, one per (model, task)."""
+    """Leaderboard rows of finished jobs pooled over their seeds and systems, one per (model, task), with
+    their kind, place and mean rank (as `report.leaderboard.summary_rows` gives stored ones)."""
     records = [
         JobRecord(job.job_id, job.model, job.task, job.seed, "", job.status, 0.0, 0.0, results=job.results)
         for job in jobs
@@ -198,4 +200,4 @@ def summarised_rows(jobs: Sequence[JobView]) -> list[dict[str, Any]]:
         if m.system == ""
     ]
     kinds = {job.model: training_kind(job.results) for job in jobs}
-    return [{**row, "kind": kinds[row["model"]]} for row in leaderboard_rows(metrics)]
+    return ranked([{**row, "kind": kinds[row["model"]]} for row in leaderboard_rows(metrics)])

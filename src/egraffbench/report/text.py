@@ -8,16 +8,8 @@ import io
 from typing import Any
 
 from egraffbench.report.assemble import Report
-from egraffbench.report.table import (
-    COLUMNS,
-    PRETRAINED_NOTE,
-    Cell,
-    Column,
-    Leaderboard,
-    format_interval,
-    format_number,
-    format_value,
-)
+from egraffbench.report.table import Cell, Leaderboard, format_interval, format_value
+from egraffbench.store.catalog import COLUMNS, PRETRAINED_NOTE, Column, format_number
 
 
 def _markdown_cell(cell: Cell, column: Column) -> str:
@@ -33,8 +25,8 @@ def _markdown_cell(cell: Cell, column: Column) -> str:
 
 
 def _header(column: Column) -> str:
-    unit = f" ({column.unit})" if column.unit and column.unit != "fraction" else ""
-    return f"{column.header}{unit} {'↓' if column.better == 'lower' else '↑'}"
+    unit = f" ({column.unit})" if column.unit else ""
+    return f"{column.header}{unit} {column.arrow}"
 
 
 def leaderboard_markdown(board: Leaderboard) -> str:
