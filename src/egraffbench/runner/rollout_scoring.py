@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from egraffbench.metrics.scoring import reference_structure, score_structure
+from egraffbench.metrics.sensitivity import variant_references, variant_scores
 from egraffbench.metrics.survival import (
     censored_durations,
     fraction_stable,
@@ -70,6 +71,7 @@ class ReplicaValues:
     ev_absolute_log_sum: float | None = None  # as ev_log_sum with absolute energies (paper-style EV)
     fidelity_time_fs: float | None = None  # replays: first time FV > FIDELITY_THRESHOLD, censored at horizon
     horizon_fs: float | None = None  # replays: the scoring horizon τ
+    sensitivity: dict[str, dict[str, float | None]] | None = None  # WF/JSD per `metrics.sensitivity` variant
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,18 +83,21 @@ class ReplicaValues:
 
 def structure_values(
     rollouts: Sequence[Rollout], reference_positions: np.ndarray, reference_cells: np.ndarray, periodic: bool
-) -> list[tuple[float | None, float | None]]:
-    """(WF %, JSD) of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference, over
-    its finite frames (`metrics.scoring`, as `egraffbench analyze`)."""
+) -> list[tuple[float | None, float | None, dict[str, Any] | None]]:
+    """(WF %, JSD, the same under each `metrics.sensitivity` variant) of each replica's frame-averaged g(r)
+    (periodic) or h(r) (molecule) vs the reference, over its finite frames (`metrics.scoring`, as
+    `egraffbench analyze`)."""
     reference = reference_structure(reference_positions, reference_cells, "rdf" if periodic else "hr")
-    values: list[tuple[float | None, float | None]] = []
+    variants = variant_references(reference_positions, reference_cells, reference)
+    values: list[tuple[float | None, float | None, dict[str, Any] | None]] = []
     for rollout in rollouts:
         finite = np.isfinite(rollout.positions).all(axis=(1, 2))
         if not finite.any():
-            values.append((None, None))
+            values.append((None, None, None))
             continue
-        scored = score_structure(rollout.positions[finite], rollout.cells[finite], reference)
-        values.append((scored.wf_percent, scored.jsd))
+        positions, cells = rollout.positions[finite], rollout.cells[finite]
+        scored = score_structure(positions, cells, reference)
+        values.append((scored.wf_percent, scored.jsd, variant_scores(positions, cells, variants)))
     return values
 
 

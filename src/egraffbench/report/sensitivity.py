@@ -1,0 +1,166 @@
+"""Metric sensitivity of a task's model ranking, from the stored score results: for each variant of
+`metrics.sensitivity`, Kendall τ between the models' ranking by WF (and by JSD) on the default grid and on
+the variant's, with a 95 % bootstrap interval, whether the best model stays the best, and a verdict
+(docs/metrics.md, "Metric sensitivity"; the rule in docs/decisions.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from egraffbench.metrics.rank_agreement import (
+    AGREEMENT_RESAMPLES,
+    AGREEMENT_SEED,
+    RankAgreement,
+    rank_agreement,
+)
+from egraffbench.metrics.sensitivity import VARIANTS, Variant
+from egraffbench.report.collect import RunView
+
+AGREEMENT_TAU = 0.6  # τ at or above: the rankings mostly agree (6 models: at most 3 of 15 pairs swapped)
+_ROUND_OFF = 1e-9  # τ takes discrete values; scipy's may miss them by round-off
+METRICS = {"wf_percent": "WF", "jsd": "JSD"}
+HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "ranking holds", "ranking does not hold", "inconclusive"
+
+
+@dataclass(frozen=True)
+class VariantRanking:
+    """Agreement of one variant's rankings with the default's, per metric (None: no stored values)."""
+
+    variant: Variant
+    agreements: dict[str, RankAgreement | None]  # "wf_percent", "jsd" → agreement
+
+
+@dataclass(frozen=True)
+class TaskSensitivity:
+    """A task's ranking under every variant, with the verdict and the reason for it."""
+
+    task: str
+    models: tuple[str, ...]
+    variants: tuple[VariantRanking, ...]
+    verdict: str
+    reason: str
+
+
+def _production(scores: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [
+        replica
+        for score in scores
+        for replica in score.get("replica_values", [])
+        if replica.get("segment", "production") == "production"
+    ]
+
+
+def _paired(replicas: Sequence[Mapping[str, Any]], variant: str, metric: str) -> np.ndarray | None:
+    """(2, n) default and variant values of the replicas that have both; None if none has."""
+    pairs = [
+        (replica[metric], ((replica.get("sensitivity") or {}).get(variant) or {}).get(metric))
+        for replica in replicas
+    ]
+    kept = [pair for pair in pairs if None not in pair]
+    return np.array(kept, dtype=float).T if kept else None
+
+
+def _agreement(
+    replicas: Mapping[str, Sequence[Mapping[str, Any]]], variant: str, metric: str
+) -> RankAgreement | None:
+    values = {model: pair for model, own in replicas.items() if (pair := _paired(own, variant, metric)) is not None}
+    return rank_agreement(values) if values else None
+
+
+def _checks(variants: Sequence[VariantRanking]) -> list[tuple[str, RankAgreement]]:
+    return [
+        (f"{ranking.variant.name} ({METRICS[metric]})", agreement)
+        for ranking in variants
+        for metric, agreement in ranking.agreements.items()
+        if agreement is not None and agreement.tau is not None
+    ]
+
+
+def verdict(variants: Sequence[VariantRanking]) -> tuple[str, str]:
+    """(verdict, reason): the ranking holds when every variant's τ interval lies at or above AGREEMENT_TAU
+    and keeps the best model; does not hold when some variant's whole interval lies below it; else
+    inconclusive (an interval across the threshold, a new best model, or nothing to compare)."""
+    checks = _checks(variants)
+    if not checks:
+        return INCONCLUSIVE, "no variant values to compare (fewer than two models, or results before score v5)"
+    below = [name for name, a in checks if a.high is not None and a.high < AGREEMENT_TAU - _ROUND_OFF]
+    if below:
+        return DOES_NOT_HOLD, f"τ < {AGREEMENT_TAU} over the whole 95 % interval for {', '.join(below)}"
+    across = [name for name, a in checks if a.low is not None and a.low < AGREEMENT_TAU - _ROUND_OFF]
+    changed = [f"{name}: {a.best} → {a.best_other}" for name, a in checks if not a.best_kept]
+    if across or changed:
+        parts = [f"interval reaches below τ = {AGREEMENT_TAU} for {', '.join(across)}"] if across else []
+        parts += [f"best model changes ({'; '.join(changed)})"] if changed else []
+        return INCONCLUSIVE, "; ".join(parts)
+    return HOLDS, (
+        f"τ ≥ {AGREEMENT_TAU} over the whole 95 % interval and the same best model in all {len(checks)} "
+        "comparisons"
+    )
+
+
+def task_sensitivity(task: str, scores: Mapping[str, Sequence[Mapping[str, Any]]]) -> TaskSensitivity:
+    """The sensitivity of ``task``'s ranking from its stored score results: model → the score stage results
+    of its jobs (seeds pooled, production replicas only)."""
+    replicas = {model: _production(own) for model, own in scores.items()}
+    variants = tuple(
+        VariantRanking(variant, {metric: _agreement(replicas, variant.name, metric) for metric in METRICS})
+        for variant in VARIANTS
+    )
+    return TaskSensitivity(task, tuple(scores), variants, *verdict(variants))
+
+
+def run_sensitivity(run: RunView) -> list[TaskSensitivity]:
+    """:func:`task_sensitivity` of every task of ``run`` over its ranked models (reference potentials left
+    out, as the leaderboard ranks them)."""
+    results = []
+    for task in run.tasks():
+        scores: dict[str, list[dict[str, Any]]] = {}
+        for job in run.done_jobs(task):
+            if not job.is_reference and job.scores:
+                scores.setdefault(job.model, []).append(job.scores)
+        results.append(task_sensitivity(task, scores))
+    return results
+
+
+def _cell(agreement: RankAgreement | None) -> str:
+    if agreement is None or agreement.tau is None:
+        return "n/a"
+    return f"{agreement.tau:.2f} [{agreement.low:.2f}, {agreement.high:.2f}]"
+
+
+def _best(ranking: VariantRanking) -> str:
+    found = {METRICS[m]: a for m, a in ranking.agreements.items() if a is not None and a.tau is not None}
+    if not found:
+        return "–"
+    if all(a.best_kept for a in found.values()):
+        return "yes"
+    return "; ".join(
+        f"{label}: {'yes' if a.best_kept else f'no ({a.best} → {a.best_other})'}" for label, a in found.items()
+    )
+
+
+def sensitivity_markdown(results: Sequence[TaskSensitivity]) -> str:
+    """A table per task: variant, τ WF [95 %], τ JSD [95 %], best model kept?; with the verdict above it."""
+    lines = [
+        f"Kendall τ between the ranking on the default grid and under each variant; 95 % bootstrap intervals "
+        f"over replicas ({AGREEMENT_RESAMPLES} resamples, seed {AGREEMENT_SEED}).",
+    ]
+    for result in results:
+        lines += [
+            "",
+            f"**{result.task}** ({len(result.models)} models: {', '.join(result.models) or 'none'}): "
+            f"{result.verdict} — {result.reason}.",
+            "",
+            "| variant | τ WF [95 %] | τ JSD [95 %] | best model kept? |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.variant.description} (`{r.variant.name}`) | {_cell(r.agreements['wf_percent'])} | "
+            f"{_cell(r.agreements['jsd'])} | {_best(r)} |"
+            for r in result.variants
+        ]
+    return "\n".join(lines) + "\n"
