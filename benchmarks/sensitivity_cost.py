@@ -66,7 +66,8 @@ def main() -> None:
     variants = _best_of(args.repeats, lambda: structure_values(rollouts, positions, cells, periodic))
     shape = f"{len(rollouts)} replica(s) × {len(rollouts[0].positions)} frames × {positions.shape[1]} atoms"
     print(f"{args.task} ({'g(r)' if periodic else 'h(r)'}, {shape}; reference {len(frames)} frames)")
-    print(f"default grid only: {default:.2f} s; with every variant: {variants:.2f} s ({variants / default:.1f}×)")
+    ratio = variants / default
+    print(f"default grid only: {default:.2f} s; with every variant: {variants:.2f} s ({ratio:.1f}×)")
 
 
 if __name__ == "__main__":

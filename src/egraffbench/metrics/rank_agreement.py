@@ -50,7 +50,7 @@ def _resampled_means(
 
 
 def _bootstrap_taus(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """τ of each resample; τ depends on the two rank vectors only, so scipy is called once per distinct pair."""
+    """τ of each resample; τ depends on the two rank vectors only: scipy is called once per distinct pair."""
     ranks = np.concatenate([rankdata(first, axis=1), rankdata(second, axis=1)], axis=1)
     distinct, inverse = np.unique(ranks, axis=0, return_inverse=True)
     half = first.shape[1]

@@ -5,18 +5,14 @@
 The variants (``VARIANTS``) change one thing each against the default grid (Δr = DEFAULT_DR, r_max from the
 reference):
 
-==================== ==========================================================================================
-name                 what changes
-==================== ==========================================================================================
-``dr_0.02``          bins of 0.02 Å (r_max: the default rule for that Δr)
-``dr_0.10``          bins of 0.1 Å
-``r_max_0.75``       r_max = 0.75 × the default grid's r_max (drops the longest distances)
-``r_max_1.50``       r_max = 1.5 × the default grid's r_max: molecules always (counts distances a stretched or
-                     broken molecule has beyond the reference's longest); periodic cells only up to the cell's
-                     own bound (w − 1 Å)/2, and not at all where the default already reaches it
-``frames_every_other`` the scored frames 0, 2, 4, …: half the frames over the same simulated time (sampling)
-``frames_first_half``  the first ⌈F/2⌉ scored frames: half the simulated time (is the rollout long enough?)
-==================== ==========================================================================================
+- ``dr_0.02``, ``dr_0.10``: bins of 0.02 Å, 0.1 Å (r_max: the default rule for that Δr);
+- ``r_max_0.75``: r_max = 0.75 × the default grid's r_max (drops the longest distances);
+- ``r_max_1.50``: 1.5 × the default grid's r_max: molecules always (counts distances that a stretched or
+  broken molecule has beyond the reference's longest); periodic cells only up to the cell's own bound
+  (w − 1 Å)/2, so not at all where the default already reaches it;
+- ``frames_every_other``: the scored frames 0, 2, 4, …: half the frames over the same simulated time (does the
+  sampling density matter?);
+- ``frames_first_half``: the first ⌈F/2⌉ scored frames: half the simulated time (is the rollout long enough?).
 
 The frame variants halve the scored rollout's finite frames only; the reference keeps all its frames (it is
 the target, not the measurement) and its default grid. A variant whose reference is all zero on its grid (an

@@ -67,7 +67,8 @@ def _paired(replicas: Sequence[Mapping[str, Any]], variant: str, metric: str) ->
 def _agreement(
     replicas: Mapping[str, Sequence[Mapping[str, Any]]], variant: str, metric: str
 ) -> RankAgreement | None:
-    values = {model: pair for model, own in replicas.items() if (pair := _paired(own, variant, metric)) is not None}
+    paired = {model: _paired(own, variant, metric) for model, own in replicas.items()}
+    values = {model: pair for model, pair in paired.items() if pair is not None}
     return rank_agreement(values) if values else None
 
 
@@ -86,11 +87,11 @@ def verdict(variants: Sequence[VariantRanking]) -> tuple[str, str]:
     inconclusive (an interval across the threshold, a new best model, or nothing to compare)."""
     checks = _checks(variants)
     if not checks:
-        return INCONCLUSIVE, "no variant values to compare (fewer than two models, or results before score v5)"
-    below = [name for name, a in checks if a.high is not None and a.high < AGREEMENT_TAU - _ROUND_OFF]
+        return INCONCLUSIVE, "no variant values to compare (under two models, or results before score v5)"
+    below = [name for name, a in checks if a.high < AGREEMENT_TAU - _ROUND_OFF]
     if below:
         return DOES_NOT_HOLD, f"τ < {AGREEMENT_TAU} over the whole 95 % interval for {', '.join(below)}"
-    across = [name for name, a in checks if a.low is not None and a.low < AGREEMENT_TAU - _ROUND_OFF]
+    across = [name for name, a in checks if a.low < AGREEMENT_TAU - _ROUND_OFF]
     changed = [f"{name}: {a.best} → {a.best_other}" for name, a in checks if not a.best_kept]
     if across or changed:
         parts = [f"interval reaches below τ = {AGREEMENT_TAU} for {', '.join(across)}"] if across else []
@@ -138,9 +139,8 @@ def _best(ranking: VariantRanking) -> str:
         return "–"
     if all(a.best_kept for a in found.values()):
         return "yes"
-    return "; ".join(
-        f"{label}: {'yes' if a.best_kept else f'no ({a.best} → {a.best_other})'}" for label, a in found.items()
-    )
+    kept = {label: "yes" if a.best_kept else f"no ({a.best} → {a.best_other})" for label, a in found.items()}
+    return "; ".join(f"{label}: {text}" for label, text in kept.items())
 
 
 def sensitivity_markdown(results: Sequence[TaskSensitivity]) -> str:

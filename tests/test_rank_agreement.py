@@ -1,0 +1,123 @@
+"""Kendall τ between model rankings with a bootstrap interval over replicas, and the metric-sensitivity
+verdict and table built from stored score results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from egraffbench.metrics.rank_agreement import rank_agreement
+from egraffbench.metrics.sensitivity import VARIANTS
+from egraffbench.report.sensitivity import (
+    DOES_NOT_HOLD,
+    HOLDS,
+    INCONCLUSIVE,
+    sensitivity_markdown,
+    task_sensitivity,
+)
+
+MODELS = ("a", "b", "c", "d")
+RNG = np.random.default_rng(7)
+NOISE = {m: RNG.normal(scale=0.1, size=6) for m in MODELS}  # six replicas per model
+
+
+def _values(means: dict[str, float], other: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per model: replicas about ``means`` and the same replicas (same noise) about ``other``."""
+    return {m: (means[m] + NOISE[m], other[m] + NOISE[m]) for m in means}
+
+
+def test_identical_rankings_give_tau_one_with_a_degenerate_interval() -> None:
+    means = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
+    found = rank_agreement(_values(means, {m: 10 * v for m, v in means.items()}))
+    assert found.tau == pytest.approx(1.0)
+    assert found.low == pytest.approx(1.0) and found.high == pytest.approx(1.0)
+    assert found.best_kept and found.best == "a"
+
+
+def test_reversed_rankings_give_minus_one() -> None:
+    means = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
+    found = rank_agreement({m: (v + NOISE[m], -v - NOISE[m]) for m, v in means.items()})
+    assert found.tau == pytest.approx(-1.0)
+    assert found.low == pytest.approx(-1.0) and found.high == pytest.approx(-1.0)
+    assert not found.best_kept and (found.best, found.best_other) == ("a", "d")
+
+
+def test_one_swapped_pair_of_four_models() -> None:
+    """a < b < c < d against a < c < b < d: one discordant pair of six, τ = 1 − 2/6 = 2/3 (scipy's τ-b)."""
+    means = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
+    found = rank_agreement(_values(means, {"a": 1.0, "b": 3.0, "c": 2.0, "d": 4.0}))
+    assert found.tau == pytest.approx(2.0 / 3.0)
+    assert found.tau == pytest.approx(kendalltau([1, 2, 3, 4], [1, 3, 2, 4]).statistic)
+    # means 1 apart, replica noise 0.1: no resample reorders them
+    assert found.low == pytest.approx(2.0 / 3.0) and found.high == pytest.approx(2.0 / 3.0)
+    assert found.best_kept
+
+
+def test_models_within_noise_of_each_other_widen_the_interval() -> None:
+    """Two models 0.05 apart with replica noise 0.1: resamples reorder them under one metric and not the
+    other, so the interval reaches below the point estimate; the seed fixes it."""
+    means = {"a": 1.0, "b": 1.05, "c": 3.0, "d": 4.0}
+    independent = {m: (means[m] + NOISE[m], means[m] + RNG.normal(scale=0.1, size=6)) for m in MODELS}
+    found = rank_agreement(independent)
+    assert found.low < found.tau <= found.high
+    assert rank_agreement(independent) == found
+
+
+def test_fewer_than_two_models_give_no_tau() -> None:
+    found = rank_agreement({"a": (np.ones(3), np.ones(3))})
+    assert found.tau is None and found.low is None and found.best == "a"
+
+
+def _score(wf: np.ndarray, variant_wf: dict[str, np.ndarray]) -> dict:
+    """A stored score result: replicas with WF and JSD (= WF / 100) on the default grid and every variant."""
+    replicas = []
+    for i, value in enumerate(wf):
+        sensitivity = {
+            v.name: {"wf_percent": float(variant_wf[v.name][i]), "jsd": float(variant_wf[v.name][i]) / 100}
+            for v in VARIANTS
+        }
+        replicas.append({"wf_percent": float(value), "jsd": float(value) / 100, "sensitivity": sensitivity})
+    replicas.append({"wf_percent": 99.0, "jsd": 0.9, "segment": "replay"})  # not production: left out
+    return {"replica_values": replicas}
+
+
+def _task(variant_means: dict[str, dict[str, float]]) -> dict[str, list[dict]]:
+    """Two seeds per model; model m's WF about m's default mean, under variant v about variant_means[v][m]."""
+    defaults = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
+    scores: dict[str, list[dict]] = {}
+    for model, mean in defaults.items():
+        for seed in range(2):
+            noise = NOISE[model][3 * seed : 3 * seed + 3]
+            own = {v.name: variant_means.get(v.name, defaults)[model] + noise for v in VARIANTS}
+            scores.setdefault(model, []).append(_score(mean + noise, own))
+    return scores
+
+
+def test_a_ranking_every_variant_keeps_holds() -> None:
+    result = task_sensitivity("t", _task({}))
+    assert result.verdict == HOLDS and result.models == MODELS
+    table = sensitivity_markdown([result])
+    assert "**t** (4 models: a, b, c, d): ranking holds" in table
+    assert "| Δr = 0.02 Å (`dr_0.02`) | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | yes |" in table
+
+
+def test_a_ranking_reversed_by_the_bin_width_does_not_hold() -> None:
+    result = task_sensitivity("t", _task({"dr_0.10": {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0}}))
+    assert result.verdict == DOES_NOT_HOLD and "dr_0.10 (WF)" in result.reason
+    assert "| -1.00 [-1.00, -1.00] | -1.00 [-1.00, -1.00] | WF: no (a → d); JSD: no (a → d) |" in (
+        sensitivity_markdown([result])
+    )
+
+
+def test_a_new_best_model_under_one_variant_is_inconclusive() -> None:
+    result = task_sensitivity("t", _task({"frames_first_half": {"a": 2.0, "b": 1.0, "c": 3.0, "d": 4.0}}))
+    assert result.verdict == INCONCLUSIVE
+    assert "best model changes (frames_first_half (WF): a → b" in result.reason
+
+
+def test_results_without_variant_values_are_inconclusive() -> None:
+    old = {m: [{"replica_values": [{"wf_percent": 1.0, "jsd": 0.01}]}] for m in MODELS}
+    result = task_sensitivity("t", old)
+    assert result.verdict == INCONCLUSIVE and "no variant values" in result.reason
+    assert "| n/a | n/a | – |" in sensitivity_markdown([result])
