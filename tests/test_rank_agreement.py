@@ -16,6 +16,7 @@ from egraffbench.report.sensitivity import (
     sensitivity_markdown,
     task_sensitivity,
 )
+from test_report_fixtures import shared_report
 
 MODELS = ("a", "b", "c", "d")
 RNG = np.random.default_rng(7)
@@ -121,3 +122,21 @@ def test_results_without_variant_values_are_inconclusive() -> None:
     result = task_sensitivity("t", old)
     assert result.verdict == INCONCLUSIVE and "no variant values" in result.reason
     assert "| n/a | n/a | – |" in sensitivity_markdown([result])
+
+
+def test_the_report_shows_the_sensitivity_of_its_ranking(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The report's stored run (20 fs rollouts): soft (EMT × 0.8) beats wild (EMT × −3) on every grid, but
+    wild overheats only late, so on the first half of the frames its JSD is the lower one: the ranking
+    depends on the rollout length and does not hold. The EMT oracle is a reference potential, not ranked."""
+    markdown = shared_report(tmp_path_factory.getbasetemp()).files.markdown.read_text()
+    findings, section = markdown.split("## Findings", 1)[1].split("## Metric sensitivity", 1)
+    reason = "τ < 0.6 over the whole 95 % interval for frames_first_half (JSD)"
+    assert f"- **Metric sensitivity, tiny-cuau.** ranking does not hold: {reason}." in findings
+    assert f"**tiny-cuau** (2 models: soft, wild): ranking does not hold — {reason}." in section
+    for name in ("dr_0.02", "dr_0.10", "r_max_0.75", "frames_every_other"):
+        assert f"(`{name}`) | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | yes |" in section
+    assert (
+        "(`frames_first_half`) | 1.00 [-1.00, 1.00] | -1.00 [-1.00, -1.00] | WF: yes; JSD: no (soft → wild) |"
+        in (section)
+    )
+    assert "(`r_max_1.50`) | n/a | n/a | – |" in section  # a 7.4 Å cell leaves no room beyond 3.2 Å

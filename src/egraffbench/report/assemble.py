@@ -19,6 +19,7 @@ from egraffbench.report.inputs import TaskData, load_task_data, resolve_task
 from egraffbench.report.intervals import median_interval, wilson_interval
 from egraffbench.report.parity import MAX_PARITY_FRAMES, job_model, parity_data, parity_subset
 from egraffbench.report.rollouts import model_replicas
+from egraffbench.report.sensitivity import TaskSensitivity, run_sensitivity, sensitivity_finding
 from egraffbench.report.series import (
     StructureCurves,
     ViolationSeries,
@@ -64,6 +65,7 @@ class Report:
     tasks: list[TaskReport]
     findings: list[find.Finding]
     generated: str
+    sensitivity: list[TaskSensitivity] = field(default_factory=list)  # metric sensitivity per task
 
 
 def _temperatures(jobs: Sequence[JobView]) -> dict[str, float]:
@@ -324,4 +326,6 @@ def assemble_report(view: RunView, given: Mapping[str, TaskSpec], data_root: Pat
                 findings.append(finding)
     specs = {task.name: task.spec for task in tasks if task.spec is not None}
     findings += find.ood_degradation({task.name: task.board for task in tasks}, specs)
-    return Report(view, tasks, findings, time.strftime("%Y-%m-%d %H:%M:%S"))
+    sensitivity = run_sensitivity(view)
+    findings += [found for result in sensitivity if (found := sensitivity_finding(result))]
+    return Report(view, tasks, findings, time.strftime("%Y-%m-%d %H:%M:%S"), sensitivity)

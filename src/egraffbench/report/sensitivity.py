@@ -19,6 +19,7 @@ from egraffbench.metrics.rank_agreement import (
 )
 from egraffbench.metrics.sensitivity import VARIANTS, Variant
 from egraffbench.report.collect import RunView
+from egraffbench.report.findings import Finding
 
 AGREEMENT_TAU = 0.6  # τ at or above: the rankings mostly agree (6 models: at most 3 of 15 pairs swapped)
 _ROUND_OFF = 1e-9  # τ takes discrete values; scipy's may miss them by round-off
@@ -43,6 +44,11 @@ class TaskSensitivity:
     variants: tuple[VariantRanking, ...]
     verdict: str
     reason: str
+
+    @property
+    def compared(self) -> bool:
+        """True when at least one variant's ranking could be compared with the default's."""
+        return bool(_checks(self.variants))
 
 
 def _production(scores: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -125,6 +131,13 @@ def run_sensitivity(run: RunView) -> list[TaskSensitivity]:
                 scores.setdefault(job.model, []).append(job.scores)
         results.append(task_sensitivity(task, scores))
     return results
+
+
+def sensitivity_finding(result: TaskSensitivity) -> Finding | None:
+    """The verdict of ``result`` as a report finding; None when nothing could be compared (one model)."""
+    if not result.compared:
+        return None
+    return Finding(f"Metric sensitivity, {result.task}", f"{result.verdict}: {result.reason}.")
 
 
 def _cell(agreement: RankAgreement | None) -> str:
