@@ -13,8 +13,10 @@ from egraffbench.report.sensitivity import (
     DOES_NOT_HOLD,
     HOLDS,
     INCONCLUSIVE,
+    VariantRanking,
     sensitivity_markdown,
     task_sensitivity,
+    verdict,
 )
 from test_report_fixtures import shared_report
 
@@ -65,6 +67,21 @@ def test_models_within_noise_of_each_other_widen_the_interval() -> None:
     assert rank_agreement(independent) == found
 
 
+def test_a_swap_of_models_tied_within_noise_is_inconclusive() -> None:
+    """a and b 1e-4 apart (replica noise 0.1) swap under the variant: τ = 1/3 for three models, yet almost no
+    resample orders them differently, so the percentile interval is [1, 1] and excludes τ; neither holds."""
+    centred = {m: NOISE[m] - NOISE[m].mean() for m in "abc"}
+    default, variant = {"a": 1.0, "b": 1.0001, "c": 3.0}, {"a": 1.0002, "b": 1.0001, "c": 3.0}
+    found = rank_agreement({m: (default[m] + centred[m], variant[m] + centred[m]) for m in "abc"})
+    assert found.tau == pytest.approx(1.0 / 3.0) and found.low == pytest.approx(1.0)
+    assert not found.best_kept
+    result = verdict([VariantRanking(VARIANTS[0], {"wf_percent": found, "jsd": None})])
+    assert result == (
+        INCONCLUSIVE,
+        "τ or its interval below 0.6 for dr_0.02 (WF); best model changes under dr_0.02 (WF): a → b",
+    )
+
+
 def test_fewer_than_two_models_give_no_tau() -> None:
     found = rank_agreement({"a": (np.ones(3), np.ones(3))})
     assert found.tau is None and found.low is None and found.best == "a"
@@ -105,7 +122,8 @@ def test_a_ranking_every_variant_keeps_holds() -> None:
 
 def test_a_ranking_reversed_by_the_bin_width_does_not_hold() -> None:
     result = task_sensitivity("t", _task({"dr_0.10": {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0}}))
-    assert result.verdict == DOES_NOT_HOLD and "dr_0.10 (WF)" in result.reason
+    assert result.verdict == DOES_NOT_HOLD
+    assert result.reason == "τ and its whole 95 % interval below 0.6 for dr_0.10 (WF, JSD)"
     assert "| -1.00 [-1.00, -1.00] | -1.00 [-1.00, -1.00] | WF: no (a → d); JSD: no (a → d) |" in (
         sensitivity_markdown([result])
     )
@@ -114,7 +132,9 @@ def test_a_ranking_reversed_by_the_bin_width_does_not_hold() -> None:
 def test_a_new_best_model_under_one_variant_is_inconclusive() -> None:
     result = task_sensitivity("t", _task({"frames_first_half": {"a": 2.0, "b": 1.0, "c": 3.0, "d": 4.0}}))
     assert result.verdict == INCONCLUSIVE
-    assert "best model changes (frames_first_half (WF): a → b" in result.reason
+    assert result.reason == (
+        "best model changes under frames_first_half (WF): a → b; frames_first_half (JSD): a → b"
+    )
 
 
 def test_results_without_variant_values_are_inconclusive() -> None:
@@ -130,7 +150,7 @@ def test_the_report_shows_the_sensitivity_of_its_ranking(tmp_path_factory: pytes
     depends on the rollout length and does not hold. The EMT oracle is a reference potential, not ranked."""
     markdown = shared_report(tmp_path_factory.getbasetemp()).files.markdown.read_text()
     findings, section = markdown.split("## Findings", 1)[1].split("## Metric sensitivity", 1)
-    reason = "τ < 0.6 over the whole 95 % interval for frames_first_half (JSD)"
+    reason = "τ and its whole 95 % interval below 0.6 for frames_first_half (JSD)"
     assert f"- **Metric sensitivity, tiny-cuau.** ranking does not hold: {reason}." in findings
     assert f"**tiny-cuau** (2 models: soft, wild): ranking does not hold — {reason}." in section
     for name in ("dr_0.02", "dr_0.10", "r_max_0.75", "frames_every_other"):

@@ -78,35 +78,48 @@ def _agreement(
     return rank_agreement(values) if values else None
 
 
-def _checks(variants: Sequence[VariantRanking]) -> list[tuple[str, RankAgreement]]:
+def _checks(variants: Sequence[VariantRanking]) -> list[tuple[str, str, RankAgreement]]:
+    """(variant, metric label, agreement) of every comparison that has a τ."""
     return [
-        (f"{ranking.variant.name} ({METRICS[metric]})", agreement)
+        (ranking.variant.name, METRICS[metric], agreement)
         for ranking in variants
         for metric, agreement in ranking.agreements.items()
         if agreement is not None and agreement.tau is not None
     ]
 
 
+def _named(checks: Sequence[tuple[str, str, RankAgreement]]) -> str:
+    """ "dr_0.02 (WF, JSD), r_max_0.75 (JSD)": the comparisons grouped by variant."""
+    labels: dict[str, list[str]] = {}
+    for variant, label, _ in checks:
+        labels.setdefault(variant, []).append(label)
+    return ", ".join(f"{variant} ({', '.join(names)})" for variant, names in labels.items())
+
+
 def verdict(variants: Sequence[VariantRanking]) -> tuple[str, str]:
-    """(verdict, reason): the ranking holds when every variant's τ interval lies at or above AGREEMENT_TAU
-    and keeps the best model; does not hold when some variant's whole interval lies below it; else
-    inconclusive (an interval across the threshold, a new best model, or nothing to compare)."""
+    """(verdict, reason): the ranking holds when, for every variant and metric, τ and its whole 95 % interval
+    are at or above AGREEMENT_TAU and the best model stays the best; it does not hold when for some variant
+    τ and its whole interval are below it; else inconclusive (τ or its interval across the threshold, a new
+    best model, or nothing to compare)."""
     checks = _checks(variants)
     if not checks:
         return INCONCLUSIVE, "no variant values to compare (under two models, or results before score v5)"
-    below = [name for name, a in checks if a.high < AGREEMENT_TAU - _ROUND_OFF]
+    floor = AGREEMENT_TAU - _ROUND_OFF
+    below = [check for check in checks if max(check[2].tau, check[2].high) < floor]
     if below:
-        return DOES_NOT_HOLD, f"τ < {AGREEMENT_TAU} over the whole 95 % interval for {', '.join(below)}"
-    across = [name for name, a in checks if a.low < AGREEMENT_TAU - _ROUND_OFF]
-    changed = [f"{name}: {a.best} → {a.best_other}" for name, a in checks if not a.best_kept]
-    if across or changed:
-        parts = [f"interval reaches below τ = {AGREEMENT_TAU} for {', '.join(across)}"] if across else []
-        parts += [f"best model changes ({'; '.join(changed)})"] if changed else []
-        return INCONCLUSIVE, "; ".join(parts)
-    return HOLDS, (
-        f"τ ≥ {AGREEMENT_TAU} over the whole 95 % interval and the same best model in all {len(checks)} "
-        "comparisons"
-    )
+        return DOES_NOT_HOLD, f"τ and its whole 95 % interval below {AGREEMENT_TAU} for {_named(below)}"
+    across = [check for check in checks if min(check[2].tau, check[2].low) < floor]
+    changed = [check for check in checks if not check[2].best_kept]
+    if not across and not changed:
+        count = len(checks)
+        return (
+            HOLDS,
+            f"τ ≥ {AGREEMENT_TAU} over the whole 95 % interval, same best model in all {count} comparisons",
+        )
+    parts = [f"τ or its interval below {AGREEMENT_TAU} for {_named(across)}"] if across else []
+    moves = "; ".join(f"{v} ({label}): {a.best} → {a.best_other}" for v, label, a in changed)
+    parts += [f"best model changes under {moves}"] if changed else []
+    return INCONCLUSIVE, "; ".join(parts)
 
 
 def task_sensitivity(task: str, scores: Mapping[str, Sequence[Mapping[str, Any]]]) -> TaskSensitivity:
