@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import kendalltau, rankdata
 
 AGREEMENT_RESAMPLES = 2000
@@ -59,13 +60,13 @@ def _bootstrap_taus(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def rank_agreement(
-    values: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    values: Mapping[str, ArrayLike],
     *,
     n_resamples: int = AGREEMENT_RESAMPLES,
     seed: int = AGREEMENT_SEED,
 ) -> RankAgreement:
     """Kendall τ between the ranking of the models by the mean of the first and of the second metric, from
-    ``values``: model → (first, second), the two metrics of the same replicas (equal lengths, ≥ 1). The 95 %
+    ``values``: model → (2, n), the first and the second metric of the same n ≥ 1 replicas. The 95 %
     percentile interval resamples each model's replicas ``n_resamples`` times (seeded)."""
     models = tuple(values)
     pairs = [np.asarray(values[m], dtype=float).reshape(2, -1) for m in models]

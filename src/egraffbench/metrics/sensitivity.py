@@ -49,7 +49,6 @@ class Variant:
     frames: str = "all"
 
 
-DEFAULT_VARIANT = Variant("default", f"Δr = {DEFAULT_DR} Å, r_max from the reference, all frames")
 VARIANTS: tuple[Variant, ...] = (
     Variant("dr_0.02", "Δr = 0.02 Å", dr=0.02),
     Variant("dr_0.10", "Δr = 0.1 Å", dr=0.1),
@@ -58,7 +57,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("frames_every_other", "every other frame (same time span)", frames="every-other"),
     Variant("frames_first_half", "first half of the frames (half the time)", frames="first-half"),
 )
-VARIANT_BY_NAME = {variant.name: variant for variant in (DEFAULT_VARIANT, *VARIANTS)}
+VARIANT_BY_NAME = {variant.name: variant for variant in VARIANTS}
 
 
 def _variant_reference(

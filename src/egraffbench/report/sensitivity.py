@@ -63,7 +63,7 @@ def _production(scores: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 def _paired(replicas: Sequence[Mapping[str, Any]], variant: str, metric: str) -> np.ndarray | None:
     """(2, n) default and variant values of the replicas that have both; None if none has."""
     pairs = [
-        (replica[metric], ((replica.get("sensitivity") or {}).get(variant) or {}).get(metric))
+        (replica.get(metric), ((replica.get("sensitivity") or {}).get(variant) or {}).get(metric))
         for replica in replicas
     ]
     kept = [pair for pair in pairs if None not in pair]
@@ -89,7 +89,7 @@ def _checks(variants: Sequence[VariantRanking]) -> list[tuple[str, str, RankAgre
 
 
 def _named(checks: Sequence[tuple[str, str, RankAgreement]]) -> str:
-    """ "dr_0.02 (WF, JSD), r_max_0.75 (JSD)": the comparisons grouped by variant."""
+    """The comparisons grouped by variant, e.g. "dr_0.02 (WF, JSD), r_max_0.75 (JSD)"."""
     labels: dict[str, list[str]] = {}
     for variant, label, _ in checks:
         labels.setdefault(variant, []).append(label)
