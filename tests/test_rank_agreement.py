@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from egraffbench.metrics.rank_agreement import rank_agreement
+from egraffbench.metrics.rank_agreement import rank_agreement, resampled_taus
 from egraffbench.metrics.sensitivity import VARIANTS
 from egraffbench.report.sensitivity import (
     DOES_NOT_HOLD,
@@ -80,6 +80,18 @@ def test_a_swap_of_models_tied_within_noise_is_inconclusive() -> None:
         INCONCLUSIVE,
         "τ or its interval below 0.6 for dr_0.02 (WF); best model changes under dr_0.02 (WF): a → b",
     )
+
+
+def test_resampled_taus_are_scipys_tau_b_with_and_without_ties() -> None:
+    rng = np.random.default_rng(11)
+    first = rng.integers(0, 4, size=(300, 6)).astype(float)  # ties in most rows
+    second = rng.integers(0, 4, size=(300, 6)).astype(float)
+    first[:5] = 2.0  # all tied: τ undefined, as scipy's
+    first[5:10], second[5:10] = rng.random((5, 6)), rng.random((5, 6))  # no ties
+    expected = np.array([kendalltau(x, y).statistic for x, y in zip(first, second, strict=True)])
+    found = resampled_taus(first, second)
+    assert np.all(np.isnan(found[:5])) and np.all(np.isnan(expected[:5]))
+    np.testing.assert_allclose(found[5:], expected[5:], rtol=0, atol=1e-12)
 
 
 def test_fewer_than_two_models_give_no_tau() -> None:
