@@ -12,6 +12,7 @@ from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.collect import read_run
 from egraffbench.report.html import render_html
+from egraffbench.report.paper_render import write_findings
 from egraffbench.report.text import report_csv, report_markdown
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import TaskSpec
@@ -48,4 +49,5 @@ def build_report(
     atomic_write_text(files.html, render_html(report))
     atomic_write_text(files.markdown, report_markdown(report))
     atomic_write_text(files.csv, report_csv(report))
+    write_findings(out_dir / "findings.md", report.tasks, f"run {report.view.run_id}")
     return files
