@@ -3,6 +3,8 @@ and its reason), and the comparisons of two values with intervals that the verdi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -66,6 +68,35 @@ class PaperFinding(_Record):
     table: FindingTable
     verdict: Verdict
     reason: str
+
+
+@dataclass(frozen=True)
+class PaperClaim:
+    """A finding of the paper: its id, number, the paper's words and the rule that decides its verdict."""
+
+    id: str
+    number: int
+    claim: str
+    rule: str
+
+    def checked(
+        self,
+        headers: tuple[tuple[str, ...], tuple[str, ...]],
+        rows: Iterable[FindingRow],
+        verdict: Verdict,
+        reason: str,
+    ) -> PaperFinding:
+        """The claim checked: our numbers (text headers, number headers; rows), the verdict and why."""
+        table = FindingTable(label_headers=headers[0], value_headers=headers[1], rows=tuple(rows))
+        return PaperFinding(
+            id=self.id,
+            number=self.number,
+            claim=self.claim,
+            rule=self.rule,
+            table=table,
+            verdict=verdict,
+            reason=reason,
+        )
 
 
 def estimate(cell: Cell, scale: float = 1.0) -> Estimate | None:

@@ -17,7 +17,7 @@ from egraffbench.report.finding_records import (
     NOT_IN_RUN,
     Estimate,
     FindingRow,
-    FindingTable,
+    PaperClaim,
     PaperFinding,
     Verdict,
     estimate,
@@ -73,6 +73,7 @@ RULE_1 = (
     "Reproduced: at least two different models lead a task by a resolved margin. Refuted: one model leads "
     "every task, each by a resolved margin. Otherwise inconclusive. Needs two tasks with two ranked models."
 )
+NO_SINGLE_BEST = PaperClaim("no-single-best", 1, CLAIM_1, RULE_1)
 
 
 def _column_duel(board: Leaderboard, leader: Row, other: Row) -> tuple[int, int, bool]:
@@ -123,25 +124,18 @@ def no_single_best(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskSp
                 values=(Estimate(value=first[0].mean_rank), second, *counts),
             )
         )
-    table = FindingTable(
-        label_headers=("task", "kind", "leader", "second", "lead"),
-        value_headers=(
+    headers = (
+        ("task", "kind", "leader", "second", "lead"),
+        (
             "leader's mean rank",
             "second's mean rank",
             "columns better (resolved)",
             "columns worse (resolved)",
         ),
-        rows=tuple(rows),
     )
     verdict, reason = _verdict_1(leaders, resolved_by)
-    return PaperFinding(
-        id="no-single-best",
-        number=1,
-        claim=CLAIM_1,
-        rule=RULE_1,
-        table=table,
-        verdict=verdict,
-        reason=reason + (_point_note(points) if len(leaders) >= 2 else ""),
+    return NO_SINGLE_BEST.checked(
+        headers, rows, verdict, reason + (_point_note(points) if len(leaders) >= 2 else "")
     )
 
 
@@ -175,6 +169,7 @@ RULE_2 = (
     f"inconclusive. Needs {MIN_MODELS} models and {MIN_PAIRS} pairs; a censored time to failure counts as "
     "the run length."
 )
+ERROR_VS_MD = PaperClaim("error-vs-md", 2, CLAIM_2, RULE_2)
 
 
 def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -246,7 +241,8 @@ def error_vs_md(boards: Mapping[str, Leaderboard]) -> PaperFinding:
         for basis, pairs in (("values pooled over tasks", pooled), ("ranks within each task", within)):
             if len(models) < MIN_MODELS or len(pairs) < MIN_PAIRS:
                 reading: Verdict = "inconclusive"
-                why = _not_in_run(f"{len(pairs)} pairs of {len(models)} models")
+                found = f"{len(pairs)} (model, task) pairs of {len(models)} models"
+                why = _not_in_run(f"{found}, needs {MIN_PAIRS} pairs of {MIN_MODELS} models")
                 value = None
             else:
                 x, y = (np.array(v, dtype=float) for v in zip(*pairs, strict=True))
@@ -261,20 +257,8 @@ def error_vs_md(boards: Mapping[str, Leaderboard]) -> PaperFinding:
         verdict: Verdict = "reproduced"
     else:
         verdict = "refuted" if all(v == "refuted" for v in verdicts) else "inconclusive"
-    table = FindingTable(
-        label_headers=("MD measure", "basis", "pairs", "reading"),
-        value_headers=("Spearman ρ with force MAE",),
-        rows=tuple(rows),
-    )
-    return PaperFinding(
-        id="error-vs-md",
-        number=2,
-        claim=CLAIM_2,
-        rule=RULE_2,
-        table=table,
-        verdict=verdict,
-        reason="Within-task ranks — " + "; ".join(reasons) + ".",
-    )
+    headers = (("MD measure", "basis", "pairs", "reading"), ("Spearman ρ with force MAE",))
+    return ERROR_VS_MD.checked(headers, rows, verdict, "Within-task ranks — " + "; ".join(reasons) + ".")
 
 
 # 3 ─ all models degrade out of distribution ─────────────────────────────────────────────────────────────
@@ -291,6 +275,7 @@ RULE_3 = (
     "when none is worse and one is resolved better. Reproduced: every model degrades on every such task. "
     "Refuted: a model does not degrade on one. Otherwise inconclusive."
 )
+OOD_DEGRADATION = PaperClaim("ood-degradation", 3, CLAIM_3, RULE_3)
 
 
 def in_distribution_partner(task: str, specs: Mapping[str, TaskSpec], present: Iterable[str]) -> str | None:
@@ -361,10 +346,9 @@ def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskS
             states[f"{row.model} on {task}"] = state
             pair = (f"{task} ({spec.kind})", f"{partner} ({relation})")
             rows += [FindingRow(labels=(*pair, *r.labels), values=r.values) for r in model_rows]
-    table = FindingTable(
-        label_headers=("out-of-distribution task", "in-distribution task", "model", "metric", "change"),
-        value_headers=("in distribution", "out of distribution", "ratio out/in"),
-        rows=tuple(rows),
+    headers = (
+        ("out-of-distribution task", "in-distribution task", "model", "metric", "change"),
+        ("in distribution", "out of distribution", "ratio out/in"),
     )
     if not states:
         verdict: Verdict = "inconclusive"
@@ -372,15 +356,7 @@ def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskS
     else:
         verdict, reason = _verdict_3(states)
         reason += _point_note(points)
-    return PaperFinding(
-        id="ood-degradation",
-        number=3,
-        claim=CLAIM_3,
-        rule=RULE_3,
-        table=table,
-        verdict=verdict,
-        reason=reason,
-    )
+    return OOD_DEGRADATION.checked(headers, rows, verdict, reason)
 
 
 def _verdict_3(states: Mapping[str, str]) -> tuple[Verdict, str]:
@@ -408,6 +384,7 @@ RULE_4 = (
     "when equal. Ranks carry no interval. Finding: reproduced when all three parts are, refuted when one "
     f"is, else inconclusive. Needs {MIN_MODELS} ranked models and the named model."
 )
+STRUCTURE_SPEED_STABILITY = PaperClaim("structure-speed-stability", 4, CLAIM_4, RULE_4)
 _PARTS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("structure (WF, JSD rank)", NEQUIP, ("wf_percent", "jsd"), "best"),
     ("speed (MD steps/s rank)", TORCHMDNET, ("steps_per_s",), "best"),
@@ -468,20 +445,8 @@ def structure_speed_stability(boards: Mapping[str, Leaderboard]) -> PaperFinding
             verdict, why = _part_verdict(model, means, want)
         verdicts.append(verdict)
         reasons.append(f"{model} {part}: {verdict} — {why}")
-    table = FindingTable(
-        label_headers=("part", "model", "rank per task"),
-        value_headers=("average rank over tasks",),
-        rows=tuple(rows),
-    )
-    return PaperFinding(
-        id="structure-speed-stability",
-        number=4,
-        claim=CLAIM_4,
-        rule=RULE_4,
-        table=table,
-        verdict=_join(verdicts),
-        reason="; ".join(reasons) + ".",
-    )
+    headers = (("part", "model", "rank per task"), ("average rank over tasks",))
+    return STRUCTURE_SPEED_STABILITY.checked(headers, rows, _join(verdicts), "; ".join(reasons) + ".")
 
 
 # 5 ─ GeTe: Equiformer and TorchMD-Net never beat the zero-force baseline ─────────────────────────────────
@@ -497,6 +462,12 @@ RULE_5 = (
     "at or above 1, disagrees when it lies below 1, else not resolved (a value without an interval is "
     "compared as a point). Reproduced when both agree, refuted when one disagrees, else inconclusive."
 )
+GETE_ZERO_FORCE = PaperClaim("gete-zero-force", 5, CLAIM_5, RULE_5)
+
+
+def _zero_force(board: Leaderboard) -> float | None:
+    """The force MAE of zero forces (mean |F| per component of the test split, eV/Å), if the board has it."""
+    return board.baselines.of("force_mae") if board.baselines is not None else None
 
 
 def _gete_rows(task: str, board: Leaderboard, baseline: float) -> list[FindingRow]:
@@ -511,35 +482,18 @@ def _gete_rows(task: str, board: Leaderboard, baseline: float) -> list[FindingRo
 def gete_baseline(boards: Mapping[str, Leaderboard]) -> PaperFinding:
     """Finding 5: each model's GeTe force MAE as a multiple of the zero-force baseline."""
     present = [task for task in GETE_TASKS if task in boards]
-    with_baseline = [
-        t for t in present if boards[t].baselines is not None and boards[t].baselines.of("force_mae")
-    ]
-    rows = [
-        row
-        for task in with_baseline
-        for row in _gete_rows(task, boards[task], boards[task].baselines.of("force_mae"))
-    ]
-    table = FindingTable(
-        label_headers=("task", "model"),
-        value_headers=("force MAE / zero-force baseline", "zero-force baseline mean |F| (meV/Å)"),
-        rows=tuple(rows),
-    )
+    baselines = {task: _zero_force(boards[task]) for task in present}
+    baselines = {task: value for task, value in baselines.items() if value}
+    rows = [row for task, value in baselines.items() for row in _gete_rows(task, boards[task], value)]
+    headers = (("task", "model"), ("force MAE / zero-force baseline", "zero-force baseline mean |F| (meV/Å)"))
     if not present:
         verdict: Verdict = "inconclusive"
         reason = _not_in_run("neither gete nor gete-offline")
-    elif not with_baseline:
+    elif not baselines:
         verdict, reason = "inconclusive", "No zero-force baseline: the task's test data were not available."
     else:
-        verdict, reason = _verdict_5(with_baseline[0], rows)
-    return PaperFinding(
-        id="gete-zero-force",
-        number=5,
-        claim=CLAIM_5,
-        rule=RULE_5,
-        table=table,
-        verdict=verdict,
-        reason=reason,
-    )
+        verdict, reason = _verdict_5(next(iter(baselines)), rows)
+    return GETE_ZERO_FORCE.checked(headers, rows, verdict, reason)
 
 
 def _verdict_5(task: str, rows: Sequence[FindingRow]) -> tuple[Verdict, str]:
