@@ -186,7 +186,11 @@ def test_error_not_predicting_md_reproduces_the_claim() -> None:
 def test_error_vs_md_without_enough_pairs_or_variation_is_inconclusive() -> None:
     two = {"t1": ERRORS["t1"]}
     finding = error_vs_md(md_boards(two, {"t1": {"stable_fraction": [1.0, 0.5, 0.2, 0.0]}}))
-    assert finding.verdict == "inconclusive" and NOT_IN_RUN in finding.reason  # 4 pairs < 6
+    assert finding.verdict == "inconclusive"
+    assert (
+        finding.reason
+        == "not in this run: at most 4 (model, task) pairs of 4 models; needs 6 pairs of 3 models."
+    )
     constant = {task: {"stable_fraction": [1.0] * 4} for task in ERRORS}
     finding = error_vs_md(md_boards(ERRORS, constant))
     assert finding.verdict == "inconclusive" and "undefined" in finding.reason
@@ -337,6 +341,11 @@ def test_gete_missing_or_without_baseline_is_inconclusive() -> None:
     assert finding.verdict == "inconclusive" and NOT_IN_RUN in finding.reason
     finding = gete_baseline(gete("gete", 0.6, 0.7, baseline=None))
     assert finding.verdict == "inconclusive" and "No zero-force baseline" in finding.reason
+    without_torchmdnet = {
+        "gete": board("gete", {"equiformer": {"force_mae": 0.6}, "mace": {"force_mae": 0.1}}, 0.5)
+    }
+    finding = gete_baseline(without_torchmdnet)
+    assert finding.verdict == "inconclusive" and f"torchmdnet: {NOT_IN_RUN}" in finding.reason
 
 
 # the documents

@@ -49,7 +49,7 @@ class TaskLike(Protocol):
 
 
 def _not_in_run(what: str) -> str:
-    return f"{NOT_IN_RUN}: {what}"
+    return f"{NOT_IN_RUN}: {what}."
 
 
 def _join(verdicts: Sequence[Verdict]) -> Verdict:
@@ -230,35 +230,39 @@ def _measure_verdict(rho: float, low: float, high: float, sign: int) -> tuple[Ve
     return "inconclusive", f"interval of the agreement contains {STRONG}"
 
 
+def _correlation(pairs: Sequence[tuple[float, float]], sign: int) -> tuple[Estimate, Verdict, str]:
+    """Spearman ρ of (force MAE, measure) pairs with its interval, the verdict of the measure and why."""
+    x, y = (np.array(v, dtype=float) for v in zip(*pairs, strict=True))
+    rho, low, high = spearman_interval(x, y)
+    return Estimate(value=rho, low=low, high=high), *_measure_verdict(rho, low, high, sign)
+
+
 def error_vs_md(boards: Mapping[str, Leaderboard]) -> PaperFinding:
     """Finding 2: rank correlation of test force MAE with stability and structure fidelity."""
     models = {row.model for board in boards.values() for row in ranked_rows(board)}
-    rows, verdicts, reasons = [], [], []
+    rows, verdicts, reasons, counts = [], [], [], []
     for key in MD_MEASURES:
         column = COLUMN_BY_KEY[key]
         sign = -1 if column.better == "higher" else 1  # +1 agreement: lower error, better MD
         pooled, within = _md_pairs(boards, key)
+        counts.append(len(within))
         for basis, pairs in (("values pooled over tasks", pooled), ("ranks within each task", within)):
-            if len(models) < MIN_MODELS or len(pairs) < MIN_PAIRS:
-                reading: Verdict = "inconclusive"
-                found = f"{len(pairs)} (model, task) pairs of {len(models)} models"
-                why = _not_in_run(f"{found}, needs {MIN_PAIRS} pairs of {MIN_MODELS} models")
-                value = None
-            else:
-                x, y = (np.array(v, dtype=float) for v in zip(*pairs, strict=True))
-                rho, low, high = spearman_interval(x, y)
-                reading, why = _measure_verdict(rho, low, high, sign)
-                value = Estimate(value=rho, low=low, high=high)
+            value, reading, why = None, "inconclusive", NOT_IN_RUN
+            if len(models) >= MIN_MODELS and len(pairs) >= MIN_PAIRS:
+                value, reading, why = _correlation(pairs, sign)
             rows.append(FindingRow(labels=(column.header, basis, str(len(pairs)), reading), values=(value,)))
-            if basis == "ranks within each task":
-                verdicts.append(reading)
-                reasons.append(f"{column.header}: {why}")
+        verdicts.append(reading)  # the within-task ranks decide
+        reasons.append(f"{column.header}: {why}")
+    headers = (("MD measure", "basis", "pairs", "reading"), ("Spearman ρ with force MAE",))
     if "reproduced" in verdicts:
         verdict: Verdict = "reproduced"
     else:
         verdict = "refuted" if all(v == "refuted" for v in verdicts) else "inconclusive"
-    headers = (("MD measure", "basis", "pairs", "reading"), ("Spearman ρ with force MAE",))
-    return ERROR_VS_MD.checked(headers, rows, verdict, "Within-task ranks — " + "; ".join(reasons) + ".")
+    reason = "Within-task ranks — " + "; ".join(reasons) + "."
+    if all(why.endswith(NOT_IN_RUN) for why in reasons):
+        found = f"at most {max(counts)} (model, task) pairs of {len(models)} models"
+        reason = _not_in_run(f"{found}; needs {MIN_PAIRS} pairs of {MIN_MODELS} models")
+    return ERROR_VS_MD.checked(headers, rows, verdict, reason)
 
 
 # 3 ─ all models degrade out of distribution ─────────────────────────────────────────────────────────────
@@ -440,7 +444,7 @@ def structure_speed_stability(boards: Mapping[str, Leaderboard]) -> PaperFinding
             rows.append(FindingRow(labels=(part, name, detail), values=(Estimate(value=means[name]),)))
         if model not in means:
             verdict: Verdict = "inconclusive"
-            why = _not_in_run(f"no {model} in a task with {MIN_MODELS} ranked models and these metrics")
+            why = f"{NOT_IN_RUN}: no {model} in a task with {MIN_MODELS} ranked models and these metrics"
         else:
             verdict, why = _part_verdict(model, means, want)
         verdicts.append(verdict)
@@ -503,7 +507,7 @@ def _verdict_5(task: str, rows: Sequence[FindingRow]) -> tuple[Verdict, str]:
         ratio = ratios.get(model)
         if ratio is None:
             verdicts.append("inconclusive")
-            parts.append(f"{model} {_not_in_run('no force MAE')}")
+            parts.append(f"{model}: {NOT_IN_RUN} (no force MAE)")
             continue
         low, high = ratio.bounds
         kind = "" if ratio.has_interval else ", one seed: no interval"
