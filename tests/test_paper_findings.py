@@ -189,7 +189,7 @@ def test_error_vs_md_without_enough_pairs_or_variation_is_inconclusive() -> None
     assert finding.verdict == "inconclusive"
     assert (
         finding.reason
-        == "not in this run: at most 4 (model, task) pairs of 4 models; needs 6 pairs of 3 models."
+        == "not in this run: at most 4 (model, task) pairs, 4 ranked model(s); needs 6 pairs of 3 models."
     )
     constant = {task: {"stable_fraction": [1.0] * 4} for task in ERRORS}
     finding = error_vs_md(md_boards(ERRORS, constant))

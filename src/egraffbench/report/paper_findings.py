@@ -260,7 +260,7 @@ def error_vs_md(boards: Mapping[str, Leaderboard]) -> PaperFinding:
         verdict = "refuted" if all(v == "refuted" for v in verdicts) else "inconclusive"
     reason = "Within-task ranks — " + "; ".join(reasons) + "."
     if all(why.endswith(NOT_IN_RUN) for why in reasons):
-        found = f"at most {max(counts)} (model, task) pairs of {len(models)} models"
+        found = f"at most {max(counts)} (model, task) pairs, {len(models)} ranked model(s)"
         reason = _not_in_run(f"{found}; needs {MIN_PAIRS} pairs of {MIN_MODELS} models")
     return ERROR_VS_MD.checked(headers, rows, verdict, reason)
 
