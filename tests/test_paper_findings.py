@@ -11,20 +11,19 @@ import pytest
 from scipy.stats import bootstrap, rankdata, spearmanr
 
 from egraffbench.report.baselines import Baselines
-from egraffbench.report.finding_records import NOT_IN_RUN, Estimate, PaperFinding
-from egraffbench.report.paper_findings import (
+from egraffbench.report.paper import paper_findings
+from egraffbench.report.paper.correlation import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     error_vs_md,
-    gete_baseline,
-    in_distribution_partner,
-    no_single_best,
-    ood_degradation,
-    paper_findings,
     spearman_interval,
-    structure_speed_stability,
 )
-from egraffbench.report.paper_render import findings_html, findings_markdown, number_text
+from egraffbench.report.paper.degradation import in_distribution_partner, ood_degradation
+from egraffbench.report.paper.gete import gete_baseline
+from egraffbench.report.paper.leaders import no_single_best
+from egraffbench.report.paper.ranks import structure_speed_stability
+from egraffbench.report.paper.records import NOT_IN_RUN, Estimate, PaperFinding
+from egraffbench.report.paper.render import findings_html, findings_markdown, number_text
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.tasks import TaskSpec, load_task
 from test_report_fixtures import BuiltReport, shared_report

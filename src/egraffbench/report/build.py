@@ -12,7 +12,7 @@ from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.collect import read_run
 from egraffbench.report.html import render_html
-from egraffbench.report.paper_render import write_findings
+from egraffbench.report.paper.render import write_findings
 from egraffbench.report.text import report_csv, report_markdown
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import TaskSpec

@@ -10,8 +10,8 @@ from egraffbench import __version__
 from egraffbench.report import captions
 from egraffbench.report.assemble import Figure, Report, TaskReport
 from egraffbench.report.findings import NO_BETTER_THAN_BASELINE, Finding
-from egraffbench.report.paper_findings import findings_of
-from egraffbench.report.paper_render import findings_html
+from egraffbench.report.paper import findings_of
+from egraffbench.report.paper.render import findings_html
 from egraffbench.report.table import Cell, Leaderboard, Row, format_interval, format_value
 from egraffbench.store.catalog import COLUMN_BY_KEY, PRETRAINED_NOTE, Column, format_number
 

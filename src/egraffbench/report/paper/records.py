@@ -1,9 +1,10 @@
 """Typed records of the paper's findings checked against a run (our numbers with 95 % intervals, a verdict
-and its reason), and the comparisons of two values with intervals that the verdict rules share."""
+and its reason), and what the verdict rules share: comparisons of values with intervals, ranks, and the
+names of the models the paper's findings name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,6 +14,8 @@ from egraffbench.report.table import Cell, Leaderboard, Row
 
 Verdict = Literal["reproduced", "refuted", "inconclusive"]
 NOT_IN_RUN = "not in this run"
+NEQUIP, TORCHMDNET, EQUIFORMER = "nequip", "torchmdnet", "equiformer"
+MIN_MODELS = 3  # ranked models a comparison of models needs
 
 
 class _Record(BaseModel):
@@ -131,3 +134,20 @@ def rank_or_last(board: Leaderboard, row: Row, key: str) -> int | None:
         return row.cells[key].rank
     present = sum(r.cells[key].value is not None for r in ranked_rows(board))
     return present + 1 if present else None
+
+
+def not_in_run(what: str) -> str:
+    """The reason of a finding the run lacks the data for."""
+    return f"{NOT_IN_RUN}: {what}."
+
+
+def conjunction(verdicts: Sequence[Verdict]) -> Verdict:
+    """A conjunction of sub-claims: refuted if one is, reproduced if all are, else inconclusive."""
+    if "refuted" in verdicts:
+        return "refuted"
+    return "reproduced" if verdicts and all(v == "reproduced" for v in verdicts) else "inconclusive"
+
+
+def point_note(used_points: bool) -> str:
+    """The sentence a reason ends with when a value without an interval was compared."""
+    return " Some values have no interval (one seed) and were compared as points." if used_points else ""

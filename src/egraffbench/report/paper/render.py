@@ -1,4 +1,4 @@
-"""The paper's findings checked against a run (`report.paper_findings`) as the "paper vs ours" markdown
+"""The paper's findings checked against a run (`report.paper`) as the "paper vs ours" markdown
 document (`findings.md`, what docs/findings.md embeds) and as a section of the HTML report."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from html import escape
 from pathlib import Path
 
 from egraffbench.fileio import atomic_write_text
-from egraffbench.report.finding_records import Estimate, FindingTable, PaperFinding
-from egraffbench.report.paper_findings import TaskLike, findings_of
+from egraffbench.report.paper import TaskLike, findings_of
+from egraffbench.report.paper.records import Estimate, FindingTable, PaperFinding
 
 TITLE = "The paper's findings, checked"
 INTRO = (
