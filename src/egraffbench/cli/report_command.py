@@ -12,13 +12,22 @@ from egraffbench.tasks import read_task_file
 
 
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="run folder (the --out of `egraffbench run`)")] = Path(
-        "egraffbench-results"
-    ),
-    out: Annotated[
-        Path | None, typer.Option("--out", help="folder for the report (default: RUN_DIR/report)")
+    run_dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="run folder (the --out of `egraffbench run`; default egraffbench-results); several folders "
+            "merge their latest runs into one report",
+            show_default=False,
+            metavar="RUN_DIR...",
+        ),
     ] = None,
-    run_id: Annotated[str | None, typer.Option("--run", help="run id (default: the latest run)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="folder for the report (default: RUN_DIR/report; required for several)"),
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="run id of a single RUN_DIR (default: the latest run)")
+    ] = None,
     task_files: Annotated[
         list[Path] | None,
         typer.Option("--task", help="file of a task that is not shipped (repeat); shipped ones are found"),
@@ -33,8 +42,12 @@ def report(
     baselines), figures (structure, survival, energy/force violation, speed and error vs stability, training
     curves, parity) and findings computed from the numbers. Baselines, structure references and parity plots
     need the task's data; without it they are left out with a note.
+
+    Several run folders (other machines, other days) give one report of their latest runs: a job found in
+    two folders with the same stage cache keys is used once; the same job with different keys is an error.
     """
     specs = [read_task_file(path) for path in task_files or []]
-    files = build_report(run_dir, out, run_id, {spec.name: spec for spec in specs}, data_root)
+    folders = run_dirs or [Path("egraffbench-results")]
+    files = build_report(folders, out, run_id, {spec.name: spec for spec in specs}, data_root)
     typer.echo(f"report: {files.html}")
     typer.echo(f"tables: {files.markdown}, {files.csv}")

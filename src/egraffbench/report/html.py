@@ -269,8 +269,16 @@ def _summary(report: Report) -> str:
         f"in {view.run_dir.resolve()}. "
         f"Models: {models}; {seeds} seed(s); {len(view.jobs)} jobs."
     )
+    if view.merged:
+        text = (
+            f"{len(view.sources)} runs merged: models {models}; {seeds} seed(s); {len(view.jobs)} jobs, each "
+            "used once (a job is the same in two folders when its stage cache keys are)."
+        )
     command = view.run.get("command")
     line = _el("p", "Command: " + _el("code", escape(command)), cls="meta") if command else ""
+    if view.merged:
+        items = "".join(_el("li", escape(source.describe())) for source in view.sources)
+        line += _el("ul", items, cls="meta", id="runs")
     if view.unsummarised:
         names = ", ".join(f"{model} on {task}" for model, task in view.unsummarised)
         note = (

@@ -53,6 +53,8 @@ def leaderboard_markdown(board: Leaderboard) -> str:
 def report_markdown(report: Report) -> str:
     """Leaderboards of every task, then the findings."""
     parts = [f"# egraffbench report — run {report.view.run_id}", ""]
+    if report.view.merged:
+        parts += ["Runs merged:", "", *(f"- {source.describe()}" for source in report.view.sources), ""]
     parts.append(
         "Values over all seeds with 95 % intervals in brackets; #n = rank among trained models; **bold** = "
         "best; errors also as a multiple of the trivial baseline (zero forces; per-element mean energy)."

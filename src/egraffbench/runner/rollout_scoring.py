@@ -10,13 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from egraffbench.metrics.similarity import jensen_shannon_divergence, wright_factor
-from egraffbench.metrics.structure import (
-    default_molecule_r_max,
-    default_r_max,
-    distance_histogram,
-    radial_distribution,
-)
+from egraffbench.metrics.scoring import reference_structure, score_structure
 from egraffbench.metrics.survival import (
     censored_durations,
     fraction_stable,
@@ -88,24 +82,17 @@ class ReplicaValues:
 def structure_values(
     rollouts: Sequence[Rollout], reference_positions: np.ndarray, reference_cells: np.ndarray, periodic: bool
 ) -> list[tuple[float | None, float | None]]:
-    """(WF %, JSD) of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference."""
-    if periodic:
-        r_max = default_r_max(reference_cells)
-        reference = radial_distribution(reference_positions, reference_cells, r_max=r_max).values
-    else:
-        r_max = default_molecule_r_max(reference_positions)
-        reference = distance_histogram(reference_positions, r_max=r_max).values
+    """(WF %, JSD) of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference, over
+    its finite frames (`metrics.scoring`, as `egraffbench analyze`)."""
+    reference = reference_structure(reference_positions, reference_cells, "rdf" if periodic else "hr")
     values: list[tuple[float | None, float | None]] = []
     for rollout in rollouts:
         finite = np.isfinite(rollout.positions).all(axis=(1, 2))
         if not finite.any():
             values.append((None, None))
             continue
-        if periodic:
-            curve = radial_distribution(rollout.positions[finite], rollout.cells[finite], r_max=r_max).values
-        else:
-            curve = distance_histogram(rollout.positions[finite], r_max=r_max).values
-        values.append((wright_factor(curve, reference), jensen_shannon_divergence(curve, reference)))
+        scored = score_structure(rollout.positions[finite], rollout.cells[finite], reference)
+        values.append((scored.wf_percent, scored.jsd))
     return values
 
 
