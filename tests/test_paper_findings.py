@@ -366,7 +366,8 @@ def test_markdown_and_html_show_every_finding_with_its_numbers() -> None:
 
 def test_the_report_writes_findings_beside_report_md(tmp_path_factory: pytest.TempPathFactory) -> None:
     built: BuiltReport = shared_report(tmp_path_factory.getbasetemp())
-    findings = Path(built.files.markdown).with_name("findings.md").read_text()
+    assert f"the paper's findings checked: {built.files.findings}" in built.output
+    findings = built.files.findings.read_text()
     assert findings.startswith("# The paper's findings, checked") and findings.count("**Verdict: ") == 5
     page = Path(built.files.html).read_text()
     assert 'id="paper-findings"' in page and page.count('data-verdict="inconclusive"') == 5
