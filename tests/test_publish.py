@@ -36,7 +36,9 @@ def _leaderboard(folder: Path) -> list[dict]:
     return json.loads(result.output)["leaderboard"]
 
 
-def test_publish_copies_everything_but_checkpoints_and_trajectories(run: ReferenceRun, tmp_path: Path) -> None:
+def test_publish_copies_everything_but_checkpoints_and_trajectories(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
     out = tmp_path / "published"
     result = runner.invoke(cli, ["publish", str(run.run_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -210,7 +210,8 @@ def shared_report(base: Path) -> BuiltReport:
     result = CliRunner().invoke(cli, [*arguments, "--data-root", str(run.data_root)])
     assert result.exit_code == 0, result.output
     return BuiltReport(
-        ReportFiles(out / "report.html", out / "report.md", out / "leaderboard.csv"), result.output
+        ReportFiles(out / "report.html", out / "report.md", out / "leaderboard.csv", out / "findings.md"),
+        result.output,
     )
 
 

@@ -1,5 +1,6 @@
 """`build_report`: read a run folder's results store (or those of several folders, merged) and write its
-report — `report.html` (self-contained), `report.md` and `leaderboard.csv` — into the output folder."""
+report — `report.html` (self-contained), `report.md`, `leaderboard.csv` and `findings.md` (the paper's
+findings checked, `report.paper`) — into the output folder."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.html import render_html
 from egraffbench.report.merge import read_runs
+from egraffbench.report.paper.render import write_findings
 from egraffbench.report.text import report_csv, report_markdown
 from egraffbench.tasks import TaskSpec
 
@@ -26,6 +28,7 @@ class ReportFiles:
     html: Path
     markdown: Path
     csv: Path
+    findings: Path  # the paper's findings checked against the run (`report.paper`)
 
 
 def build_report(
@@ -46,8 +49,10 @@ def build_report(
     view = read_runs(run_dirs, run_id)
     root = Path(data_root) if data_root is not None else default_data_root()
     report = assemble_report(view, tasks or {}, root)
-    files = ReportFiles(out_dir / "report.html", out_dir / "report.md", out_dir / "leaderboard.csv")
+    names = ("report.html", "report.md", "leaderboard.csv", "findings.md")
+    files = ReportFiles(*(out_dir / name for name in names))
     atomic_write_text(files.html, render_html(report))
     atomic_write_text(files.markdown, report_markdown(report))
     atomic_write_text(files.csv, report_csv(report))
+    write_findings(files.findings, report.tasks, f"run {report.view.run_id}")
     return files
