@@ -160,7 +160,8 @@ def test_the_report_shows_the_sensitivity_of_its_ranking(tmp_path_factory: pytes
     """The report's stored run (20 fs rollouts): soft (EMT × 0.8) beats wild (EMT × −3) on every grid, but
     wild overheats only late, so on the first half of the frames its JSD is the lower one: the ranking
     depends on the rollout length and does not hold. The EMT oracle is a reference potential, not ranked."""
-    markdown = shared_report(tmp_path_factory.getbasetemp()).files.markdown.read_text()
+    files = shared_report(tmp_path_factory.getbasetemp()).files
+    markdown = files.markdown.read_text()
     findings, section = markdown.split("## Findings", 1)[1].split("## Metric sensitivity", 1)
     reason = "τ and its whole 95 % interval below 0.6 for frames_first_half (JSD)"
     assert f"- **Metric sensitivity, tiny-cuau.** ranking does not hold: {reason}." in findings
@@ -172,3 +173,5 @@ def test_the_report_shows_the_sensitivity_of_its_ranking(tmp_path_factory: pytes
         in (section)
     )
     assert "(`r_max_1.50`) | n/a | n/a | – |" in section  # a 7.4 Å cell leaves no room beyond 3.2 Å
+    paper = files.findings.read_text()  # the paper's findings, then the same section
+    assert paper.index("## 5.") < paper.index("## Metric sensitivity") and paper.endswith(section)

@@ -25,6 +25,11 @@ AGREEMENT_TAU = 0.6  # τ at or above: the rankings mostly agree (6 models: at m
 _ROUND_OFF = 1e-9  # τ takes discrete values; scipy's may miss them by round-off
 METRICS = {"wf_percent": "WF", "jsd": "JSD"}
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "ranking holds", "ranking does not hold", "inconclusive"
+RULE = (
+    f"The ranking holds when, for every variant and for WF and JSD, Kendall τ and its whole 95 % interval "
+    f"are ≥ {AGREEMENT_TAU} and the best model stays the best; it does not hold when, for some variant, τ "
+    f"and its whole interval are below {AGREEMENT_TAU}; otherwise it is inconclusive."
+)
 
 
 @dataclass(frozen=True)
@@ -172,8 +177,9 @@ def _best(ranking: VariantRanking) -> str:
 def sensitivity_markdown(results: Sequence[TaskSensitivity]) -> str:
     """A table per task: variant, τ WF [95 %], τ JSD [95 %], best model kept?; with the verdict above it."""
     lines = [
-        f"Kendall τ between the ranking on the default grid and under each variant; 95 % bootstrap intervals "
-        f"over replicas ({AGREEMENT_RESAMPLES} resamples, seed {AGREEMENT_SEED}).",
+        f"Kendall τ between the models' ranking on the default grid and under each variant (docs/metrics.md, "
+        f'"Metric sensitivity"); 95 % bootstrap intervals over replicas ({AGREEMENT_RESAMPLES} resamples, '
+        f"seed {AGREEMENT_SEED}). **Rule.** {RULE}",
     ]
     for result in results:
         lines += [
@@ -190,3 +196,10 @@ def sensitivity_markdown(results: Sequence[TaskSensitivity]) -> str:
             for r in result.variants
         ]
     return "\n".join(lines) + "\n"
+
+
+def sensitivity_section(results: Sequence[TaskSensitivity]) -> str:
+    """The markdown section "## Metric sensitivity" of the tasks where a ranking could be compared, starting
+    with a blank line; "" when there is none."""
+    compared = [result for result in results if result.compared]
+    return f"\n## Metric sensitivity\n\n{sensitivity_markdown(compared)}" if compared else ""
