@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from egraffbench.report.build import build_report
-from egraffbench.tasks import read_task_file
 
 
 def report(
@@ -19,22 +18,21 @@ def report(
         Path | None, typer.Option("--out", help="folder for the report (default: RUN_DIR/report)")
     ] = None,
     run_id: Annotated[str | None, typer.Option("--run", help="run id (default: the latest run)")] = None,
-    task_files: Annotated[
-        list[Path] | None,
-        typer.Option("--task", help="file of a task that is not shipped (repeat); shipped ones are found"),
-    ] = None,
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="dataset folder the run used (default: cache)")
-    ] = None,
+    task_files: Annotated[list[Path] | None, typer.Option("--task", hidden=True)] = None,
+    data_root: Annotated[Path | None, typer.Option("--data-root", hidden=True)] = None,
 ) -> None:
     """Write a self-contained HTML report of a run, plus its tables as markdown and CSV.
 
     The report holds per task a leaderboard (metrics with 95 % intervals, ranks, best values, trivial
     baselines), figures (structure, survival, energy/force violation, speed and error vs stability, training
-    curves, parity) and findings computed from the numbers. Baselines, structure references and parity plots
-    need the task's data; without it they are left out with a note.
+    curves, parity) and findings computed from the numbers. It reads only the run folder (its results store
+    and the artifacts the stages wrote): no datasets, models or trajectories.
     """
-    specs = [read_task_file(path) for path in task_files or []]
-    files = build_report(run_dir, out, run_id, {spec.name: spec for spec in specs}, data_root)
+    for option, given in (("--task", task_files), ("--data-root", data_root)):
+        if given:
+            typer.echo(
+                f"warning: {option} is deprecated and ignored: the report reads only the run folder", err=True
+            )
+    files = build_report(run_dir, out, run_id)
     typer.echo(f"report: {files.html}")
     typer.echo(f"tables: {files.markdown}, {files.csv}")

@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from egraffbench.data import data_root as default_data_root
 from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.collect import read_run
 from egraffbench.report.html import render_html
 from egraffbench.report.text import report_csv, report_markdown
 from egraffbench.store.database import ResultsStore
-from egraffbench.tasks import TaskSpec
 
 REPORT_FOLDER = "report"
 
@@ -32,18 +29,14 @@ def build_report(
     run_dir: Path,
     out_dir: Path | None = None,
     run_id: str | None = None,
-    tasks: Mapping[str, TaskSpec] | None = None,
-    data_root: Path | None = None,
 ) -> ReportFiles:
     """Write the report of run ``run_id`` (default: the latest) of ``run_dir`` into ``out_dir`` (default
-    ``run_dir/report``). ``tasks`` gives task specs by name for tasks that are not shipped (task files);
-    ``data_root`` is the dataset folder the run used (default: the dataset cache)."""
+    ``run_dir/report``), from its results store and the artifacts its stages wrote."""
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / REPORT_FOLDER
     with ResultsStore.open_existing(run_dir) as store:
         view = read_run(store, run_id)
-    root = Path(data_root) if data_root is not None else default_data_root()
-    report = assemble_report(view, tasks or {}, root)
+    report = assemble_report(view)
     files = ReportFiles(out_dir / "report.html", out_dir / "report.md", out_dir / "leaderboard.csv")
     atomic_write_text(files.html, render_html(report))
     atomic_write_text(files.markdown, report_markdown(report))

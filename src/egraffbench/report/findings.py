@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from egraffbench.report.table import COLUMN_BY_KEY, Leaderboard, Row, format_number
-from egraffbench.tasks import TaskSpec
+from egraffbench.store.schema import TaskCard
 
 NO_BETTER_THAN_BASELINE = 0.9  # error / baseline at or above this: the model learned (almost) nothing
 MIN_MODELS_FOR_CORRELATION = 3
@@ -176,7 +176,7 @@ def failure_reasons(task: str, reasons: Mapping[str, Mapping[str, int]]) -> Find
 DEGRADATION_KEYS = ("force_mae", "energy_mae_per_atom", "wf_percent", "stable_fraction")
 
 
-def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskSpec]) -> list[Finding]:
+def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskCard]) -> list[Finding]:
     """For each out-of-distribution task with an in-distribution task of the same training data in the run:
     each model's errors as a multiple of its in-distribution value, and its stability change."""
     findings = []
@@ -186,7 +186,7 @@ def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskS
         partners = [
             name
             for name, other in specs.items()
-            if other.kind == "in-distribution" and other.train == spec.train and name in boards
+            if other.kind == "in-distribution" and other.train_digest == spec.train_digest and name in boards
         ]
         if not partners:
             continue

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import rankdata
 
-from egraffbench.report.baselines import Baselines
+from egraffbench.store.schema import Baselines
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ase import Atoms, units
 from ase.data import covalent_radii
 
 from egraffbench.errors import TrajectoryError
-from egraffbench.md.trajectory import ReplicaTrajectory
 from egraffbench.metrics.dynamics import (
     energy_drift,
     unwrap_positions,
@@ -30,6 +29,9 @@ from egraffbench.metrics.dynamics import (
 from egraffbench.metrics.similarity import total_variation_distance
 from egraffbench.metrics.structure import angular_distribution
 from egraffbench.metrics.uncertainty import bootstrap_ci
+
+if TYPE_CHECKING:  # the report reads scores through this module and must not import the MD engine
+    from egraffbench.md.trajectory import ReplicaTrajectory
 
 DYNAMICS_KEYS = ("nve_drift", "vdos_error", "adf_error")
 MAX_ADF_FRAMES = (

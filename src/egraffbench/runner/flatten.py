@@ -28,6 +28,7 @@ SCORE_UNITS = {
     "nve_drift": "eV/atom/ps",
     "vdos_error": "",
     "adf_error": "",
+    "diffusivity_error": "Å²/ps",
 }
 RUN_UNITS = {
     ("training", "training_seconds"): "s",
