@@ -290,7 +290,7 @@ class JobResults(Record):
 
     def stored(self) -> dict[str, Any]:
         """The JSON the store keeps (stages that did not run left out)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return {key: value for key, value in self.model_dump(mode="json").items() if value is not None}
 
 
 # --- report artifacts ------------------------------------------------------------------------------------
