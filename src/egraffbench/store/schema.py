@@ -137,7 +137,7 @@ class SimulateResult(Record):
     md_seconds: float | None = None
     resumed_from_step: int | None = None
     replicas: list[ReplicaStart]
-    frames_per_replica: list[int]
+    frames_per_replica: list[int] = Field(default_factory=list)  # absent in records of early versions
     atoms: int
     protocol: dict[str, Any]
 
