@@ -121,6 +121,25 @@ def test_report_builds_without_torch_models_datasets_or_trajectories_and_shows_e
     assert "missing:" not in text
 
 
+def test_importing_the_report_loads_no_torch_model_package_or_dataset_loader() -> None:
+    script = (
+        "import sys\n"
+        "import egraffbench.report.build, egraffbench.cli.report_command\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'e3nn', 'mace', 'vesin')"
+        " or m.startswith(('egraffbench.models', 'egraffbench.data', 'egraffbench.md', 'egraffbench.tasks',"
+        " 'egraffbench.training', 'egraffbench.runner.stages'))))\n"
+    )
+    source = Path(__file__).resolve().parents[1] / "src"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(source)},
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
+
+
 def _artifact(run_dir: Path, job: str, kind: str) -> Path:
     with ResultsStore.open_existing(run_dir) as store:
         found = {(a["job_id"], a["kind"]): a["path"] for a in store.artifacts(store.latest_run())}

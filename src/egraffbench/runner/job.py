@@ -154,9 +154,14 @@ class _Job:
         """The task's trivial baselines, one stage folder shared by every job of the task."""
         inputs = {"train": self.digests["train"], "test": self.digests["test"]}
         key = stage_key("baselines", inputs)
-        test = [atoms for system in self.test_systems for atoms in system.frames]
         self.task_baselines = self._stage(
-            "baselines", key, inputs, lambda folder: baselines_stage(self._load("train"), test), Baselines
+            "baselines",
+            key,
+            inputs,
+            lambda folder: baselines_stage(
+                self._load("train"), [atoms for system in self.test_systems for atoms in system.frames]
+            ),
+            Baselines,
         )
         self.artifacts["baselines"] = self._relative(self.cache.folder("baselines", key) / RESULT_FILE)
 
