@@ -30,7 +30,7 @@ from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.schema import Baselines, SchemaError, ScoreSeries, read_record, read_record_file
 from summation_order import torch_threads
-from test_report_fixtures import read_page
+from test_report_fixtures import FIGURES, read_page
 from test_runner_fixtures import ReferenceRun, shared_reference_run, tiny_jobs
 
 BLOCKED = (
@@ -41,15 +41,6 @@ BLOCKED = (
     "torchmdnet",
     "egraffbench.data.loaders",
     "egraffbench.data.dataset",
-)
-FIGURES = (
-    "structure-cuau",
-    "survival",
-    "violation",
-    "speed-stability",
-    "error-stability",
-    "training",
-    "parity",
 )
 BLOCKER = """
 import sys

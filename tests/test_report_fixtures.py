@@ -37,6 +37,16 @@ TASK = "tiny-cuau"
 GROUPS = ["structure", "violation", "stability"]
 SCALES = {"soft": 0.8, "wild": -3.0}  # model name → factor on EMT's energies and forces
 SEEDS = {"emt": [0], "soft": [0, 1], "wild": [0]}
+# figure anchors (after "<task>-") of a run with training logs, an oracle and one periodic test system "cuau"
+FIGURES = (
+    "structure-cuau",
+    "survival",
+    "violation",
+    "speed-stability",
+    "error-stability",
+    "training",
+    "parity",
+)
 
 
 class ScaledEMT(EMTForceField):
