@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 
 from egraffbench.cli.analyze_command import analyze
 from egraffbench.errors import TrajectoryError
+from egraffbench.store.database import ResultsStore
+from test_runner_fixtures import ReferenceRun, shared_reference_run
 
 
 def cli_app() -> typer.Typer:
@@ -198,3 +200,48 @@ def test_molecule_in_a_periodic_box_can_be_analysed_as_h_of_r(tmp_path: Path) ->
     assert results["box"]["jsd"] == pytest.approx(results["free"]["jsd"], rel=1e-9)
     bad = invoke(tmp_path / "free_a.extxyz", "--reference", tmp_path / "free_b.extxyz", "--kind", "adf")
     assert bad.exit_code == 2 and "'adf' is not one of" in bad.output  # the choice list refuses it
+
+
+def test_grid_comes_from_the_reference_as_in_the_score_stage(copper_md: list[Atoms], tmp_path: Path) -> None:
+    """A simulated cell narrower than the reference's does not shrink r_max: the grid is the reference's."""
+    squeezed = []
+    for frame in copper_md:
+        atoms = frame.copy()
+        atoms.set_cell(atoms.cell * 0.9, scale_atoms=True)
+        squeezed.append(atoms)
+    ase.io.write(tmp_path / "squeezed.extxyz", squeezed)
+    ase.io.write(tmp_path / "reference.extxyz", copper_md)
+    report = tmp_path / "metrics.json"
+    result = invoke(tmp_path / "squeezed.extxyz", "--reference", tmp_path / "reference.extxyz", "-o", report)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(report.read_text())
+    width = 2 * 3.61  # the reference's cubic cell, Å
+    assert metrics["r_max"] == pytest.approx(0.05 * np.floor((width - 1) / 2 / 0.05 + 1e-9), abs=1e-12)
+    assert metrics["wf_percent"] > 10  # 10 % shorter bonds: a different g(r)
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
+
+
+def test_analyze_gives_the_scores_the_score_stage_stored(reference_run: ReferenceRun, tmp_path: Path) -> None:
+    """One front end: `analyze` of a stored replica against the test split gives the stored WF and JSD."""
+    reference = reference_run.task_file.parent / "data" / "test.extxyz"
+    with ResultsStore.open_existing(reference_run.run_dir) as store:
+        run_id = store.latest_run()
+        jobs = {job["job_id"]: job["results"]["scores"]["replica_values"] for job in store.jobs(run_id)}
+        trajectories = {a["job_id"]: a["path"] for a in store.artifacts(run_id) if a["kind"] == "trajectory"}
+    compared = 0
+    for job_id, replicas in jobs.items():
+        for index, stored in enumerate(replicas):
+            report = tmp_path / f"{compared}.json"
+            trajectory = reference_run.run_dir / trajectories[job_id]
+            result = invoke(trajectory, "--reference", reference, "--replica", index, "-o", report)
+            assert result.exit_code == 0, result.output
+            metrics = json.loads(report.read_text())
+            assert stored["wf_percent"] > 0  # a rollout, not the reference itself
+            assert metrics["wf_percent"] == pytest.approx(stored["wf_percent"], rel=1e-12, abs=1e-12)
+            assert metrics["jsd"] == pytest.approx(stored["jsd"], rel=1e-12, abs=1e-12)
+            compared += 1
+    assert compared == 4  # mace and emt, two replicas each

@@ -458,6 +458,17 @@ ROWS = [
         "results.sqlite",
     ),
     row("report-out-is-a-file", lambda w, f, s: ["report", w.run, "--out", _file(f, "r", "x")], "r"),
+    row("report-merge-without-out", lambda w, f, s: ["report", w.run, _store_bytes(f, b"")], "--out DIR"),
+    row(
+        "report-merge-with-run",
+        lambda w, f, s: ["report", w.run, _store_bytes(f, b""), "--run", "x", "--out", f / "o"],
+        "--run picks a run of one folder",
+    ),
+    row(
+        "report-merge-empty-store",
+        lambda w, f, s: ["report", w.run, _store_bytes(f, b""), "--out", f / "o"],
+        "empty",
+    ),
     row("run-out-is-a-file", lambda w, f, s: ["run", "--models", "emt", "--out", _file(f, "o", "x")], "o"),
     row(
         "run-task-binary",

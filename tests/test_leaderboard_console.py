@@ -1,4 +1,5 @@
-"""The terminal leaderboard: every value and interval readable in full on an 80-column console."""
+"""The terminal leaderboard: every value and interval readable in full on an 80-column console, in the
+catalog's number format, the rows in the ranking rule's order."""
 
 from __future__ import annotations
 
@@ -7,24 +8,27 @@ import re
 import pytest
 from rich.console import Console
 
-from egraffbench.report.leaderboard import COLUMNS, print_leaderboard
+from egraffbench.report.leaderboard import print_leaderboard, ranked
+from egraffbench.store.catalog import COLUMNS, format_interval, format_number
 
 
 def _row(model: str, task: str, offset: float) -> dict:
-    row = {"model": model, "task": task, "seeds": 2}
-    for index, (name, _, scale, _) in enumerate(COLUMNS):
-        value = (0.1234567 + index + offset) / scale
-        row.update({name: value, f"{name}_low": 0.9 * value, f"{name}_high": 1.1 * value})
+    row = {"model": model, "task": task, "seeds": 2, "kind": "trained"}
+    for index, column in enumerate(COLUMNS):
+        value = (0.1234567 + index + offset) / column.scale
+        row.update({column.key: value, f"{column.key}_low": 0.9 * value, f"{column.key}_high": 1.1 * value})
     return row
 
 
 @pytest.mark.parametrize("width", [80, 120, 160, 200, 240])
 @pytest.mark.parametrize("tasks", [["md17-ethanol"], ["md17-salicylic-acid", "lips20-unseen-composition"]])
 def test_no_value_or_interval_is_cut(width: int, tasks: list[str]) -> None:
-    rows = [
-        _row(model, task, i)
-        for i, (model, task) in enumerate((m, t) for m in ("equiformer", "mace") for t in tasks)
-    ]
+    rows = ranked(
+        [
+            _row(model, task, i)
+            for i, (model, task) in enumerate((m, t) for m in ("equiformer", "mace") for t in tasks)
+        ]
+    )
     console = Console(width=width, record=True, color_system=None)
     print_leaderboard(rows, "egraffbench — test", console)
     text = console.export_text()
@@ -32,6 +36,13 @@ def test_no_value_or_interval_is_cut(width: int, tasks: list[str]) -> None:
     assert max(len(line) for line in text.splitlines()) <= width
     numbers = set(re.findall(r"\d+(?:\.\d+)?(?:e[-+]\d+)?", text))
     for row in rows:
-        for name, _, scale, number in COLUMNS:
-            for key in (name, f"{name}_low", f"{name}_high"):
-                assert f"{row[key] * scale:{number}}" in numbers, (key, width)
+        assert f"{row['mean_rank']:.2f}" in numbers
+        for column in COLUMNS:
+            value = row[column.key]
+            interval = format_interval(value, row[f"{column.key}_low"], row[f"{column.key}_high"], column)
+            assert interval is not None
+            for shown in (format_number(value, column), *interval.strip("[]").split(", ")):
+                assert shown in numbers, (column.key, shown, width)
+    for column in COLUMNS:
+        assert column.header in text
+    assert "↓" in text and "↑" in text

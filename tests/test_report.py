@@ -22,9 +22,10 @@ from egraffbench.report.collect import read_run
 from egraffbench.report.findings import error_vs_stability, ood_degradation
 from egraffbench.report.plots import Point, pareto_front
 from egraffbench.report.series import violation_series
-from egraffbench.report.table import COLUMN_BY_KEY, Leaderboard, build_leaderboard, format_number
+from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.runner.baselines import trivial_baselines
 from egraffbench.runner.diffusion_scoring import diffusion_reference, replica_diffusivity
+from egraffbench.store.catalog import COLUMN_BY_KEY, format_number
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
 from egraffbench.store.schema import Parity, ScoreSeries, TaskCard, read_record_file

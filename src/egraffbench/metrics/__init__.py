@@ -11,6 +11,7 @@ from egraffbench.metrics.dynamics import (
     velocity_autocorrelation,
     vibrational_density_of_states,
 )
+from egraffbench.metrics.scoring import StructureScore, reference_structure, score_structure
 from egraffbench.metrics.similarity import jensen_shannon_divergence, mean_absolute_difference, wright_factor
 from egraffbench.metrics.stability import (
     FAILURE_REASONS,
@@ -47,6 +48,7 @@ __all__ = [
     "Failure",
     "StabilityCriteria",
     "StructureFunction",
+    "StructureScore",
     "SurvivalCurve",
     "angular_distribution",
     "bonded_pairs",
@@ -75,7 +77,9 @@ __all__ = [
     "median_time_to_failure",
     "radial_distribution",
     "rdf_frames",
+    "reference_structure",
     "running_coordination",
+    "score_structure",
     "structure_kind",
     "unwrap_positions",
     "velocity_autocorrelation",

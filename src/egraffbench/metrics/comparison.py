@@ -16,15 +16,8 @@ from ase import Atoms
 
 from egraffbench.errors import ConfigError, TrajectoryError
 from egraffbench.metrics.accuracy import energy_force_errors
-from egraffbench.metrics.similarity import jensen_shannon_divergence, wright_factor
-from egraffbench.metrics.structure import (
-    DEFAULT_DR,
-    StructureFunction,
-    default_molecule_r_max,
-    default_r_max,
-    distance_histogram,
-    radial_distribution,
-)
+from egraffbench.metrics.scoring import reference_structure, score_structure
+from egraffbench.metrics.structure import DEFAULT_DR, StructureFunction
 from egraffbench.metrics.violation import energy_violation, force_violation, geometric_mean
 
 
@@ -38,18 +31,20 @@ def structure_kind(frames: Sequence[Atoms]) -> str:
     raise TrajectoryError("partly periodic frames (slabs, wires) have no g(r) or h(r) convention here")
 
 
-def frames_structure_function(
-    frames: Sequence[Atoms], kind: str, r_max: float, dr: float = DEFAULT_DR
-) -> StructureFunction:
-    """g(r) ("rdf") or h(r) ("hr") of frames with equal atom counts, on the grid (r_max, dr) in Å."""
+def _frame_arrays(frames: Sequence[Atoms]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (F, N, 3) and cells (F, 3, 3) in Å of frames with equal atom counts."""
     sizes = {len(atoms) for atoms in frames}
     if len(sizes) != 1:
         raise TrajectoryError(f"frames have different numbers of atoms: {sorted(sizes)}")
-    positions = np.stack([atoms.positions for atoms in frames])
-    if kind == "rdf":
-        cells = np.stack([atoms.cell.array for atoms in frames])
-        return radial_distribution(positions, cells, r_max=r_max, dr=dr)
-    return distance_histogram(positions, r_max=r_max, dr=dr)
+    return np.stack([atoms.positions for atoms in frames]), np.stack([atoms.cell.array for atoms in frames])
+
+
+def frames_structure_function(
+    frames: Sequence[Atoms], kind: str, r_max: float | None = None, dr: float = DEFAULT_DR
+) -> StructureFunction:
+    """g(r) ("rdf") or h(r) ("hr") of frames with equal atom counts on the grid (r_max, dr) in Å; r_max from
+    the frames as for a reference (`metrics.scoring`) when not given."""
+    return reference_structure(*_frame_arrays(frames), kind, dr=dr, r_max=r_max)
 
 
 def compare_trajectories(
@@ -63,8 +58,8 @@ def compare_trajectories(
 
     ``kind`` "rdf" or "hr" chooses the structure function; None picks it from the periodicity. "hr" also
     suits an isolated molecule stored in a large periodic box (its positions must be whole, not wrapped).
-    r_max (Å) defaults to :func:`default_r_max` over all cells of both trajectories (g(r)) or to just above
-    the largest distance in the reference (h(r)).
+    The grid is the score stage's (`metrics.scoring`): r_max (Å) defaults to :func:`default_r_max` of the
+    reference cells (g(r)) or to just above the largest distance in the reference (h(r)).
     """
     if not simulated or not reference:
         raise TrajectoryError("both trajectories need at least one frame")
@@ -77,21 +72,16 @@ def compare_trajectories(
         if kind == "rdf" and detected != "rdf":
             raise TrajectoryError("g(r) needs frames periodic in all three directions with a cell")
         kind = detected
-    if r_max is None:
-        if kind == "rdf":
-            r_max = default_r_max(np.stack([atoms.cell.array for atoms in [*simulated, *reference]]))
-        else:
-            r_max = default_molecule_r_max(np.stack([atoms.positions for atoms in reference]), dr)
-    values = frames_structure_function(simulated, kind, r_max, dr)
     target = frames_structure_function(reference, kind, r_max, dr)
+    scored = score_structure(*_frame_arrays(simulated), target)
     result: dict[str, Any] = {
         "kind": kind,
         "n_frames": len(simulated),
         "n_frames_reference": len(reference),
         "dr": dr,
-        "r_max": values.r_max,
-        "wf_percent": wright_factor(values.values, target.values),
-        "jsd": jensen_shannon_divergence(values.values, target.values),
+        "r_max": target.r_max,
+        "wf_percent": scored.wf_percent,
+        "jsd": scored.jsd,
     }
     result.update(violations(simulated, reference))
     return result

@@ -116,6 +116,7 @@ def rdf_frames(
         raise TrajectoryError("a periodic RDF needs cells of non-zero volume")
     shells = 4.0 * np.pi / 3.0 * np.diff(edges**3)
     import vesin  # here, not at the top: vesin imports torch when it is installed
+
     neighbours = vesin.NeighborList(cutoff=float(edges[-1]), full_list=False)
     counts = np.empty((positions.shape[0], n_bins))
     for frame in range(positions.shape[0]):
@@ -216,6 +217,7 @@ def angular_distribution(
     edges = np.linspace(0.0, 180.0, n_bins + 1)
     counts = np.zeros(n_bins)
     import vesin  # here, not at the top: vesin imports torch when it is installed
+
     neighbours = vesin.NeighborList(cutoff=cutoff, full_list=True, sorted=True)
     for frame in range(positions.shape[0]):
         first, vectors = neighbours.compute(positions[frame], boxes[frame], periodic, "iD")

@@ -3,7 +3,6 @@
 # First: every adapter module lives in this package, so this runs before any of them imports e3nn.
 import egraffbench.models.torch_setup  # noqa: F401
 from egraffbench.models.base import ForceField, TrainingStatistics
-from egraffbench.models.calculator import as_ase_calculator
 from egraffbench.models.graph import AtomicBatch, batch_from_arrays, batch_from_atoms
 from egraffbench.models.registry import ARCHITECTURES, REFERENCE_POTENTIALS, build_force_field
 from egraffbench.models.storage import load_force_field, save_force_field
@@ -14,7 +13,6 @@ __all__ = [
     "AtomicBatch",
     "ForceField",
     "TrainingStatistics",
-    "as_ase_calculator",
     "batch_from_arrays",
     "batch_from_atoms",
     "build_force_field",

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 
 import torch
 from ase import Atoms
-from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
 from egraffbench.errors import ModelError
+from egraffbench.models.calculator import ForceFieldCalculator
 from egraffbench.models.graph import AtomicBatch
 
 
@@ -116,9 +116,12 @@ class ForceField(torch.nn.Module):
             result["stress"] = stress
         return result
 
-    def as_ase_calculator(self, dtype: torch.dtype = torch.float64, device: str = "cpu") -> Calculator:
-        """This model as an ASE calculator (float64 by default)."""
-        return _as_calculator(self, dtype, device)
+    def as_ase_calculator(
+        self, dtype: torch.dtype = torch.float64, device: str = "cpu"
+    ) -> ForceFieldCalculator:
+        """This model as an ASE calculator (float64 by default), for ASE's MD, optimisers and
+        `atoms.get_forces()`."""
+        return ForceFieldCalculator(self, dtype=dtype, device=device)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this model (weights aside)."""
@@ -134,9 +137,3 @@ class ForceField(torch.nn.Module):
 
 def _zero_if_none(gradient: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(like) if gradient is None else gradient
-
-
-def _as_calculator(model: ForceField, dtype: torch.dtype, device: str) -> Calculator:
-    from egraffbench.models.calculator import ForceFieldCalculator  # calculator imports this module
-
-    return ForceFieldCalculator(model, dtype=dtype, device=device)

@@ -1,14 +1,18 @@
-"""Any ForceField as an ASE calculator."""
+"""Any ForceField as an ASE calculator; users get one from :meth:`ForceField.as_ase_calculator`."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
-from egraffbench.models.base import ForceField
 from egraffbench.models.graph import batch_from_atoms
+
+if TYPE_CHECKING:  # base.py imports this module for ForceField.as_ase_calculator
+    from egraffbench.models.base import ForceField
 
 
 class ForceFieldCalculator(Calculator):
@@ -37,10 +41,3 @@ class ForceFieldCalculator(Calculator):
         if want_stress:
             stress = output["stress"][0].detach().cpu().double().numpy()
             self.results["stress"] = stress.reshape(9)[[0, 4, 8, 5, 2, 1]].astype(np.float64)
-
-
-def as_ase_calculator(
-    model: ForceField, dtype: torch.dtype = torch.float64, device: str = "cpu"
-) -> Calculator:
-    """Wrap ``model`` so ASE (MD, optimisers, `atoms.get_forces()`) can use it."""
-    return ForceFieldCalculator(model, dtype=dtype, device=device)

@@ -1,17 +1,18 @@
-"""`build_report`: read a run folder's results store and write its report — `report.html` (self-contained),
-`report.md` and `leaderboard.csv` — into the output folder."""
+"""`build_report`: read a run folder's results store (or those of several folders, merged) and write its
+report — `report.html` (self-contained), `report.md` and `leaderboard.csv` — into the output folder."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
-from egraffbench.report.collect import read_run
 from egraffbench.report.html import render_html
+from egraffbench.report.merge import read_runs
 from egraffbench.report.text import report_csv, report_markdown
-from egraffbench.store.database import ResultsStore
 
 REPORT_FOLDER = "report"
 
@@ -26,16 +27,18 @@ class ReportFiles:
 
 
 def build_report(
-    run_dir: Path,
+    run_dir: Path | Sequence[Path],
     out_dir: Path | None = None,
     run_id: str | None = None,
 ) -> ReportFiles:
     """Write the report of run ``run_id`` (default: the latest) of ``run_dir`` into ``out_dir`` (default
-    ``run_dir/report``), from its results store and the artifacts its stages wrote."""
-    run_dir = Path(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / REPORT_FOLDER
-    with ResultsStore.open_existing(run_dir) as store:
-        view = read_run(store, run_id)
+    ``run_dir/report``), from their results stores and the artifacts their stages wrote; given several run
+    folders, of their latest runs merged (`report.merge`), and then ``out_dir`` is required."""
+    run_dirs = [Path(run_dir)] if isinstance(run_dir, str | Path) else [Path(d) for d in run_dir]
+    if out_dir is None and len({d.resolve() for d in run_dirs}) > 1:
+        raise ConfigError("a report of several run folders needs --out DIR: it belongs to none of them")
+    out_dir = Path(out_dir) if out_dir is not None else run_dirs[0] / REPORT_FOLDER
+    view = read_runs(run_dirs, run_id)
     report = assemble_report(view)
     files = ReportFiles(out_dir / "report.html", out_dir / "report.md", out_dir / "leaderboard.csv")
     atomic_write_text(files.html, render_html(report))

@@ -3,6 +3,8 @@ the leaderboard caption and the metric definitions. Placeholders in braces are f
 
 from __future__ import annotations
 
+from egraffbench.report import ranking
+
 HOW_TO_READ = (
     "Each task has a leaderboard: one row per model, its metrics over all seeds with 95 % intervals, the "
     "best value per column in green, ranks, and every test error beside a trivial baseline that a model must "
@@ -17,11 +19,11 @@ FINDINGS_NOTE = (
 )
 
 LEADERBOARD = (
-    "↓: lower is better, ↑: higher is better. Green: best value of the column among trained models. Grey "
+    "↓: lower is better, ↑: higher is better. Green: best value of the column among ranked models. Grey "
     "lines under a value: its 95 % interval, its rank, and for errors its ratio to the trivial baseline in "
-    "the last row (red when the model is no better than that baseline). Rows are ordered by mean rank over "
-    "the quality columns (the number before a model is its place). Hover over a column header for its "
-    "definition."
+    "the last row (red when the model is no better than that baseline). "
+    + ranking.SUMMARY
+    + " Hover over a column header for its definition."
 )
 
 STRUCTURE = (
@@ -162,10 +164,7 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "time (zero width with one seed).",
     ),
     (
-        "Rank, mean rank",
-        "Rank 1 is best on that column (ties share a rank); the mean rank averages the quality columns "
-        "(errors, structure, violation, stability, dynamics, diffusion), not speed or training time, which "
-        "are costs. "
-        "Reference potentials are shown in italics and not ranked.",
+        "Rank, mean rank, place",
+        ranking.RULE + " Reference potentials are shown in italics.",
     ),
 )

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
-from egraffbench.report.table import COLUMN_BY_KEY, Leaderboard, Row, format_number
+from egraffbench.report.table import Leaderboard, Row
+from egraffbench.store.catalog import COLUMN_BY_KEY, format_number
 from egraffbench.store.schema import TaskCard
 
 NO_BETTER_THAN_BASELINE = 0.9  # error / baseline at or above this: the model learned (almost) nothing

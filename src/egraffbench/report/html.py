@@ -10,17 +10,8 @@ from egraffbench import __version__
 from egraffbench.report import captions
 from egraffbench.report.assemble import Figure, Report, TaskReport
 from egraffbench.report.findings import NO_BETTER_THAN_BASELINE, Finding
-from egraffbench.report.table import (
-    COLUMN_BY_KEY,
-    PRETRAINED_NOTE,
-    Cell,
-    Column,
-    Leaderboard,
-    Row,
-    format_interval,
-    format_number,
-    format_value,
-)
+from egraffbench.report.table import Cell, Leaderboard, Row, format_interval, format_value
+from egraffbench.store.catalog import COLUMN_BY_KEY, PRETRAINED_NOTE, Column, format_number
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2937; margin: 0;
@@ -98,9 +89,7 @@ def _cell(cell: Cell, column: Column) -> str:
 
 
 def _header(column: Column) -> str:
-    arrow = "↓" if column.better == "lower" else "↑"
-    unit = column.unit if column.unit and column.unit != "fraction" else ""
-    content = escape(column.header) + _el("span", f"{escape(unit)} {arrow}".strip(), cls="unit")
+    content = escape(column.header) + _el("span", f"{escape(column.unit)} {column.arrow}".strip(), cls="unit")
     return _el("th", content, title=column.description)
 
 
@@ -272,8 +261,16 @@ def _summary(report: Report) -> str:
         f"in {view.run_dir.resolve()}. "
         f"Models: {models}; {seeds} seed(s); {len(view.jobs)} jobs."
     )
+    if view.merged:
+        text = (
+            f"{len(view.sources)} runs merged: models {models}; {seeds} seed(s); {len(view.jobs)} jobs, each "
+            "used once (a job is the same in two folders when its stage cache keys are)."
+        )
     command = view.run.get("command")
     line = _el("p", "Command: " + _el("code", escape(command)), cls="meta") if command else ""
+    if view.merged:
+        items = "".join(_el("li", escape(source.describe())) for source in view.sources)
+        line += _el("ul", items, cls="meta", id="runs")
     if view.unsummarised:
         names = ", ".join(f"{model} on {task}" for model, task in view.unsummarised)
         note = (

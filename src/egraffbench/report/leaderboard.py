@@ -1,5 +1,6 @@
 """The leaderboard of a run, read from its results store: one row per model and task (metrics over all
-seeds) or per job, with 95 % intervals; as a rich table, CSV or JSON."""
+seeds, with 95 % intervals, mean rank and place by `report.ranking`) or per job; as a rich table, CSV or
+JSON. Columns and number formats are `store.catalog`'s, the same as the report's."""
 
 from __future__ import annotations
 
@@ -12,29 +13,20 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from egraffbench.fileio import atomic_write_text
-from egraffbench.report.table import PRETRAINED_NOTE
+from egraffbench.report import ranking
+from egraffbench.store.catalog import (
+    COLUMNS,
+    GROUPS,
+    PRETRAINED_NOTE,
+    Column,
+    format_interval,
+    format_number,
+)
 from egraffbench.store.database import ResultsStore
-
-# (metric, header, scale to display units, number format): display units meV/atom, meV/Å, %, ...
-COLUMNS: list[tuple[str, str, float, str]] = [
-    ("energy_mae_per_atom", "E MAE meV/atom", 1000.0, ".3g"),
-    ("force_mae", "F MAE meV/Å", 1000.0, ".3g"),
-    ("wf_percent", "WF %", 1.0, ".3g"),
-    ("jsd", "JSD", 1.0, ".3g"),
-    ("ev", "EV", 1.0, ".3g"),
-    ("fv", "FV", 1.0, ".3g"),
-    ("fidelity_time_fs", "fidelity fs", 1.0, ".3g"),
-    ("stable_fraction", "stable", 1.0, ".2f"),
-    ("median_time_to_failure_ps", "TTF ps", 1.0, ".3g"),
-    ("nve_drift", "drift meV/atom/ps", 1000.0, ".3g"),
-    ("vdos_error", "VDOS err", 1.0, ".3g"),
-    ("adf_error", "ADF err", 1.0, ".3g"),
-    ("steps_per_s", "MD steps/s", 1.0, ".3g"),
-    ("training_seconds", "train s", 1.0, ".0f"),
-]
 
 
 def _pivot(
@@ -52,23 +44,22 @@ def _pivot(
     return rows
 
 
-def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """By task; within a task most stable first, then lowest WF."""
-
-    def order(row: dict[str, Any]) -> tuple:
-        stable, wf = row.get("stable_fraction"), row.get("wf_percent")
-        return (
-            row["task"],
-            -(stable if stable is not None else -1.0),
-            wf if wf is not None else float("inf"),
-        )
-
-    return sorted(rows, key=order)
+def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task (in order of first appearance), rows with their `place` and `mean_rank` in leaderboard order
+    (:mod:`egraffbench.report.ranking`); a row whose `kind` is `reference` is shown, not ranked."""
+    ordered = []
+    for task in dict.fromkeys(row["task"] for row in rows):
+        chosen = [row for row in rows if row["task"] == task]
+        flags = [row.get("kind") == "reference" for row in chosen]
+        found = ranking.standings(chosen, flags)
+        for i in ranking.order([row["model"] for row in chosen], found, flags):
+            ordered.append({**chosen[i], "place": found[i].place, "mean_rank": found[i].mean_rank})
+    return ordered
 
 
 def leaderboard_rows(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Summary metric rows (model, task, seeds, name, value, low, high) → one ranked row per (model, task)."""
-    return _ranked(list(_pivot(summaries, ("model", "task"), ("seeds",)).values()))
+    """Summary metric rows (model, task, seeds, name, value, low, high) → one row per (model, task)."""
+    return list(_pivot(summaries, ("model", "task"), ("seeds",)).values())
 
 
 def training_kind(results: dict[str, Any]) -> str:
@@ -86,93 +77,120 @@ def _with_kinds(store: ResultsStore, run_id: str, rows: list[dict[str, Any]]) ->
 
 
 def summary_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
-    """One row per (model, task) of a run: its kind and metrics over all finished seeds (``system`` "" =
-    pooled)."""
-    return _with_kinds(store, run_id, leaderboard_rows(store.summaries(run_id, system)))
+    """One row per (model, task) of a run in leaderboard order: its kind, metrics over all finished seeds
+    (``system`` "" = pooled), place and mean rank."""
+    return ranked(_with_kinds(store, run_id, leaderboard_rows(store.summaries(run_id, system))))
 
 
 def job_rows(store: ResultsStore, run_id: str, system: str = "") -> list[dict[str, Any]]:
-    """One row per job of a run: status, error and its metrics (``system`` "" = pooled)."""
+    """One row per job of a run: status, error and its metrics (``system`` "" = pooled); per task, its
+    model's jobs in the order of the models on the leaderboard, then by seed."""
     metrics = _pivot(store.metrics(run_id, system), ("job_id",))
+    board = summary_rows(store, run_id, system)
+    position = {(row["task"], row["model"]): i for i, row in enumerate(board)}
     rows = []
     for job in store.jobs(run_id):
         row = {key: job[key] for key in ("job_id", "model", "task", "seed", "status", "seconds", "error")}
         row.update({k: v for k, v in metrics.get((job["job_id"],), {}).items() if k != "job_id"})
         rows.append(row)
-    return _with_kinds(store, run_id, _ranked(rows))
+    rows.sort(
+        key=lambda row: (row["task"], position.get((row["task"], row["model"]), len(board)), row["seed"])
+    )
+    return _with_kinds(store, run_id, rows)
 
 
-def _cell(row: dict[str, Any], key: str, scale: float, number: str) -> str:
+def _cell(row: dict[str, Any], column: Column) -> str:
     """The value, with its interval on a second line (keeps columns narrow)."""
-    value = row.get(key)
-    if value is None:
-        return "n/a"
-    text = f"{value * scale:{number}}"
-    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-    if low is not None and high is not None and high > low:
-        text += f"\n\\[{low * scale:{number}}, {high * scale:{number}}]"
+    value = row.get(column.key)
+    text = format_number(value, column)
+    interval = format_interval(value, row.get(f"{column.key}_low"), row.get(f"{column.key}_high"), column)
+    return text if interval is None else f"{text}\n{escape(interval)}"
+
+
+def _model(row: dict[str, Any]) -> str:
+    """The model's name, after its place when it has one, with its kind below unless trained here."""
+    place = f"{row['place']}. " if row.get("place") else ""
+    kind = row.get("kind", "trained")
+    return escape(place + row["model"]) + ("" if kind == "trained" else f"\n({kind})")
+
+
+def _caption(rows: Sequence[dict[str, Any]], per_job: bool) -> str:
+    text = "\\[low, high]: 95 % interval over replicas" + ("" if per_job else " and seeds")
+    text += f". ↓ lower, ↑ higher is better. {ranking.SUMMARY}"
+    if any(row.get("kind") == "pretrained" for row in rows):
+        text += "\n" + PRETRAINED_NOTE
     return text
 
 
-# On a console too narrow for the whole table, it is printed per task and column group, so no cell is cut.
-COLUMN_GROUPS = {
-    "accuracy and structure": COLUMNS[:4],
-    "violation": COLUMNS[4:7],
-    "stability": COLUMNS[7:9],
-    "dynamics": COLUMNS[9:12],
-    "cost": COLUMNS[12:],
-}
-CAPTION = "\\[low, high]: 95% bootstrap interval over replicas"
+def shown_columns(rows: Sequence[dict[str, Any]], columns: Sequence[Column] = COLUMNS) -> list[Column]:
+    """Those of ``columns`` that hold a value in at least one row, as on the report's leaderboard."""
+    return [column for column in columns if any(row.get(column.key) is not None for row in rows)]
 
 
 def leaderboard_table(
-    rows: Sequence[dict[str, Any]],
-    title: str,
-    columns: Sequence[tuple[str, str, float, str]] = COLUMNS,
-    caption: bool = True,
+    rows: Sequence[dict[str, Any]], title: str, columns: Sequence[Column], caption: bool = True
 ) -> Table:
-    """A rich table of summary or job rows with ``columns``; intervals shown as [low, high] under values,
-    the task column only when the rows span several tasks."""
+    """A rich table of summary or job rows with ``columns``: intervals shown as [low, high] under values,
+    the mean rank for summary rows, the task column only when the rows span several tasks."""
     per_job = bool(rows) and "job_id" in rows[0]
-    text = (CAPTION + ("" if per_job else " and seeds")) if caption else None
-    if text and any(row.get("kind") == "pretrained" for row in rows):
-        text += "\n" + PRETRAINED_NOTE
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     several_tasks = len(tasks) > 1
     if len(tasks) == 1 and tasks[0] not in title:
         title = f"{title} — {tasks[0]}"
-    table = Table(title=title, caption=text, box=box.SIMPLE_HEAD)
+    table = Table(title=title, caption=_caption(rows, per_job) if caption else None, box=box.SIMPLE_HEAD)
     table.add_column("model", style="bold")
     if several_tasks:
         table.add_column("task")
     table.add_column("seed" if per_job else "seeds", justify="right")
-    for _, header, _, _ in columns:
-        table.add_column(header.replace(" ", "\n", 1), justify="right")
+    if not per_job:
+        table.add_column("mean\nrank ↓", justify="right")
+    for column in columns:
+        table.add_column(
+            f"{column.header}\n{column.unit} {column.arrow}".replace("\n ", "\n"), justify="right"
+        )
     for row in rows:
         if per_job:
-            label = str(row["seed"]) + ("" if row["status"] == "done" else f" ({row['status']})")
+            labels = [str(row["seed"]) + ("" if row["status"] == "done" else f" ({row['status']})")]
         else:
-            label = str(row["seeds"])
-        model = row["model"] + ("\n(pretrained)" if row.get("kind") == "pretrained" else "")
-        labels = [model, row["task"], label] if several_tasks else [model, label]
-        table.add_row(*labels, *(_cell(row, k, s, d) for k, _, s, d in columns))
+            labels = [str(row["seeds"]), "—" if row.get("mean_rank") is None else f"{row['mean_rank']:.2f}"]
+        names = [_model(row), row["task"]] if several_tasks else [_model(row)]
+        table.add_row(*names, *labels, *(_cell(row, column) for column in columns))
     return table
 
 
+def _fits(table: Table, console: Console) -> bool:
+    """True when ``table`` fits ``console`` with no cell wrapped."""
+    return console.measure(table, options=console.options.update_width(100_000)).maximum <= console.width
+
+
+def _group_tables(rows: Sequence[dict[str, Any]], title: str, console: Console) -> list[Table]:
+    """One table per column group, a group split where its table would not fit ``console``."""
+    tables = []
+    for group in GROUPS:
+        name = f"{title}: {group}"
+        part: list[Column] = []
+        for column in shown_columns(rows, [column for column in COLUMNS if column.group == group]):
+            if part and not _fits(leaderboard_table(rows, name, [*part, column], False), console):
+                tables.append(leaderboard_table(rows, name, part, caption=False))
+                part = []
+            part.append(column)
+        if part:
+            tables.append(leaderboard_table(rows, name, part, caption=False))
+    return tables
+
+
 def leaderboard_tables(rows: Sequence[dict[str, Any]], title: str, console: Console) -> list[Table]:
-    """One table when it fits ``console`` with no cell wrapped, else one per task and column group."""
-    whole = leaderboard_table(rows, title)
-    natural = console.measure(whole, options=console.options.update_width(100_000)).maximum
-    if not rows or natural <= console.width:
+    """One table when it fits ``console`` with no cell wrapped, else per task one per column group (split
+    further where a group does not fit); the caption under the last."""
+    whole = leaderboard_table(rows, title, shown_columns(rows))
+    if not rows or _fits(whole, console):
         return [whole]
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     tables = []
     for task in tasks:
         chosen = [row for row in rows if row["task"] == task]
-        name = title if len(tasks) == 1 else f"{title} — {task}"
-        for index, (group, columns) in enumerate(COLUMN_GROUPS.items()):
-            last = task == tasks[-1] and index == len(COLUMN_GROUPS) - 1
-            tables.append(leaderboard_table(chosen, f"{name}: {group}", columns, caption=last))
+        tables += _group_tables(chosen, title if len(tasks) == 1 else f"{title} — {task}", console)
+    tables[-1].caption = _caption(rows, "job_id" in rows[0])
     return tables
 
 

@@ -8,16 +8,8 @@ import io
 from typing import Any
 
 from egraffbench.report.assemble import Report
-from egraffbench.report.table import (
-    COLUMNS,
-    PRETRAINED_NOTE,
-    Cell,
-    Column,
-    Leaderboard,
-    format_interval,
-    format_number,
-    format_value,
-)
+from egraffbench.report.table import Cell, Leaderboard, format_interval, format_value
+from egraffbench.store.catalog import COLUMNS, PRETRAINED_NOTE, Column, format_number
 
 
 def _markdown_cell(cell: Cell, column: Column) -> str:
@@ -33,8 +25,8 @@ def _markdown_cell(cell: Cell, column: Column) -> str:
 
 
 def _header(column: Column) -> str:
-    unit = f" ({column.unit})" if column.unit and column.unit != "fraction" else ""
-    return f"{column.header}{unit} {'↓' if column.better == 'lower' else '↑'}"
+    unit = f" ({column.unit})" if column.unit else ""
+    return f"{column.header}{unit} {column.arrow}"
 
 
 def leaderboard_markdown(board: Leaderboard) -> str:
@@ -61,6 +53,8 @@ def leaderboard_markdown(board: Leaderboard) -> str:
 def report_markdown(report: Report) -> str:
     """Leaderboards of every task, then the findings."""
     parts = [f"# egraffbench report — run {report.view.run_id}", ""]
+    if report.view.merged:
+        parts += ["Runs merged:", "", *(f"- {source.describe()}" for source in report.view.sources), ""]
     parts.append(
         "Values over all seeds with 95 % intervals in brackets; #n = rank among trained models; **bold** = "
         "best; errors also as a multiple of the trivial baseline (zero forces; per-element mean energy)."

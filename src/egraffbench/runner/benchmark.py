@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from egraffbench import __version__
 from egraffbench.data import data_root
 from egraffbench.errors import ConfigError, EgraffbenchError
 from egraffbench.runner.executors import Executor, InProcessExecutor
+from egraffbench.runner.hashing import package_versions
 from egraffbench.runner.job import JobHooks
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.summary import summarise
@@ -119,6 +121,7 @@ def run_benchmark(
             "executor": type(executor).__name__,
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "versions": {"egraffbench": __version__, **package_versions()},
         }
         for abandoned in store.close_abandoned_runs(settings["host"], process_alive):
             observer.warning(

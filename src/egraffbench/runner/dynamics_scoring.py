@@ -30,7 +30,7 @@ from egraffbench.metrics.similarity import total_variation_distance
 from egraffbench.metrics.structure import angular_distribution
 from egraffbench.metrics.uncertainty import bootstrap_ci
 
-if TYPE_CHECKING:  # the report reads scores through this module and must not import the MD engine
+if TYPE_CHECKING:  # the md package imports torch: summaries and the report must not need it
     from egraffbench.md.trajectory import ReplicaTrajectory
 
 DYNAMICS_KEYS = ("nve_drift", "vdos_error", "adf_error")

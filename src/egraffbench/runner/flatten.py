@@ -1,42 +1,16 @@
-"""A job's nested results as flat metric rows (name, system, value, interval, unit) for the store."""
+"""A job's nested results as flat metric rows (name, system, value, interval, unit) for the store; names and
+units are `store.catalog`'s."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from egraffbench.store.catalog import STORED
 from egraffbench.store.records import MetricValue
 
-ERROR_UNITS = {
-    "energy_mae": "eV",
-    "energy_rmse": "eV",
-    "energy_mae_per_atom": "eV/atom",
-    "energy_rmse_per_atom": "eV/atom",
-    "force_mae": "eV/Å",
-    "force_rmse": "eV/Å",
-}
-SCORE_UNITS = {
-    "wf_percent": "%",
-    "jsd": "",
-    "ev": "",
-    "fv": "",
-    "ev_absolute": "",
-    "fidelity_time_fs": "fs",
-    "rollout_energy_mae_per_atom": "eV/atom",
-    "rollout_force_mae": "eV/Å",
-    "stable_fraction": "",
-    "median_time_to_failure_ps": "ps",
-    "nve_drift": "eV/atom/ps",
-    "vdos_error": "",
-    "adf_error": "",
-    "diffusivity_error": "Å²/ps",
-}
-RUN_UNITS = {
-    ("training", "training_seconds"): "s",
-    ("training", "epochs"): "",
-    ("training", "parameters"): "",
-    ("md", "steps_per_s"): "1/s",
-    ("md", "us_per_atom_step"): "µs",
-}
+ERROR_UNITS = {m.key: m.unit for m in STORED if m.section == "test_errors"}
+SCORE_UNITS = {m.key: m.unit for m in STORED if m.section == "scores"}
+RUN_UNITS = {(m.section, m.key): m.unit for m in STORED if m.section in ("training", "md")}
 
 
 def _metric(name: str, value: Any, unit: str, system: str) -> MetricValue | None:

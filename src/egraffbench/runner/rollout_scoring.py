@@ -10,14 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from egraffbench.metrics.similarity import jensen_shannon_divergence, wright_factor
-from egraffbench.metrics.structure import (
-    StructureFunction,
-    default_molecule_r_max,
-    default_r_max,
-    distance_histogram,
-    radial_distribution,
-)
+from egraffbench.metrics.scoring import reference_structure, score_structure
 from egraffbench.metrics.survival import (
     censored_durations,
     fraction_stable,
@@ -64,14 +57,6 @@ def evenly(count: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
 
 
-def _structure_function(
-    kind: str, r_max: float, positions: np.ndarray, cells: np.ndarray
-) -> StructureFunction:
-    if kind == "rdf":
-        return radial_distribution(positions, cells, r_max=r_max)
-    return distance_histogram(positions, r_max=r_max)
-
-
 def structure_values(
     rollouts: Sequence[Rollout],
     reference_positions: np.ndarray,
@@ -79,12 +64,12 @@ def structure_values(
     periodic: bool,
     system: str = "",
 ) -> tuple[list[tuple[float | None, float | None]], StructureCurve]:
-    """(WF %, JSD) of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference, and
-    the curves the report draws: s(r) of at most MAX_CURVE_FRAMES evenly spread reference frames and of as
-    many of the replicas' finite frames pooled, on the same grid."""
+    """(WF %, JSD) of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference, over
+    its finite frames (`metrics.scoring`, as `egraffbench analyze`); and the curves the report draws, on the
+    same grid: s(r) of at most MAX_CURVE_FRAMES evenly spread reference frames and of as many of the
+    replicas' finite frames pooled."""
     kind = "rdf" if periodic else "hr"
-    r_max = default_r_max(reference_cells) if periodic else default_molecule_r_max(reference_positions)
-    reference = _structure_function(kind, r_max, reference_positions, reference_cells).values
+    reference = reference_structure(reference_positions, reference_cells, kind)
     values: list[tuple[float | None, float | None]] = []
     pooled_positions, pooled_cells = [], []
     for rollout in rollouts:
@@ -94,14 +79,15 @@ def structure_values(
             continue
         pooled_positions.append(rollout.positions[finite])
         pooled_cells.append(rollout.cells[finite])
-        curve = _structure_function(kind, r_max, rollout.positions[finite], rollout.cells[finite]).values
-        values.append((wright_factor(curve, reference), jensen_shannon_divergence(curve, reference)))
+        scored = score_structure(rollout.positions[finite], rollout.cells[finite], reference)
+        values.append((scored.wf_percent, scored.jsd))
     shown = evenly(len(reference_positions), MAX_CURVE_FRAMES)
-    drawn_reference = _structure_function(kind, r_max, reference_positions[shown], reference_cells[shown])
+    grid = {"dr": reference.dr, "r_max": reference.r_max}
+    drawn_reference = reference_structure(reference_positions[shown], reference_cells[shown], kind, **grid)
     drawn = StructureCurve(
         system=system,
         kind=kind,
-        r_max=r_max,
+        r_max=reference.r_max,
         r=drawn_reference.r.tolist(),
         reference=drawn_reference.values.tolist(),
         reference_frames=len(shown),
@@ -111,7 +97,7 @@ def structure_values(
     if pooled_positions:
         positions, cells = np.concatenate(pooled_positions), np.concatenate(pooled_cells)
         chosen = evenly(len(positions), MAX_CURVE_FRAMES)
-        drawn.model = _structure_function(kind, r_max, positions[chosen], cells[chosen]).values.tolist()
+        drawn.model = reference_structure(positions[chosen], cells[chosen], kind, **grid).values.tolist()
         drawn.model_frames = len(chosen)
     return values, drawn
 
