@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 from egraffbench.report.collect import JobView
 from egraffbench.store.schema import (
@@ -20,6 +22,7 @@ from egraffbench.store.schema import (
     read_record_file,
 )
 
+R = TypeVar("R", Baselines, Parity, ScoreSeries)
 # artifact kind → what the report draws from it
 SHOWS = {
     "baselines": "trivial baselines",
@@ -90,7 +93,7 @@ def _evaluated(found: TaskInputs, job: JobView) -> bool:
     return results is not None and results.test_errors is not None
 
 
-def _first(found: TaskInputs, paths: Sequence, kind: type):
+def _first(found: TaskInputs, paths: Sequence[Path | None], kind: type[R]) -> R | None:
     """The first readable ``kind`` record among ``paths`` (None entries skipped); unreadable ones noted."""
     for path in paths:
         if path is None:
