@@ -20,6 +20,7 @@ from ase.calculators.emt import EMT
 from scipy import stats
 
 from egraffbench.md.trajectory import read_replica
+from egraffbench.metrics.dynamics import diffusion_coefficient, mean_squared_displacement, unwrap_positions
 from egraffbench.metrics.structure import default_r_max, radial_distribution
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.build import build_report
@@ -173,6 +174,44 @@ def test_stored_structure_and_violation_series_equal_a_recomputation(run: Refere
         assert ev.min() > 1e-4 and fv.min() > 1e-2
         np.testing.assert_allclose(trace.ev, ev, rtol=1e-6)  # EMT in torch and in ASE: round-off apart
         np.testing.assert_allclose(trace.fv, fv, rtol=1e-6)
+
+
+def _diffusivities(
+    positions: np.ndarray, cells: np.ndarray, numbers: np.ndarray, times_fs: np.ndarray
+) -> dict:
+    msd = mean_squared_displacement(unwrap_positions(positions, cells), numbers)
+    return {
+        element: diffusion_coefficient((times_fs - times_fs[0]) / 1000.0, m) for element, m in msd.items()
+    }
+
+
+def test_stored_diffusivities_equal_a_recomputation_from_the_trajectories(run: ReferenceRun) -> None:
+    test = ase.io.read(run.task_file.parent / "data" / "test.extxyz", ":")
+    window = 21  # frames of the 20 fs run at the 1 fs spacing of the reference trajectory
+    reference = _diffusivities(
+        np.array([a.positions for a in test[:window]]),
+        np.array([a.cell.array for a in test[:window]]),
+        test[0].numbers,
+        np.arange(window, dtype=float),
+    )
+    element = max(reference, key=reference.get)
+    errors = []
+    for job in ("emt/tiny-cuau/seed0", "mace/tiny-cuau/seed0"):
+        (stored,) = read_record_file(ScoreSeries, _artifact(run.run_dir, job, "series")).diffusion
+        assert (stored.element, stored.window_fs) == (element, 20.0)
+        assert stored.reference == pytest.approx(reference[element], rel=1e-12)
+        trajectory = _artifact(run.run_dir, job, "trajectory")
+        for index, found in enumerate(stored.replicas):
+            replica = read_replica(trajectory, index)
+            assert len(replica.time_fs) == window and replica.outcome.failure_step is None
+            own = _diffusivities(replica.positions, replica.cell, replica.atomic_numbers, replica.time_fs)
+            assert found == pytest.approx(own[element], rel=1e-12)
+            errors.append(abs(found - stored.reference))
+    with ResultsStore.open_existing(run.run_dir) as store:
+        rows = {(r["model"], r["name"]): r for r in store.summaries(store.latest_run())}
+    assert rows[("emt", "diffusivity_error")]["value"] == pytest.approx(np.mean(errors[:2]), rel=1e-12)
+    assert rows[("mace", "diffusivity_error")]["value"] == pytest.approx(np.mean(errors[2:]), rel=1e-12)
+    assert rows[("mace", "diffusivity_error")]["unit"] == "Å²/ps"
 
 
 def test_stored_baselines_and_intervals_equal_a_recomputation(run: ReferenceRun) -> None:
