@@ -83,7 +83,8 @@ def read_task_inputs(by_model: Mapping[str, Sequence[JobView]], command: str) ->
         )
         found.notes.append(
             f"missing: {what}. This run folder was made before the stages stored them; run `{command}` again "
-            "to add them (it re-scores from the stored trajectories; training and MD stay cached)."
+            "to add them (it re-scores from the stored trajectories; training and MD stay cached unless the "
+            "presets or package versions changed since)."
         )
     return found
 
