@@ -297,3 +297,12 @@ def test_diffusivity_of_a_random_walk() -> None:
     assert faster == pytest.approx(2.0 * reference.reference, rel=1e-9)
     assert replica_diffusivity(reference, walk[:10], cells[:10], numbers, times[:10]) is None  # too short
     assert diffusion_reference("box", frames, False, 1.0, 399.0) is None  # not defined without cells
+
+
+def test_report_data_options_are_deprecated_and_hidden(stored_run: StoredRun, tmp_path: Path) -> None:
+    arguments = ["report", str(stored_run.run_dir), "--out", str(tmp_path), "--data-root", str(tmp_path)]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 0, result.output
+    assert "warning: --data-root is deprecated and ignored" in result.output
+    assert (tmp_path / "report.html").is_file()
+    assert "--data-root" not in CliRunner().invoke(cli, ["report", "--help"]).output
