@@ -270,7 +270,7 @@ def test_rank_correlation_of_force_error_and_stability() -> None:
 
 def test_out_of_distribution_degradation() -> None:
     in_distribution, shifted = (
-        TaskCard(name=spec.name, kind=spec.kind, train_digest=str(spec.train))  # same training data
+        TaskCard(name=spec.name, kind=spec.kind, train=[str(s) for s in spec.train])  # same training data
         for spec in (load_task("3bpa"), load_task("3bpa-600K"))
     )
     boards = {

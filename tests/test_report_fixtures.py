@@ -86,7 +86,7 @@ def _job(
     force_field = EMTForceField() if model == "emt" else ScaledEMT(SCALES[model])
     folder = run_dir / "jobs" / f"{model}-{seed}"
     folder.mkdir(parents=True)
-    card = TaskCard(name=task.name, kind=task.kind, description=task.description, train_digest="tiny")
+    card = TaskCard(name=task.name, kind=task.kind, description=task.description, train=["tiny"])
     results: dict = {
         "task": card.model_dump(),
         "test_errors": evaluate_stage(force_field, systems, element_energies, folder),
@@ -242,7 +242,8 @@ def shared_report(base: Path) -> BuiltReport:
     result = CliRunner().invoke(cli, ["report", str(run.run_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return BuiltReport(
-        ReportFiles(out / "report.html", out / "report.md", out / "leaderboard.csv"), result.output
+        ReportFiles(out / "report.html", out / "report.md", out / "leaderboard.csv", out / "findings.md"),
+        result.output,
     )
 
 

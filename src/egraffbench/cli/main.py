@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "results": ("egraffbench.cli.results_command", "results", "The leaderboard of a stored run."),
     "report": ("egraffbench.cli.report_command", "report", "Write the HTML report of a run."),
+    "publish": (
+        "egraffbench.cli.publish_command",
+        "publish",
+        "Copy a run's results and report series, without checkpoints or trajectories, to commit them.",
+    ),
     "train": ("egraffbench.cli.train_commands", "train", "Train one model on one dataset."),
     "evaluate": (
         "egraffbench.cli.train_commands",

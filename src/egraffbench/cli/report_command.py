@@ -48,4 +48,4 @@ def report(
     folders = run_dirs or [Path("egraffbench-results")]
     files = build_report(folders, out, run_id)
     typer.echo(f"report: {files.html}")
-    typer.echo(f"tables: {files.markdown}, {files.csv}")
+    typer.echo(f"tables: {files.markdown}, {files.csv}; the paper's findings checked: {files.findings}")

@@ -1,5 +1,6 @@
 """`build_report`: read a run folder's results store (or those of several folders, merged) and write its
-report — `report.html` (self-contained), `report.md` and `leaderboard.csv` — into the output folder."""
+report — `report.html` (self-contained), `report.md`, `leaderboard.csv` and `findings.md` (the paper's
+findings checked, `report.paper`) — into the output folder."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.html import render_html
 from egraffbench.report.merge import read_runs
+from egraffbench.report.paper.render import write_findings
 from egraffbench.report.text import report_csv, report_markdown
 
 REPORT_FOLDER = "report"
@@ -24,6 +26,7 @@ class ReportFiles:
     html: Path
     markdown: Path
     csv: Path
+    findings: Path  # the paper's findings checked against the run (`report.paper`)
 
 
 def build_report(
@@ -40,8 +43,10 @@ def build_report(
     out_dir = Path(out_dir) if out_dir is not None else run_dirs[0] / REPORT_FOLDER
     view = read_runs(run_dirs, run_id)
     report = assemble_report(view)
-    files = ReportFiles(out_dir / "report.html", out_dir / "report.md", out_dir / "leaderboard.csv")
+    names = ("report.html", "report.md", "leaderboard.csv", "findings.md")
+    files = ReportFiles(*(out_dir / name for name in names))
     atomic_write_text(files.html, render_html(report))
     atomic_write_text(files.markdown, report_markdown(report))
     atomic_write_text(files.csv, report_csv(report))
+    write_findings(files.findings, report.tasks, f"run {report.view.run_id}")
     return files

@@ -187,7 +187,7 @@ def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskC
         partners = [
             name
             for name, other in specs.items()
-            if other.kind == "in-distribution" and other.train_digest == spec.train_digest and name in boards
+            if other.kind == "in-distribution" and other.train == spec.train and name in boards
         ]
         if not partners:
             continue

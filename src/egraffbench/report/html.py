@@ -10,6 +10,8 @@ from egraffbench import __version__
 from egraffbench.report import captions
 from egraffbench.report.assemble import Figure, Report, TaskReport
 from egraffbench.report.findings import NO_BETTER_THAN_BASELINE, Finding
+from egraffbench.report.paper import findings_of
+from egraffbench.report.paper.render import findings_html
 from egraffbench.report.table import Cell, Leaderboard, Row, format_interval, format_value
 from egraffbench.store.catalog import COLUMN_BY_KEY, PRETRAINED_NOTE, Column, format_number
 
@@ -52,6 +54,10 @@ figcaption b { color: #111827; }
 dl.definitions dt { font-weight: 600; margin-top: 8px; }
 dl.definitions dd { margin-left: 18px; }
 footer { color: #9ca3af; font-size: .8em; margin-top: 40px; }
+.verdict { font-size: .8em; font-weight: 600; border-radius: 4px; padding: 1px 8px; vertical-align: middle; }
+.verdict.reproduced { background: #dcfce7; color: #166534; }
+.verdict.refuted { background: #fee2e2; color: #991b1b; }
+.verdict.inconclusive { background: #f3f4f6; color: #374151; }
 """
 
 
@@ -244,7 +250,9 @@ def _failed_jobs(report: Report) -> str:
 
 
 def _contents(report: Report) -> str:
-    links = [("findings", "Findings")] + [(f"task-{_slug(t.name)}", f"Task {t.name}") for t in report.tasks]
+    links = [("findings", "Findings"), ("paper-findings", "The paper's findings, checked")] + [
+        (f"task-{_slug(t.name)}", f"Task {t.name}") for t in report.tasks
+    ]
     if report.view.failed_jobs():
         links.append(("failed", "Jobs that did not finish"))
     links.append(("definitions", "Metric definitions"))
@@ -299,6 +307,7 @@ def render_html(report: Report) -> str:
             + _findings(report.findings),
             id="findings",
         ),
+        findings_html(findings_of(report.tasks)),
         *(_task_section(task) for task in report.tasks),
         _failed_jobs(report),
         _el(

@@ -147,7 +147,7 @@ class _Job:
             name=task.name,
             kind=task.kind,
             description=task.description or "",
-            train_digest=stable_hash(self.digests["train"]),
+            train=self.digests["train"],
         )
 
     def baselines(self) -> None:

@@ -269,13 +269,14 @@ class ScoreResult(ScoreBlock, Record):
 
 
 class TaskCard(Record):
-    """What the report says about a task: its kind and description, and a digest of its training data (two
-    tasks with the same digest share training data: an in-distribution/out-of-distribution pair)."""
+    """What the report says about a task: its kind and description, and the data digest of each of its
+    training sources (tasks whose training sources are the same, or a subset, share training data: an
+    in-distribution/out-of-distribution pair)."""
 
     name: str
     kind: str
     description: str = ""
-    train_digest: str = ""
+    train: list[str] = Field(default_factory=list)
 
 
 class JobResults(Record):

@@ -1,0 +1,25 @@
+"""`egraffbench publish`: the committable part of a run folder (results store, report series, no
+checkpoints or trajectories) with its provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from egraffbench.runner.publish import PROVENANCE_FILE, publish_run
+
+
+def publish(
+    run_dir: Annotated[Path, typer.Argument(help="run folder (the --out of `egraffbench run`)")],
+    out: Annotated[Path, typer.Option("--out", help="folder to publish into (replaced if published before)")],
+) -> None:
+    """Copy what the report and the leaderboard read from a run folder into a folder small enough to commit.
+
+    The results store and every stored artifact are copied except model checkpoints and MD trajectories;
+    `provenance.json` records the runs' commands, hosts and package versions, the machine, and the sha256 of
+    every file. `egraffbench report` and `egraffbench results` work on the published folder as on the run.
+    """
+    provenance = publish_run(run_dir, out)
+    typer.echo(f"published: {out} ({len(provenance['files'])} files; see {out / PROVENANCE_FILE})")

@@ -1,0 +1,132 @@
+"""Finding 3 of the paper, "all models degrade out of distribution", checked against a run: each model's
+force MAE, WF and stable fraction in and out of distribution, per out-of-distribution task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from egraffbench.report.paper.records import (
+    Estimate,
+    FindingRow,
+    PaperClaim,
+    PaperFinding,
+    Verdict,
+    estimate,
+    not_in_run,
+    point_note,
+    ranked_rows,
+    separated,
+)
+from egraffbench.report.table import Leaderboard, Row
+from egraffbench.store.catalog import COLUMN_BY_KEY
+from egraffbench.store.schema import TaskCard
+
+DEGRADATION_KEYS = ("force_mae", "wf_percent", "stable_fraction")
+
+
+CLAIM_3 = (
+    "All models degrade on out-of-distribution data (higher temperature, unseen structures, compositions)."
+)
+RULE_3 = (
+    "Each out-of-distribution task is compared with its in-distribution task: the one with the same "
+    "training data, else the one whose training data contain it (then the two are different trained "
+    "models). Per model and metric (force MAE, WF, stable fraction): the ratio out/in, with the range of "
+    "ratios the two 95 % intervals allow; a change is resolved when the two intervals do not overlap. A "
+    "model degrades on a task when a metric is resolved worse out of distribution; it does not degrade "
+    "when none is worse and one is resolved better. Reproduced: every model degrades on every such task. "
+    "Refuted: a model does not degrade on one. Otherwise inconclusive."
+)
+OOD_DEGRADATION = PaperClaim("ood-degradation", 3, CLAIM_3, RULE_3)
+
+
+def in_distribution_partner(task: str, specs: Mapping[str, TaskCard], present: Iterable[str]) -> str | None:
+    """The in-distribution task (among ``present``) an out-of-distribution ``task`` comes from: the same
+    training sources, else the smallest set of training sources that contains the task's."""
+    spec, present = specs[task], set(present)
+    training = set(spec.train)
+    candidates = [
+        name
+        for name, other in specs.items()
+        if other.kind == "in-distribution" and name in present and training <= set(other.train)
+    ]
+    return min(candidates, key=lambda name: (len(specs[name].train), name), default=None)
+
+
+def _ratio(before: Estimate, after: Estimate) -> Estimate | None:
+    """after/before, with the range of ratios the two intervals allow (None where a value is not > 0)."""
+    (before_low, before_high), (after_low, after_high) = before.bounds, after.bounds
+    if before.value is None or after.value is None or before_low <= 0 or after_low < 0:
+        return None
+    return Estimate(
+        value=after.value / before.value, low=after_low / before_high, high=after_high / before_low
+    )
+
+
+def _model_change(before: Row, after: Row) -> tuple[list[FindingRow], str, bool]:
+    """Rows of one model's metrics in and out of distribution, whether it degrades, and whether a value
+    without an interval was compared."""
+    rows, changes, points = [], [], False
+    for key in DEGRADATION_KEYS:
+        column = COLUMN_BY_KEY[key]
+        inside, outside = estimate(before.cells[key], column.scale), estimate(after.cells[key], column.scale)
+        if inside is None or outside is None:
+            continue
+        points |= not (inside.has_interval and outside.has_interval)
+        worse = separated(outside, inside) * (1 if column.better == "lower" else -1)
+        changes.append(worse)
+        change = {1: "worse", -1: "better", 0: "not resolved"}[worse]
+        unit = f" ({column.unit})" if column.unit else ""
+        rows.append(
+            FindingRow(
+                labels=(after.model, column.header + unit, change),
+                values=(inside, outside, _ratio(inside, outside)),
+            )
+        )
+    state = "degrades" if 1 in changes else ("does not degrade" if -1 in changes else "not resolved")
+    return rows, state, points
+
+
+def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskCard]) -> PaperFinding:
+    """Finding 3: each model's metrics in and out of distribution, per out-of-distribution task."""
+    rows, states, points = [], {}, False
+    for task, spec in specs.items():
+        if spec.kind == "in-distribution" or task not in boards:
+            continue
+        partner = in_distribution_partner(task, specs, boards)
+        if partner is None:
+            continue
+        relation = (
+            "same training data" if set(spec.train) == set(specs[partner].train) else "contains its data"
+        )
+        inside = {row.model: row for row in ranked_rows(boards[partner])}
+        for row in ranked_rows(boards[task]):
+            if row.model not in inside:
+                continue
+            model_rows, state, used_points = _model_change(inside[row.model], row)
+            points |= used_points
+            states[f"{row.model} on {task}"] = state
+            pair = (f"{task} ({spec.kind})", f"{partner} ({relation})")
+            rows += [FindingRow(labels=(*pair, *r.labels), values=r.values) for r in model_rows]
+    headers = (
+        ("out-of-distribution task", "in-distribution task", "model", "metric", "change"),
+        ("in distribution", "out of distribution", "ratio out/in"),
+    )
+    if not states:
+        verdict: Verdict = "inconclusive"
+        reason = not_in_run("no out-of-distribution task together with its in-distribution task")
+    else:
+        verdict, reason = _verdict_3(states)
+        reason += point_note(points)
+    return OOD_DEGRADATION.checked(headers, rows, verdict, reason)
+
+
+def _verdict_3(states: Mapping[str, str]) -> tuple[Verdict, str]:
+    by_state: dict[str, list[str]] = {}
+    for pair, state in states.items():
+        by_state.setdefault(state, []).append(pair)
+    if "does not degrade" in by_state:
+        return "refuted", f"Resolved better, and worse on nothing: {', '.join(by_state['does not degrade'])}."
+    if set(by_state) == {"degrades"}:
+        return "reproduced", f"All {len(states)} model–task pairs are resolved worse on at least one metric."
+    unresolved = ", ".join(by_state["not resolved"])
+    return "inconclusive", f"No resolved change: {unresolved}; the other pairs degrade."

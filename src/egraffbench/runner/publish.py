@@ -1,0 +1,124 @@
+"""Publish a run folder: copy what its report and leaderboard read — the results store and every registered
+artifact except model checkpoints and MD trajectories — into a folder small enough to commit, with a
+provenance file (commands, hosts, package versions, machine, a sha256 of every file) so that anyone can
+rebuild the report from it without retraining or re-simulating."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from egraffbench import __version__
+from egraffbench.errors import ConfigError
+from egraffbench.fileio import atomic_write_text
+from egraffbench.runner.hashing import file_checksum
+from egraffbench.store.database import DATABASE_FILE, ResultsStore
+
+HEAVY_KINDS = ("checkpoint", "trajectory")  # what the report does not read: weights and MD frames
+PROVENANCE_FILE = "provenance.json"
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    """A consistent copy of the store (sqlite's backup, so a store in WAL mode loses nothing), without the
+    rows of the artifacts that are not published, as one file (rollback journal: reading it leaves no
+    -wal/-shm files beside it in a repository)."""
+    reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    writer = sqlite3.connect(target)
+    try:
+        reader.backup(writer)
+        writer.execute("PRAGMA journal_mode=DELETE")
+        placeholders = ", ".join("?" * len(HEAVY_KINDS))
+        writer.execute(f"DELETE FROM artifacts WHERE kind IN ({placeholders})", HEAVY_KINDS)
+        writer.commit()
+        writer.execute("VACUUM")
+    finally:
+        reader.close()
+        writer.close()
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def _runs(store: ResultsStore) -> list[dict[str, Any]]:
+    """Each run of the store as provenance: id, command, host, times, status, package versions."""
+    described = []
+    for run in store.runs():
+        settings = json.loads(run["settings"] or "{}")
+        described.append(
+            {
+                "run_id": run["run_id"],
+                "command": run["command"],
+                "mode": run["mode"],
+                "status": run["status"],
+                "host": settings.get("host"),
+                "started_at": run["started_at"],
+                "finished_at": run["finished_at"],
+                "versions": settings.get("versions"),
+            }
+        )
+    return described
+
+
+def publish_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """Copy the publishable part of ``run_dir`` into ``out_dir`` (which must not exist, or hold an earlier
+    publication, which is replaced whole) and return its provenance record."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if out_dir.exists() and not (out_dir / PROVENANCE_FILE).is_file():
+        raise ConfigError(f"{out_dir}: exists and is not a published run folder; choose a new --out folder")
+    with ResultsStore.open_existing(run_dir) as store:
+        runs = _runs(store)
+        artifacts = {
+            row["path"]
+            for run in runs
+            for row in store.artifacts(run["run_id"])
+            if row["kind"] not in HEAVY_KINDS
+        }
+    staging = out_dir.with_name(f".{out_dir.name}.publishing")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE)
+    files = {DATABASE_FILE: file_checksum(staging / DATABASE_FILE)}
+    for relative in sorted(artifacts):
+        source = run_dir / relative
+        if not source.is_file():
+            raise ConfigError(f"{source}: artifact registered in the store but missing; rerun the run first")
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        files[relative] = file_checksum(target)
+    provenance = {
+        "egraffbench": __version__,
+        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": str(run_dir.resolve()),
+        "runs": runs,
+        "machine": _machine(),
+        "left_out": list(HEAVY_KINDS),
+        "files": files,
+    }
+    atomic_write_text(staging / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    staging.rename(out_dir)
+    return provenance
+
+
+def verify_publication(out_dir: Path) -> list[str]:
+    """Files of a published folder whose sha256 differs from its provenance, or that are missing."""
+    provenance = json.loads((Path(out_dir) / PROVENANCE_FILE).read_text())
+    return [
+        relative
+        for relative, digest in provenance["files"].items()
+        if not (Path(out_dir) / relative).is_file() or file_checksum(Path(out_dir) / relative) != digest
+    ]

@@ -1,0 +1,80 @@
+"""`egraffbench publish`: a run folder's store and report series copied without checkpoints or trajectories,
+byte for byte, with a provenance record whose checksums catch a changed file; the published folder gives the
+same leaderboard as the run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from egraffbench.cli.main import cli
+from egraffbench.errors import ConfigError
+from egraffbench.runner.publish import HEAVY_KINDS, PROVENANCE_FILE, publish_run, verify_publication
+from egraffbench.store.database import DATABASE_FILE
+from test_runner_fixtures import ReferenceRun, shared_reference_run
+
+runner = CliRunner(env={"COLUMNS": "240"})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
+
+
+def _artifacts(folder: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(folder / DATABASE_FILE) as db:
+        return sorted(db.execute("SELECT job_id, kind, path FROM artifacts").fetchall())
+
+
+def _leaderboard(folder: Path) -> list[dict]:
+    result = runner.invoke(cli, ["results", str(folder), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["leaderboard"]
+
+
+def test_publish_copies_everything_but_checkpoints_and_trajectories(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "published"
+    result = runner.invoke(cli, ["publish", str(run.run_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    source = _artifacts(run.run_dir)
+    assert {kind for _, kind, _ in source} >= set(HEAVY_KINDS)  # the run has what publishing leaves out
+    kept = [row for row in source if row[1] not in HEAVY_KINDS]
+    assert _artifacts(out) == kept and kept
+    for _, _, relative in kept:
+        assert (out / relative).read_bytes() == (run.run_dir / relative).read_bytes()
+    published = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert published == {DATABASE_FILE, PROVENANCE_FILE, *(relative for _, _, relative in kept)}
+    assert not any(p.suffix in (".h5", ".pt") for p in out.rglob("*"))
+    assert _leaderboard(out) == _leaderboard(run.run_dir)
+    provenance = json.loads((out / PROVENANCE_FILE).read_text())
+    assert [r["command"] for r in provenance["runs"]]
+    assert provenance["runs"][0]["versions"]["torch"]
+    assert verify_publication(out) == []
+
+
+def test_a_changed_published_file_fails_verification(run: ReferenceRun, tmp_path: Path) -> None:
+    out = tmp_path / "published"
+    provenance = publish_run(run.run_dir, out)
+    changed = next(name for name in provenance["files"] if name.endswith(".json"))
+    (out / changed).write_text((out / changed).read_text().replace("0", "1", 1))
+    assert verify_publication(out) == [changed]
+
+
+def test_publish_replaces_a_publication_but_never_another_folder(run: ReferenceRun, tmp_path: Path) -> None:
+    out = tmp_path / "published"
+    publish_run(run.run_dir, out)
+    (out / "stale.txt").write_text("from an earlier publication")
+    publish_run(run.run_dir, out)
+    assert not (out / "stale.txt").exists()
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="not a published run folder"):
+        publish_run(run.run_dir, other)
+    assert (other / "notes.txt").read_text() == "keep me"
