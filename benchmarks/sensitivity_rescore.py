@@ -1,10 +1,10 @@
-"""The metric-sensitivity tables of a run scored before score stage v5 (which stores no variant values),
+"""The metric-sensitivity tables of a run scored before score stage v6 (which stores no variant values),
 recomputed from its trajectories without writing to the run folder: every finished, ranked job's replicas
 scored under each `metrics.sensitivity` variant, then `report.sensitivity` over the models of each task.
 
     python benchmarks/sensitivity_rescore.py RUN_DIR [--data-root DIR]
 
-Runs scored by v5 or later need none of this: the report computes the tables from the stored values.
+Runs scored by v6 or later need none of this: the report computes the tables from the stored values.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ def rescored(job: JobView, data_root: Path) -> dict[str, Any]:
         members = [i for i, v in enumerate(production) if v["system"] == system.name]
         rollouts = [read_rollout(job.artifacts["trajectory"], i) for i in members]
         periodic = bool(np.all(frames[0].pbc))
-        for i, (_, _, variants) in zip(
-            members, structure_values(rollouts, positions, cells, periodic), strict=True
-        ):
+        scored, _ = structure_values(rollouts, positions, cells, periodic)
+        for i, (_, _, variants) in zip(members, scored, strict=True):
             production[i]["sensitivity"] = variants
     return scores
 

@@ -259,7 +259,7 @@ def test_console_csv_json_and_report_rank_in_the_same_order(tmp_path: Path, widt
     assert _per_task(list(csv.DictReader(io.StringIO(exported)))) == EXPECTED
     assert _per_task(json.loads(json_path.read_text())["leaderboard"]) == EXPECTED
 
-    files = build_report(run_dir, tmp_path / "report", data_root=tmp_path)
+    files = build_report(run_dir, tmp_path / "report")
     assert _html_order(files.html.read_text(encoding="utf-8")) == EXPECTED
     assert _per_task(list(csv.DictReader(files.csv.open()))) == EXPECTED
     assert _markdown_order(files.markdown.read_text()) == EXPECTED

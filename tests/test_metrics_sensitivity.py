@@ -141,7 +141,7 @@ def test_structure_values_store_what_the_front_end_gives_on_each_variant_grid() 
     rollouts = [_vibrating(101, shift, seed=5 + i) for i, shift in enumerate((0.0, 0.03))]
     rollouts[1][60:] = np.nan  # a failed replica: its non-finite frames are dropped first
     cells = np.zeros((101, 3, 3))
-    stored = structure_values(
+    stored, _ = structure_values(
         [Rollout(p, cells, np.ones(3), np.arange(101.0), None, None, None, None) for p in rollouts],
         reference,
         np.zeros((300, 3, 3)),

@@ -146,7 +146,8 @@ def test_mace_file_runs_through_the_benchmark_and_a_new_file_reruns_it(
     assert "my-mace" in output and "(pretrained)" in output and "trained outside egraffbench" in output
     job = stored_jobs(tmp_path / "run")["my-mace"]
     assert job["status"] == "done" and job["results"]["training"]["pretrained"] is True
-    assert [s["stage"] for s in job["stages"] if s["stage"] != "fetch"] == ["evaluate", "simulate", "score"]
+    stages = [s["stage"] for s in job["stages"] if s["stage"] != "fetch"]
+    assert stages == ["baselines", "evaluate", "simulate", "score"]
     rerun = benchmark([str(model)], task=task_file, replicas=2, steps=10, out=tmp_path / "run")  # no report
     assert rerun["model"].tolist() == ["my-mace"]
     assert {s["status"] for s in stored_jobs(tmp_path / "run")["my-mace"]["stages"]} == {"cached"}

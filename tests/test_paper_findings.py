@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap, rankdata, spearmanr
 
-from egraffbench.report.baselines import Baselines
 from egraffbench.report.paper import paper_findings
 from egraffbench.report.paper.correlation import (
     BOOTSTRAP_RESAMPLES,
@@ -25,6 +24,7 @@ from egraffbench.report.paper.ranks import structure_speed_stability
 from egraffbench.report.paper.records import NOT_IN_RUN, Estimate, PaperFinding
 from egraffbench.report.paper.render import findings_html, findings_markdown, number_text
 from egraffbench.report.table import Leaderboard, build_leaderboard
+from egraffbench.store.schema import Baselines
 from egraffbench.tasks import TaskSpec, load_task
 from test_report_fixtures import BuiltReport, shared_report
 
@@ -42,7 +42,11 @@ def board(
             value, low, high = found if isinstance(found, tuple) else (found, None, None)
             row |= {key: value, f"{key}_low": low, f"{key}_high": high}
         rows.append(row)
-    baselines = None if baseline_force is None else Baselines(0.1, baseline_force, {})
+    baselines = (
+        None
+        if baseline_force is None
+        else Baselines(energy_mae_per_atom=0.1, force_mae=baseline_force, element_energies={})
+    )
     return build_leaderboard(task, rows, set(), {}, baselines)
 
 

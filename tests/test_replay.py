@@ -38,9 +38,10 @@ from egraffbench.runner.rollout_scoring import (
     aggregate_replicas,
     fidelity_time,
 )
-from egraffbench.runner.stages import SystemData
+from egraffbench.store.schema import ReplayResult
 from egraffbench.tasks import ModeOverride, load_task
 from egraffbench.tasks.sources import SystemConditions
+from egraffbench.tasks.systems import SystemData
 from egraffbench.training.statistics import fit_element_energies
 
 SPACING_FS = 1.0
@@ -95,7 +96,7 @@ def _scores(model, frames: list, folder: Path) -> dict:
     result = replay_stage(model, "m", systems, plan, protocol, folder)
     train = [_labelled_alloy(seed) for seed in range(4)]
     element_energies = fit_element_energies(train, [29, 79])
-    values = replay_values(folder, result, systems, element_energies)
+    values = replay_values(folder, ReplayResult.model_validate(result), systems, element_energies)
     return aggregate_replicas(values, 0.0, seed=0, groups=["violation"])
 
 
@@ -186,12 +187,14 @@ def test_a_job_without_oracle_scores_emt_on_replays_with_e0_relative_energies(tm
     (spec,) = expand_jobs(["emt"], [load_task(tmp_path / "task.yaml")], 1, "dev", mode)
     record = run_job(spec, tmp_path / "run")
     assert record.status == "done", record.traceback
-    assert [stage.stage for stage in record.stages] == ["fetch", "simulate", "replay", "score"]
+    assert [stage.stage for stage in record.stages] == ["fetch", "baselines", "simulate", "replay", "score"]
     scores = record.results["scores"]
     assert scores["violation_reference"] == "reference-trajectory" and scores["replays"] == 2
     assert scores["horizon_fs"] == 15.0 and scores["fidelity_time_fs"]["value"] == 15.0
     assert scores["ev"]["value"] <= 1e-3 and scores["fv"]["value"] <= 1e-3
-    assert scores["replicas"] == 2 and scores["stable_fraction"] == 1.0  # stability: production MD only
+    assert (
+        scores["replicas"] == 2 and scores["stable_fraction"]["value"] == 1.0
+    )  # stability: production MD only
     replays = [v for v in scores["replica_values"] if v["segment"] == "replay"]
     assert [v["compared_frames"] for v in replays] == [16, 16]  # τ / Δt + 1 frames each
     composition = [29] * 24 + [79] * 8

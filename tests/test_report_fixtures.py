@@ -18,21 +18,35 @@ import torch
 from typer.testing import CliRunner
 
 from egraffbench.cli.main import cli
+from egraffbench.fileio import atomic_write_text
 from egraffbench.models.emt_reference import EMTForceField
 from egraffbench.report.build import ReportFiles
+from egraffbench.runner.baselines import trivial_baselines
 from egraffbench.runner.flatten import job_metrics
-from egraffbench.runner.stages import SystemData, evaluate_stage, score_stage, simulate_stage
+from egraffbench.runner.stages import PARITY_FILE, SERIES_FILE, evaluate_stage, score_stage, simulate_stage
 from egraffbench.runner.summary import summarise
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
+from egraffbench.store.schema import Baselines, SimulateResult, TaskCard, read_record_file
 from egraffbench.tasks import TaskSpec, read_task_file, run_settings
-from egraffbench.tasks.sources import load_source, system_conditions
+from egraffbench.tasks.sources import load_source, load_sources, system_conditions
+from egraffbench.tasks.systems import SystemData
 from test_runner_fixtures import TINY_MODE, write_tiny_task
 
 TASK = "tiny-cuau"
 GROUPS = ["structure", "violation", "stability"]
 SCALES = {"soft": 0.8, "wild": -3.0}  # model name → factor on EMT's energies and forces
 SEEDS = {"emt": [0], "soft": [0, 1], "wild": [0]}
+# figure anchors (after "<task>-") of a run with training logs, an oracle and one periodic test system "cuau"
+FIGURES = (
+    "structure-cuau",
+    "survival",
+    "violation",
+    "speed-stability",
+    "error-stability",
+    "training",
+    "parity",
+)
 
 
 class ScaledEMT(EMTForceField):
@@ -50,7 +64,7 @@ class ScaledEMT(EMTForceField):
 def _training_log(folder: Path, final_force_mae: float) -> Path:
     """A made-up training log whose validation errors fall towards the model's real test error."""
     path = folder / "model" / "training_log.jsonl"
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir()
     records = [
         {
             "epoch": epoch,
@@ -63,13 +77,25 @@ def _training_log(folder: Path, final_force_mae: float) -> Path:
     return path
 
 
-def _job(run_dir: Path, task: TaskSpec, systems: list[SystemData], model: str, seed: int) -> JobRecord:
+def _job(
+    run_dir: Path, task: TaskSpec, systems: list[SystemData], model: str, seed: int, baselines: Path
+) -> JobRecord:
+    element_energies = {int(z): e for z, e in read_record_file(Baselines, baselines).element_energies.items()}
     settings = run_settings(task, "dev", TINY_MODE)
     protocol = settings.protocol.model_copy(update={"seed": seed})
     force_field = EMTForceField() if model == "emt" else ScaledEMT(SCALES[model])
     folder = run_dir / "jobs" / f"{model}-{seed}"
-    results: dict = {"test_errors": evaluate_stage(force_field, systems)}
-    artifacts = {}
+    folder.mkdir(parents=True)
+    card = TaskCard(name=task.name, kind=task.kind, description=task.description, train=["tiny"])
+    results: dict = {
+        "task": card.model_dump(),
+        "test_errors": evaluate_stage(force_field, systems, element_energies, folder),
+    }
+    artifacts = {
+        "baselines": str(baselines.relative_to(run_dir)),
+        "parity": str((folder / PARITY_FILE).relative_to(run_dir)),
+        "series": str((folder / SERIES_FILE).relative_to(run_dir)),
+    }
     if model == "emt":
         results["training"] = {"reference_potential": True, "training_seconds": 0.0}
     else:
@@ -79,7 +105,8 @@ def _job(run_dir: Path, task: TaskSpec, systems: list[SystemData], model: str, s
     results["md"] = simulate_stage(force_field, model, systems, settings.replicas, protocol, folder, None)
     trajectory = folder / "trajectory.h5"
     run_length_fs = protocol.steps * protocol.timestep_fs
-    results["scores"] = score_stage(trajectory, results["md"], systems, run_length_fs, seed, GROUPS, {})
+    md = SimulateResult.model_validate(results["md"])
+    results["scores"] = score_stage(trajectory, md, systems, run_length_fs, seed, GROUPS, {}, folder)
     artifacts["trajectory"] = str(trajectory.relative_to(run_dir))
     return JobRecord(
         job_id=f"{model}/{TASK}/seed{seed}",
@@ -163,7 +190,14 @@ def make_stored_run(folder: Path) -> StoredRun:
         frames = load_source(system, folder)
         systems.append(SystemData(system_conditions(system, frames, None), frames))
     run_dir = folder / "run"
-    records = [_job(run_dir, task, systems, model, seed) for model, seeds in SEEDS.items() for seed in seeds]
+    baselines = run_dir / "baselines.json"
+    test = [atoms for system in systems for atoms in system.frames]
+    atomic_write_text(baselines, trivial_baselines(load_sources(task.train, folder), test).model_dump_json())
+    records = [
+        _job(run_dir, task, systems, model, seed, baselines)
+        for model, seeds in SEEDS.items()
+        for seed in seeds
+    ]
     failed = JobRecord(
         f"broken/{TASK}/seed0",
         "broken",
@@ -205,9 +239,7 @@ def shared_report(base: Path) -> BuiltReport:
     """The report of :func:`shared_stored_run`, made once per session by `egraffbench report`."""
     run = shared_stored_run(base)
     out = base / "report-out"
-    task_file = run.data_root / "task" / f"{TASK}.yaml"
-    arguments = ["report", str(run.run_dir), "--out", str(out), "--task", str(task_file)]
-    result = CliRunner().invoke(cli, [*arguments, "--data-root", str(run.data_root)])
+    result = CliRunner().invoke(cli, ["report", str(run.run_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return BuiltReport(
         ReportFiles(out / "report.html", out / "report.md", out / "leaderboard.csv", out / "findings.md"),

@@ -183,7 +183,7 @@ def test_report_command_merges_folders_and_lists_the_runs(folders: tuple[Path, P
 def test_job_view_keys_come_from_the_store(folders: tuple[Path, Path]) -> None:
     first, _ = folders
     (job,) = [j for j in read_runs([first]).jobs if j.model == "emt"]
-    assert isinstance(job, JobView) and set(job.keys) == {"evaluate", "simulate", "score"}
+    assert isinstance(job, JobView) and set(job.keys) == {"baselines", "evaluate", "simulate", "score"}
     assert job.finished_at is not None and job.mode == "dev"
 
 

@@ -38,7 +38,7 @@ def test_run_prints_the_leaderboard_and_a_rerun_reports_what_it_skipped(
     first, second = output.split("----")
     assert "emt" in first and "tiny-cuau" in first and "2 jobs: 0 skipped" in first
     assert (
-        "2 jobs: 2 skipped (every stage already finished), 0 run, 0 failed; 6 finished stages reused"
+        "2 jobs: 2 skipped (every stage already finished), 0 run, 0 failed; 8 finished stages reused"
         in second
     )
     assert (out / "results.json").is_file() and (out / "results.csv").is_file()

@@ -19,7 +19,8 @@ def test_a_broken_model_config_fails_its_job_and_the_others_finish(tmp_path: Pat
     broken.write_text(yaml.safe_dump({"architecture": "mace", "hyperparameters": {"hidden_irreps": "4x9q"}}))
     jobs = tiny_jobs(task_file, [str(broken), "emt"])
     result = run_benchmark(jobs, tmp_path / "run")
-    assert result.failed and result.counts == {"total": 2, "cached": 0, "failed": 1, "stages_reused": 0}
+    # the one stage reused: the task's baselines, computed by the first job
+    assert result.failed and result.counts == {"total": 2, "cached": 0, "failed": 1, "stages_reused": 1}
     with ResultsStore.open_existing(tmp_path / "run") as store:
         run_id = store.latest_run()
         jobs_by_id = {job["job_id"]: job for job in store.jobs(run_id)}

@@ -85,6 +85,7 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
     stages = {s.stage: s.status for s in mace.stages}
     assert stages == {
         "fetch": "cached",
+        "baselines": "cached",
         "train": "cached",
         "evaluate": "cached",
         "simulate": "done",
@@ -96,7 +97,7 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
     assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
 
     again = run_benchmark(jobs, run_dir, executor)
-    assert again.counts == {"total": 2, "cached": 2, "failed": 0, "stages_reused": 7}
+    assert again.counts == {"total": 2, "cached": 2, "failed": 0, "stages_reused": 9}
     assert set(_stages(run_dir).values()) == {"cached"}
     assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
 
@@ -111,6 +112,7 @@ def test_changed_md_protocol_reruns_only_simulation_and_scoring(
     result = run_benchmark(jobs, run_dir)
     assert {s.stage: s.status for s in result.records[0].stages} == {
         "fetch": "cached",
+        "baselines": "cached",
         "train": "cached",
         "evaluate": "cached",
         "simulate": "done",
@@ -127,6 +129,7 @@ def test_changed_test_data_keeps_the_trained_model(reference_run: ReferenceRun, 
     result = run_benchmark(tiny_jobs(moved, ["mace"]), run_dir)
     assert {s.stage: s.status for s in result.records[0].stages} == {
         "fetch": "cached",
+        "baselines": "done",  # the task's test data changed
         "train": "cached",
         "evaluate": "done",
         "simulate": "done",
@@ -175,7 +178,7 @@ def test_a_killed_command_reruns_without_redoing_finished_stages(tmp_path: Path)
     output = " ".join(rerun.stdout.split() + rerun.stderr.split())
     assert rerun.returncode == 0, output
     assert (
-        "2 jobs: 1 skipped (every stage already finished), 1 run, 0 failed; 5 finished stages reused"
+        "2 jobs: 1 skipped (every stage already finished), 1 run, 0 failed; 7 finished stages reused"
         in output
     )
     stages = _stages(out)

@@ -20,8 +20,9 @@ from egraffbench.runner.rollout_scoring import (
     structure_values,
     violation_values,
 )
-from egraffbench.runner.stages import SystemData, oracle_reference, replica_plan, trajectory_reference
+from egraffbench.runner.stages import oracle_reference, replica_plan, trajectory_reference
 from egraffbench.tasks.sources import SystemConditions
+from egraffbench.tasks.systems import SystemData
 
 
 def _crystal_frames(count: int, seed: int, scale: float = 1.0) -> np.ndarray:
@@ -53,12 +54,12 @@ def test_a_rollout_sampling_the_reference_structure_scores_near_zero_and_an_expa
     cells = np.repeat(np.eye(3)[None] * 7.2, 20, axis=0)
     same = read_rollout(_crystal_frames(20, seed=1), 7.2)
     expanded = read_rollout(_crystal_frames(20, seed=2, scale=1.05), 7.56)
-    (same_wf, same_jsd, _), (expanded_wf, expanded_jsd, _) = structure_values(
+    ((same_wf, same_jsd, _), (expanded_wf, expanded_jsd, _)), _ = structure_values(
         [same, expanded], reference, cells, True
     )
     assert same_wf < 5.0 and same_jsd < 0.01
     assert expanded_wf > 10 * same_wf and expanded_jsd > 10 * same_jsd
-    (identical_wf, identical_jsd, _), _ = structure_values(
+    ((identical_wf, identical_jsd, _), _), _ = structure_values(
         [read_rollout(reference, 7.2), same], reference, cells, True
     )
     assert identical_wf == pytest.approx(0.0, abs=1e-12) and identical_jsd == pytest.approx(0.0, abs=1e-12)
@@ -72,12 +73,22 @@ def test_stability_counts_failures_censors_survivors_and_reads_the_median_off_th
         ReplicaValues("b", None, None),
     ]
     scores = aggregate_replicas(replicas, 1000.0, seed=0, groups=["stability"])
-    assert scores["stable_fraction"] == 0.5
+    # 2 of 4 stable: Wilson 95 % interval p ± … = (0.150, 0.850)
+    assert scores["stable_fraction"] == pytest.approx(
+        {"value": 0.5, "low": 0.15004, "high": 0.84996}, abs=1e-5
+    )
     assert scores["failure_reasons"] == {"temperature": 1, "pair-distance": 1}
-    assert scores["median_time_to_failure_ps"] == pytest.approx(0.3)  # S = 3/4 after 0.1 ps, 1/2 after 0.3 ps
+    median = scores["median_time_to_failure_ps"]
+    assert median["value"] == pytest.approx(0.3)  # S = 3/4 after 0.1 ps, 1/2 after 0.3 ps
+    band = scores["survival"]
+    assert median["low"] == next(t for t, s in zip(band["time_ps"], band["low"], strict=True) if s <= 0.5)
+    assert median["high"] == 1.0  # the band's upper curve never falls to 1/2: the run length
     assert not scores["median_time_to_failure_censored"]
     survivors = aggregate_replicas(replicas[2:], 1000.0, seed=0, groups=["stability"])
-    assert survivors["median_time_to_failure_ps"] == 1.0 and survivors["median_time_to_failure_censored"]
+    assert (
+        survivors["median_time_to_failure_ps"]["value"] == 1.0
+        and survivors["median_time_to_failure_censored"]
+    )
 
 
 def _violating(energies: list[float], reference: list[float], system: str) -> ReplicaValues:

@@ -25,6 +25,6 @@ def test_recorded_frames_stop_at_steps_and_stability_is_censored_at_the_horizon(
     assert [len(read_replica(trajectory, r).step) for r in (0, 1)] == [11, 11]  # steps 0..10
     scores = record.results["scores"]
     assert (scores["run_length_fs"], scores["stability_horizon_fs"]) == (10.0, 30.0)
-    assert scores["stable_fraction"] == 1.0 and scores["median_time_to_failure_censored"]
-    assert scores["median_time_to_failure_ps"] == pytest.approx(0.03)
+    assert scores["stable_fraction"]["value"] == 1.0 and scores["median_time_to_failure_censored"]
+    assert scores["median_time_to_failure_ps"]["value"] == pytest.approx(0.03)
     assert scores["ev"]["value"] < 1e-6  # EV of the oracle against itself over the recorded frames

@@ -69,7 +69,7 @@ def _run(task: TaskSpec, root: Path | None, run_dir: Path) -> None:
     assert record.status == "done", record.traceback
     # reference-mode systems (no oracle, a contiguous test trajectory) get their EV/FV replays
     replays = ["replay"] if any(_reference_mode(system) for system in task.test) else []
-    stages = ["fetch", "train", "evaluate", "simulate", *replays, "score"]
+    stages = ["fetch", "baselines", "train", "evaluate", "simulate", *replays, "score"]
     assert [stage.stage for stage in record.stages] == stages
     names = [system.system_name for system in task.test]
     errors = record.results["test_errors"]

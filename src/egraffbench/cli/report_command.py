@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from egraffbench.report.build import build_report
-from egraffbench.tasks import read_task_file
 
 
 def report(
@@ -28,26 +27,25 @@ def report(
     run_id: Annotated[
         str | None, typer.Option("--run", help="run id of a single RUN_DIR (default: the latest run)")
     ] = None,
-    task_files: Annotated[
-        list[Path] | None,
-        typer.Option("--task", help="file of a task that is not shipped (repeat); shipped ones are found"),
-    ] = None,
-    data_root: Annotated[
-        Path | None, typer.Option("--data-root", help="dataset folder the run used (default: cache)")
-    ] = None,
+    task_files: Annotated[list[Path] | None, typer.Option("--task", hidden=True)] = None,
+    data_root: Annotated[Path | None, typer.Option("--data-root", hidden=True)] = None,
 ) -> None:
     """Write a self-contained HTML report of a run, plus its tables as markdown and CSV.
 
     The report holds per task a leaderboard (metrics with 95 % intervals, ranks, best values, trivial
     baselines), figures (structure, survival, energy/force violation, speed and error vs stability, training
-    curves, parity) and findings computed from the numbers. Baselines, structure references and parity plots
-    need the task's data; without it they are left out with a note.
+    curves, parity) and findings computed from the numbers. It reads only the run folders (their results
+    stores and the artifacts the stages wrote): no datasets, models or trajectories.
 
     Several run folders (other machines, other days) give one report of their latest runs: a job found in
     two folders with the same stage cache keys is used once; the same job with different keys is an error.
     """
-    specs = [read_task_file(path) for path in task_files or []]
+    for option, given in (("--task", task_files), ("--data-root", data_root)):
+        if given:
+            typer.echo(
+                f"warning: {option} is deprecated and ignored: the report reads only the run folder", err=True
+            )
     folders = run_dirs or [Path("egraffbench-results")]
-    files = build_report(folders, out, run_id, {spec.name: spec for spec in specs}, data_root)
+    files = build_report(folders, out, run_id)
     typer.echo(f"report: {files.html}")
     typer.echo(f"tables: {files.markdown}, {files.csv}; the paper's findings checked: {files.findings}")

@@ -193,7 +193,7 @@ def run(
     _report(result, console)
     console.print(f"results: {out / 'results.sqlite'} (run {result.run_id}); {json_path}, {csv_path}")
     try:
-        files = build_report(out, None, result.run_id, {task.name: task for task in chosen}, data_root)
+        files = build_report(out, None, result.run_id)
     except Exception as error:  # the results are stored; `egraffbench report` can retry
         message = expected_failure(error)
         if message is None:

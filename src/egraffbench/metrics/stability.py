@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import vesin
 from ase.data import covalent_radii
 from ase.units import fs, kB
 from numpy.typing import ArrayLike
@@ -84,6 +83,8 @@ def bonded_pairs(
     radii = covalent_radii[np.asarray(numbers)]
     periodic = cell is not None
     box = np.asarray(cell, dtype=float) if periodic else np.zeros((3, 3))
+    import vesin  # here, not at the top: vesin imports torch when it is installed
+
     neighbours = vesin.NeighborList(cutoff=float(2.0 * scale * radii.max()), full_list=False)
     first, second, distances = neighbours.compute(positions, box, periodic, "ijd")
     bonded = (distances < scale * (radii[first] + radii[second])) & (first != second)
@@ -259,6 +260,8 @@ def _pair_floor_violations(
     """True for each finite system with two atoms (or periodic images) closer than ``floor`` (Å)."""
     violated = np.zeros(finite.size, dtype=bool)
     boxes = None if cells is None else np.asarray(cells, dtype=float)
+    import vesin  # here, not at the top: vesin imports torch when it is installed
+
     neighbours = vesin.NeighborList(cutoff=max(floor, _PAIR_SEARCH), full_list=False)
     order = np.argsort(system_index, kind="stable")
     bounds = np.searchsorted(system_index[order], np.arange(finite.size + 1))

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import vesin
 from numpy.typing import ArrayLike
 
 from egraffbench.errors import ConfigError, TrajectoryError
@@ -116,6 +115,8 @@ def rdf_frames(
     if np.any(volumes <= 0):
         raise TrajectoryError("a periodic RDF needs cells of non-zero volume")
     shells = 4.0 * np.pi / 3.0 * np.diff(edges**3)
+    import vesin  # here, not at the top: vesin imports torch when it is installed
+
     neighbours = vesin.NeighborList(cutoff=float(edges[-1]), full_list=False)
     counts = np.empty((positions.shape[0], n_bins))
     for frame in range(positions.shape[0]):
@@ -215,6 +216,8 @@ def angular_distribution(
     )
     edges = np.linspace(0.0, 180.0, n_bins + 1)
     counts = np.zeros(n_bins)
+    import vesin  # here, not at the top: vesin imports torch when it is installed
+
     neighbours = vesin.NeighborList(cutoff=cutoff, full_list=True, sorted=True)
     for frame in range(positions.shape[0]):
         first, vectors = neighbours.compute(positions[frame], boxes[frame], periodic, "iD")

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
+from scipy.special import ndtr
 
 from egraffbench.errors import TrajectoryError
+
+Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,31 @@ def median_time_to_failure(curve: SurvivalCurve) -> float | None:
     """Earliest time at which S(t) ≤ 0.5, or None when more than half the replicas outlast every failure."""
     reached = np.flatnonzero(curve.survival <= 0.5)
     return float(curve.times[reached[0]]) if reached.size else None
+
+
+def wilson_interval(stable: int, total: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval (low, high) of a proportion ``stable`` / ``total`` (total > 0), by scipy."""
+    p = stable / total
+    interval = stats.binomtest(stable, total).proportion_ci(
+        confidence_level=float(2.0 * ndtr(z) - 1.0), method="wilson"
+    )
+    # The exact interval holds p (e.g. high = 1 at p = 1); min/max keep it so when rounding says otherwise.
+    return max(0.0, min(p, float(interval.low))), min(1.0, max(p, float(interval.high)))
+
+
+def _first_at_or_below_half(times: np.ndarray, curve: np.ndarray, run_length: float) -> float:
+    reached = np.flatnonzero(curve <= 0.5)
+    return float(times[reached[0]]) if reached.size else run_length
+
+
+def median_interval(
+    times: ArrayLike, lower: ArrayLike, upper: ArrayLike, run_length: float
+) -> tuple[float, float]:
+    """(low, high) of the median time to failure read off a Kaplan–Meier band (``lower``, ``upper`` at
+    ``times``): the times at which the band's curves fall to one half; a limit that the band never reaches
+    is the run length (the median lies beyond the simulated time)."""
+    times = np.asarray(times, dtype=float)
+    return (
+        _first_at_or_below_half(times, np.asarray(lower, dtype=float), run_length),
+        _first_at_or_below_half(times, np.asarray(upper, dtype=float), run_length),
+    )

@@ -1,24 +1,19 @@
-"""Everything a report shows, computed from a run: per task the ranked leaderboard, trivial baselines,
-figures with captions and notes on what could not be drawn; across tasks the computed findings."""
+"""Everything a report shows, read from a run's store and the artifacts its stages wrote (never its
+trajectories, models or datasets): per task the ranked leaderboard, trivial baselines, figures with captions
+and notes on what could not be drawn; across tasks the computed findings."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from egraffbench.errors import EgraffbenchError
 from egraffbench.report import captions, plots
 from egraffbench.report import findings as find
-from egraffbench.report.baselines import Baselines, trivial_baselines
-from egraffbench.report.collect import JobView, RunView
-from egraffbench.report.diffusion import DiffusionReference, diffusion_reference, diffusivity_error
-from egraffbench.report.inputs import TaskData, load_task_data, resolve_task
-from egraffbench.report.intervals import median_interval, wilson_interval
-from egraffbench.report.parity import MAX_PARITY_FRAMES, job_model, parity_data, parity_subset
-from egraffbench.report.rollouts import model_replicas
+from egraffbench.report.collect import RunView
+from egraffbench.report.inputs import TaskInputs, read_task_inputs
+from egraffbench.report.parity import parity_arrays
 from egraffbench.report.sensitivity import TaskSensitivity, run_sensitivity, sensitivity_finding
 from egraffbench.report.series import (
     StructureCurves,
@@ -29,7 +24,7 @@ from egraffbench.report.series import (
     violation_series,
 )
 from egraffbench.report.table import Leaderboard, build_leaderboard
-from egraffbench.tasks import TaskSpec
+from egraffbench.store.schema import JobResults, TaskCard
 
 
 @dataclass
@@ -49,7 +44,7 @@ class TaskReport:
     """Everything shown for one task."""
 
     name: str
-    spec: TaskSpec | None
+    spec: TaskCard | None
     board: Leaderboard
     protocol: dict[str, Any]
     figures: list[Figure] = field(default_factory=list)
@@ -68,99 +63,49 @@ class Report:
     sensitivity: list[TaskSensitivity] = field(default_factory=list)  # metric sensitivity per task
 
 
-def _temperatures(jobs: Sequence[JobView]) -> dict[str, float]:
-    return {
-        entry["system"]: float(entry["temperature_K"])
-        for job in jobs
-        for entry in (job.results.get("md") or {}).get("replicas", [])
-    }
+def _temperatures(results: Sequence[JobResults]) -> dict[str, float]:
+    return {entry.system: entry.temperature_K for r in results if r.md for entry in r.md.replicas}
 
 
-def _protocol(jobs: Sequence[JobView]) -> dict[str, Any]:
+def _protocol(results: Sequence[JobResults]) -> dict[str, Any]:
     """The MD protocol of a task's jobs (the first that has one), replicas per system and temperatures."""
-    for job in jobs:
-        md = job.results.get("md") or {}
-        if md.get("protocol"):
+    for result in results:
+        if result.md is not None and result.md.protocol:
             systems: dict[str, int] = {}
-            for entry in md["replicas"]:
-                systems[entry["system"]] = systems.get(entry["system"], 0) + 1
-            return {**md["protocol"], "replicas": systems, "temperatures_K": _temperatures([job])}
+            for entry in result.md.replicas:
+                systems[entry.system] = systems.get(entry.system, 0) + 1
+            return {**result.md.protocol, "replicas": systems, "temperatures_K": _temperatures([result])}
     return {}
 
 
-def _extras(
-    stability: Mapping[str, dict[str, Any] | None], diffusion: Mapping[str, dict[str, float] | None]
-) -> dict[str, dict[str, Any]]:
-    """Per model, what the store lacks: intervals of the stability scores, and the diffusivity error."""
-    extras: dict[str, dict[str, Any]] = {}
-    for model, scores in stability.items():
-        entry = extras.setdefault(model, {})
-        if scores is not None:
-            low, high = wilson_interval(scores["stable"], scores["replicas"])
-            entry["stable_fraction"] = {"value": scores["stable_fraction"], "low": low, "high": high}
-            low, high = median_interval(scores["survival"], scores["run_length_ps"])
-            entry["median_time_to_failure_ps"] = {
-                "value": scores["median_time_to_failure_ps"],
-                "low": low,
-                "high": high,
+def _censored(stability: Mapping[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
+    """Per model, whether its median time to failure lies beyond the run (shown as a lower bound)."""
+    return {
+        model: {
+            "median_time_to_failure_ps": {
+                **scores["median_time_to_failure_ps"],
                 "censored": scores["median_time_to_failure_censored"],
             }
-        if diffusion.get(model) is not None:
-            entry["diffusivity_error"] = diffusion[model]
-    return extras
+        }
+        for model, scores in stability.items()
+        if scores is not None
+    }
 
 
-def _missing(jobs: Sequence[JobView]) -> dict[str, str]:
+def _missing(results: Sequence[JobResults]) -> dict[str, str]:
     reasons = {
         "diffusivity_error": captions.DIFFUSION_UNDEFINED,
         "fidelity_time_fs": "defined only against a reference trajectory (replays), not with an oracle",
     }
-    for job in jobs:
-        if job.scores.get("violation_reason"):
-            reasons["ev"] = reasons["fv"] = job.scores["violation_reason"]
+    for scores in (r.scores for r in results if r.scores is not None):
+        if scores.violation_reason:
+            reasons["ev"] = reasons["fv"] = scores.violation_reason
         for key in ("nve_drift", "vdos_error", "adf_error"):
-            if job.scores.get(f"{key}_reason"):
-                reasons[key] = job.scores[f"{key}_reason"]
-        groups = job.scores.get("metric_groups")
-        if groups is not None and "structure" not in groups:
+            if getattr(scores, f"{key}_reason"):
+                reasons[key] = getattr(scores, f"{key}_reason")
+        if "structure" not in scores.metric_groups:
             reasons["wf_percent"] = reasons["jsd"] = "structure metrics are not in the task's metric list"
     return reasons
-
-
-def _diffusion_references(data: TaskData, run_length_fs: float | None) -> list[DiffusionReference]:
-    if data.problem is not None or run_length_fs is None:
-        return []
-    references = [diffusion_reference(system, run_length_fs) for system in data.systems.values()]
-    return [reference for reference in references if reference is not None]
-
-
-@dataclass
-class _Trajectories:
-    """What the report takes from the MD trajectories of a task: structure curves per test system, EV/FV
-    along the rollout and diffusivity error per model."""
-
-    structures: list[StructureCurves]
-    violations: dict[str, ViolationSeries]
-    diffusion: dict[str, dict[str, float] | None]
-
-
-def _read_trajectories(
-    data: TaskData, by_model: Mapping[str, list[JobView]], run_length_fs: float | None
-) -> _Trajectories:
-    """One model at a time, so that only one model's trajectories are held in memory."""
-    structures = [structure_curves(system) for system in data.systems.values()]
-    references = _diffusion_references(data, run_length_fs)
-    found = _Trajectories(structures, {}, {})
-    for model, jobs in by_model.items():
-        replicas = model_replicas(jobs)
-        for curves in structures:
-            curves.add_model(model, replicas)
-        series = violation_series(replicas, data.systems)
-        if series is not None:
-            found.violations[model] = series
-        if references:
-            found.diffusion[model] = diffusivity_error(references, replicas)
-    return found
 
 
 def _scatter(board: Leaderboard, x_key: str, x_scale: float) -> dict[str, plots.Point]:
@@ -193,60 +138,49 @@ def _structure_figures(task: str, structures: Sequence[StructureCurves], colours
     return figures
 
 
-def _parity_figure(
-    data: TaskData, baselines: Baselines, jobs: Mapping[str, list[JobView]], colours: dict, notes: list[str]
-) -> Figure | None:
-    frames = parity_subset(data.test_frames, MAX_PARITY_FRAMES)
-    results = {}
-    for model, members in jobs.items():
-        try:
-            loaded = job_model(members[0])
-        except EgraffbenchError as error:
-            notes.append(f"parity: model {model} could not be loaded ({' '.join(str(error).split())})")
-            continue
-        if loaded is None:
-            notes.append(f"parity: {model} kept no model checkpoint")
-            continue
-        results[model] = parity_data(loaded, frames, baselines.element_energies)
-    if not results:
+def _parity_figure(task: str, inputs: TaskInputs, colours: dict) -> Figure | None:
+    if not inputs.parity:
         return None
     title, caption = captions.PARITY
-    seed = min(jobs[model][0].seed for model in results)
+    seed = min(inputs.parity_seeds.values())
+    frames = max(parity.frames for parity in inputs.parity.values())
     return Figure(
-        f"{data.name}-parity",
+        f"{task}-parity",
         title,
-        caption.format(seed=seed, frames=len(frames)),
-        plots.parity_figure(results, colours),
+        caption.format(seed=seed, frames=frames),
+        plots.parity_figure({m: parity_arrays(p) for m, p in inputs.parity.items()}, colours),
     )
 
 
-def task_report(
-    view: RunView, task: str, given: Mapping[str, TaskSpec], data_root: Path, colours: dict[str, str]
-) -> TaskReport:
-    """The report of one task of the run."""
+def task_report(view: RunView, task: str, colours: dict[str, str]) -> TaskReport:
+    """The report of one task of the run, from its stored results and artifacts."""
     jobs = view.done_jobs(task)
-    models = view.models(task)
-    by_model = {model: view.done_jobs(task, model) for model in models}
+    by_model = {model: view.done_jobs(task, model) for model in view.models(task)}
     references = {job.model for job in jobs if job.is_reference}
     pretrained = {job.model for job in jobs if job.is_pretrained}
-    data = load_task_data(task, resolve_task(task, given), data_root, _temperatures(jobs))
-    notes = [data.problem] if data.problem else []
-    baselines = None
-    if data.problem is None:
-        baselines = trivial_baselines(data.train, data.test_frames)
-    stability = {model: pooled_stability(members) for model, members in by_model.items()}
-    run_length = next((s["recorded_ps"] * 1000.0 for s in stability.values() if s), None)
-    trajectories = _read_trajectories(data, by_model, run_length)
-    extras = _extras(stability, trajectories.diffusion)
+    inputs = read_task_inputs(by_model, view.run.get("command") or "egraffbench run")
+    results = list(inputs.results.values())
+    stability = {
+        model: pooled_stability([inputs.results[j.job_id] for j in members if j.job_id in inputs.results])
+        for model, members in by_model.items()
+    }
     board = build_leaderboard(
-        task, view.task_rows(task), references, extras, baselines, _missing(jobs), pretrained
+        task,
+        view.task_rows(task),
+        references,
+        _censored(stability),
+        inputs.baselines,
+        _missing(results),
+        pretrained,
     )
-    report = TaskReport(task, data.spec, board, _protocol(jobs), notes=notes)
+    report = TaskReport(task, inputs.card, board, _protocol(results), notes=inputs.notes)
     report.failure_reasons = {m: dict(s["failure_reasons"]) for m, s in stability.items() if s}
-    report.figures += _structure_figures(task, trajectories.structures, colours)
-    _add_md_figures(report, trajectories.violations, stability, colours)
+    report.figures += _structure_figures(task, structure_curves(inputs.series), colours)
+    violations = {model: violation_series(series) for model, series in inputs.series.items()}
+    _add_md_figures(report, {m: v for m, v in violations.items() if v is not None}, stability, colours)
     logs = {model: training_logs(members) for model, members in by_model.items()}
     logs = {model: seeds for model, seeds in logs.items() if seeds}
+    baselines = inputs.baselines
     if logs:
         scales = (
             None if baselines is None else (1000 * baselines.force_mae, 1000 * baselines.energy_mae_per_atom)
@@ -254,10 +188,9 @@ def task_report(
         report.figures.append(
             Figure(f"{task}-training", *captions.TRAINING, plots.training_figure(logs, colours, scales))
         )
-    if baselines is not None:
-        figure = _parity_figure(data, baselines, by_model, colours, report.notes)
-        if figure is not None:
-            report.figures.append(figure)
+    figure = _parity_figure(task, inputs, colours)
+    if figure is not None:
+        report.figures.append(figure)
     return report
 
 
@@ -306,11 +239,12 @@ def _add_md_figures(
         )
 
 
-def assemble_report(view: RunView, given: Mapping[str, TaskSpec], data_root: Path) -> Report:
-    """The report of a run: every task, then the findings over all of them."""
+def assemble_report(view: RunView) -> Report:
+    """The report of a run, from its store and the artifacts its stages wrote: every task, then the findings
+    over all of them."""
     models = list(dict.fromkeys(job.model for job in view.jobs))
     colours = plots.model_colours(models)
-    tasks = [task_report(view, task, given, data_root, colours) for task in view.tasks()]
+    tasks = [task_report(view, task, colours) for task in view.tasks()]
     findings: list[find.Finding] = []
     for task in tasks:
         board = task.board

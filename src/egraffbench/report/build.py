@@ -4,11 +4,10 @@ findings checked, `report.paper`) — into the output folder."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from egraffbench.data import data_root as default_data_root
 from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_text
 from egraffbench.report.assemble import assemble_report
@@ -17,7 +16,6 @@ from egraffbench.report.merge import read_runs
 from egraffbench.report.paper.render import write_findings
 from egraffbench.report.sensitivity import sensitivity_section
 from egraffbench.report.text import report_csv, report_markdown
-from egraffbench.tasks import TaskSpec
 
 REPORT_FOLDER = "report"
 
@@ -36,20 +34,16 @@ def build_report(
     run_dir: Path | Sequence[Path],
     out_dir: Path | None = None,
     run_id: str | None = None,
-    tasks: Mapping[str, TaskSpec] | None = None,
-    data_root: Path | None = None,
 ) -> ReportFiles:
     """Write the report of run ``run_id`` (default: the latest) of ``run_dir`` into ``out_dir`` (default
-    ``run_dir/report``); given several run folders, of their latest runs merged (`report.merge`), and
-    then ``out_dir`` is required. ``tasks`` gives task specs by name for tasks that are not shipped (task
-    files); ``data_root`` is the dataset folder the runs used (default: the dataset cache)."""
+    ``run_dir/report``), from their results stores and the artifacts their stages wrote; given several run
+    folders, of their latest runs merged (`report.merge`), and then ``out_dir`` is required."""
     run_dirs = [Path(run_dir)] if isinstance(run_dir, str | Path) else [Path(d) for d in run_dir]
     if out_dir is None and len({d.resolve() for d in run_dirs}) > 1:
         raise ConfigError("a report of several run folders needs --out DIR: it belongs to none of them")
     out_dir = Path(out_dir) if out_dir is not None else run_dirs[0] / REPORT_FOLDER
     view = read_runs(run_dirs, run_id)
-    root = Path(data_root) if data_root is not None else default_data_root()
-    report = assemble_report(view, tasks or {}, root)
+    report = assemble_report(view)
     names = ("report.html", "report.md", "leaderboard.csv", "findings.md")
     files = ReportFiles(*(out_dir / name for name in names))
     atomic_write_text(files.html, render_html(report))

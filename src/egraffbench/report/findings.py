@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 
 from egraffbench.report.table import Leaderboard, Row
 from egraffbench.store.catalog import COLUMN_BY_KEY, format_number
-from egraffbench.tasks import TaskSpec
+from egraffbench.store.schema import TaskCard
 
 NO_BETTER_THAN_BASELINE = 0.9  # error / baseline at or above this: the model learned (almost) nothing
 MIN_MODELS_FOR_CORRELATION = 3
@@ -177,7 +177,7 @@ def failure_reasons(task: str, reasons: Mapping[str, Mapping[str, int]]) -> Find
 DEGRADATION_KEYS = ("force_mae", "energy_mae_per_atom", "wf_percent", "stable_fraction")
 
 
-def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskSpec]) -> list[Finding]:
+def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskCard]) -> list[Finding]:
     """For each out-of-distribution task with an in-distribution task of the same training data in the run:
     each model's errors as a multiple of its in-distribution value, and its stability change."""
     findings = []

@@ -108,7 +108,7 @@ def verdict(variants: Sequence[VariantRanking]) -> tuple[str, str]:
     best model, or nothing to compare)."""
     checks = _checks(variants)
     if not checks:
-        return INCONCLUSIVE, "no variant values to compare (under two models, or results before score v5)"
+        return INCONCLUSIVE, "no variant values to compare (under two models, or results before score v6)"
     floor = AGREEMENT_TAU - _ROUND_OFF
     below = [check for check in checks if max(check[2].tau, check[2].high) < floor]
     if below:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egraffbench.report import ranking
-from egraffbench.report.baselines import Baselines
 from egraffbench.store import catalog
 from egraffbench.store.catalog import COLUMNS, Column
+from egraffbench.store.schema import Baselines
 
 
 @dataclass

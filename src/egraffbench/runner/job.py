@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from ase import Atoms
@@ -23,22 +23,35 @@ from egraffbench.md.engine import SimulationProgress
 from egraffbench.models.base import ForceField
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
+from egraffbench.runner.baselines import baselines_stage
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.replay import replay_plan, replay_stage, replay_values
-from egraffbench.runner.stage_cache import StageCache
+from egraffbench.runner.stage_cache import RESULT_FILE, StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
+    PARITY_FILE,
+    SERIES_FILE,
     STAGE_CHECKS,
     TRAJECTORY_FILE,
-    SystemData,
     evaluate_stage,
     score_stage,
     simulate_stage,
     train_stage,
 )
 from egraffbench.store.records import JobRecord, StageRecord
+from egraffbench.store.schema import (
+    Baselines,
+    EvaluateResult,
+    JobResults,
+    ReplayResult,
+    ScoreResult,
+    SimulateResult,
+    TaskCard,
+    TrainResult,
+    read_record,
+)
 from egraffbench.tasks.schema import DataSource
 from egraffbench.tasks.sources import (
     ensure_available,
@@ -47,9 +60,11 @@ from egraffbench.tasks.sources import (
     source_files,
     system_conditions,
 )
+from egraffbench.tasks.systems import SystemData
 from egraffbench.training.statistics import fit_element_energies
 
 STAGE_FOLDER = "stages"
+R = TypeVar("R", TrainResult, EvaluateResult, SimulateResult, ReplayResult, ScoreResult, Baselines)
 
 
 @dataclass
@@ -70,7 +85,7 @@ class _Job:
         self.cache = StageCache(run_dir / STAGE_FOLDER, hooks.on_warning)
         self.root = data_root() if spec.data_root is None else Path(spec.data_root)
         self.stages: list[StageRecord] = []
-        self.results: dict[str, Any] = {}
+        self.results = JobResults()
         self.artifacts: dict[str, str] = {}
         self.model_id = ""
 
@@ -93,11 +108,14 @@ class _Job:
         self._notify(stage, status)
         return result
 
-    def _stage(self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict]) -> dict:
-        """A cached stage: its stored result for ``key``, else ``compute(folder)``."""
-        return self._timed(
+    def _stage(
+        self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict], kind: type[R]
+    ) -> R:
+        """A cached stage: its stored result for ``key``, else ``compute(folder)``, as a ``kind`` record."""
+        found = self._timed(
             stage, key, lambda: self.cache.get_or_compute(stage, key, inputs, compute, STAGE_CHECKS[stage])
         )
+        return read_record(kind, found, str(self.cache.folder(stage, key) / RESULT_FILE))
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.run_dir))
@@ -124,6 +142,28 @@ class _Job:
         """Make every data source present (downloading into the data cache if needed) and checksum it;
         `cached` when nothing had to be fetched."""
         self.digests = self._timed("fetch", None, self._fetch_sources)
+        task = self.spec.task
+        self.results.task = TaskCard(
+            name=task.name,
+            kind=task.kind,
+            description=task.description or "",
+            train=self.digests["train"],
+        )
+
+    def baselines(self) -> None:
+        """The task's trivial baselines, one stage folder shared by every job of the task."""
+        inputs = {"train": self.digests["train"], "test": self.digests["test"]}
+        key = stage_key("baselines", inputs)
+        self.task_baselines = self._stage(
+            "baselines",
+            key,
+            inputs,
+            lambda folder: baselines_stage(
+                self._load("train"), [atoms for system in self.test_systems for atoms in system.frames]
+            ),
+            Baselines,
+        )
+        self.artifacts["baselines"] = self._relative(self.cache.folder("baselines", key) / RESULT_FILE)
 
     @cached_property
     def test_systems(self) -> list[SystemData]:
@@ -165,16 +205,13 @@ class _Job:
                 "file": None if pretrained.keyed_file is None else file_checksum(pretrained.keyed_file),
             }
             self.model_id = f"pretrained:{stable_hash(identity)}"
-            self.results["training"] = {
-                "pretrained": True,
-                "format": pretrained.declaration.format,
-                "source": spec.model.source,
-                "training_seconds": None,
-            }
+            self.results.training = TrainResult(
+                pretrained=True, format=pretrained.declaration.format, source=spec.model.source
+            )
             return
         if spec.model.is_reference:
             self.model_id = f"reference:{spec.model.name}"
-            self.results["training"] = {"reference_potential": True, "training_seconds": 0.0}
+            self.results.training = TrainResult(reference_potential=True, training_seconds=0.0)
             return
         inputs = {
             "config": spec.model.config.model_dump(mode="json"),
@@ -184,7 +221,7 @@ class _Job:
         }
         key = stage_key("train", inputs)
         self.train_folder = self.cache.folder("train", key)
-        self.results["training"] = self._stage(
+        self.results.training = self._stage(
             "train",
             key,
             inputs,
@@ -196,6 +233,7 @@ class _Job:
                 folder,
                 self.hooks.on_epoch,
             ),
+            TrainResult,
         )
         self.model_id = f"train:{key}"
         self.artifacts["checkpoint"] = self._relative(self.train_folder / MODEL_FOLDER)
@@ -204,11 +242,17 @@ class _Job:
         )
 
     def evaluate(self) -> None:
-        inputs = {"model": self.model_id, "test": self.digests["test"]}
+        inputs = {"model": self.model_id, "test": self.digests["test"], "train": self.digests["train"]}
         key = stage_key("evaluate", inputs)
-        self.results["test_errors"] = self._stage(
-            "evaluate", key, inputs, lambda folder: evaluate_stage(self.model, self.test_systems)
+        element_energies = {int(z): e for z, e in self.task_baselines.element_energies.items()}
+        self.results.test_errors = self._stage(
+            "evaluate",
+            key,
+            inputs,
+            lambda folder: evaluate_stage(self.model, self.test_systems, element_energies, folder),
+            EvaluateResult,
         )
+        self.artifacts["parity"] = self._relative(self.cache.folder("evaluate", key) / PARITY_FILE)
 
     def _temperatures(self) -> dict[str, float | None]:
         explicit = self.spec.settings.temperature_K
@@ -225,7 +269,7 @@ class _Job:
             "protocol": protocol.model_dump(mode="json", exclude={"temperature_K"}),
         }
         self.simulate_key = stage_key("simulate", inputs)
-        self.results["md"] = self._stage(
+        self.results.md = self._stage(
             "simulate",
             self.simulate_key,
             inputs,
@@ -238,6 +282,7 @@ class _Job:
                 folder,
                 self.hooks.on_md,
             ),
+            SimulateResult,
         )
         self.trajectory = self.cache.folder("simulate", self.simulate_key) / TRAJECTORY_FILE
         self.artifacts["trajectory"] = self._relative(self.trajectory)
@@ -257,20 +302,21 @@ class _Job:
             "protocol": protocol.model_dump(mode="json", exclude={"temperature_K", "steps", "seed"}),
         }
         self.replay_key = stage_key("replay", inputs)
-        self.results["replay"] = self._stage(
+        self.results.replay = self._stage(
             "replay",
             self.replay_key,
             inputs,
             lambda folder: replay_stage(
                 self.model, self.spec.model.name, self.test_systems, plan, protocol, folder, self.hooks.on_md
             ),
+            ReplayResult,
         )
 
     def _replay_values(self, element_energies: dict[int, float]) -> list:
-        if self.replay_key is None:
+        if self.replay_key is None or self.results.replay is None:
             return []
         folder = self.cache.folder("replay", self.replay_key)
-        return replay_values(folder, self.results["replay"], self.test_systems, element_energies)
+        return replay_values(folder, self.results.replay, self.test_systems, element_energies)
 
     def score(self) -> None:
         protocol = self.spec.settings.protocol
@@ -292,23 +338,27 @@ class _Job:
             element_energies = fit_element_energies(train, species)
             return score_stage(
                 self.trajectory,
-                self.results["md"],
+                self.results.md,
                 self.test_systems,
                 run_length_fs,
                 self.spec.seed,
                 groups,
                 element_energies,
+                folder,
                 self._replay_values(element_energies),
                 horizon_fs,
             )
 
-        self.results["scores"] = self._stage("score", key, inputs, compute)
-        self.artifacts["scores"] = self._relative(self.cache.folder("score", key) / "result.json")
+        self.results.scores = self._stage("score", key, inputs, compute, ScoreResult)
+        folder = self.cache.folder("score", key)
+        self.artifacts["scores"] = self._relative(folder / RESULT_FILE)
+        self.artifacts["series"] = self._relative(folder / SERIES_FILE)
 
     def run(self) -> None:
         self.fetch()
         if self.spec.model.config is None:
             self.check_elements()
+        self.baselines()
         self.train()
         if "errors" in self.spec.task.metrics:
             self.evaluate()
@@ -353,6 +403,6 @@ def run_job(
         record.error = f"{type(error).__name__}: {error}"
         record.traceback = traceback.format_exc()
     record.seconds = time.perf_counter() - clock
-    record.stages, record.results, record.artifacts = job.stages, job.results, job.artifacts
-    record.metrics = job_metrics(job.results)
+    record.stages, record.results, record.artifacts = job.stages, job.results.stored(), job.artifacts
+    record.metrics = job_metrics(record.results)
     return record

@@ -28,13 +28,14 @@ from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.base import ForceField
 from egraffbench.runner.rollout_scoring import (
-    ReplicaValues,
     composition_energy,
     fidelity_time,
     violation_values,
 )
-from egraffbench.runner.stages import SystemData, read_rollout, trajectory_reference
+from egraffbench.runner.stages import read_rollout, trajectory_reference
+from egraffbench.store.schema import ReplayResult, ReplicaValues
 from egraffbench.tasks.sources import SystemConditions
+from egraffbench.tasks.systems import SystemData
 
 REPLAY_FILE = "replay.h5"
 DEFAULT_HORIZON_FS = 20.0  # for file sources that do not state replay_horizon_fs (docs/metrics.md)
@@ -171,31 +172,31 @@ def replay_stage(
 
 
 def replay_values(
-    folder: Path, result: dict[str, Any], systems: Sequence[SystemData], element_energies: dict[int, float]
+    folder: Path, result: ReplayResult, systems: Sequence[SystemData], element_energies: dict[int, float]
 ) -> list[ReplicaValues]:
     """EV, FV (energies relative to E0), errors and fidelity time of every replay of ``result`` (the replay
     stage's, files under ``folder``) against the reference frames at the same time."""
     by_name = {system.conditions.name: system for system in systems}
     values = []
-    for name, entry in result["systems"].items():
+    for name, entry in result.systems.items():
         system = by_name[name]
-        for index, start in enumerate(entry["replicas"]):
-            rollout = read_rollout(folder / entry["file"], index)
+        for index, start in enumerate(entry.replicas):
+            rollout = read_rollout(folder / entry.file, index)
             value = ReplicaValues(
-                name,
-                rollout.failure_time_fs,
-                rollout.failure_reason,
+                system=name,
+                failure_time_fs=rollout.failure_time_fs,
+                failure_reason=rollout.failure_reason,
                 segment="replay",
-                horizon_fs=entry["horizon_fs"],
+                horizon_fs=entry.horizon_fs,
             )
             compared = trajectory_reference(
-                rollout, system.frames, start["frame"], system.conditions.frame_spacing_fs
+                rollout, system.frames, start.frame, system.conditions.frame_spacing_fs
             )
             found = violation_values(*compared, composition_energy(rollout.numbers, element_energies))
             if found:
                 for key, item in found.items():
                     setattr(value, key, item)
                 value.violation_reference = "reference-trajectory"
-                value.fidelity_time_fs = fidelity_time(*compared, entry["horizon_fs"])
+                value.fidelity_time_fs = fidelity_time(*compared, entry.horizon_fs)
             values.append(value)
     return values

@@ -5,7 +5,7 @@ with bootstrap confidence intervals over replicas."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,15 +16,19 @@ from egraffbench.metrics.survival import (
     censored_durations,
     fraction_stable,
     kaplan_meier,
+    median_interval,
     median_time_to_failure,
+    wilson_interval,
 )
 from egraffbench.metrics.uncertainty import bootstrap_ci
 from egraffbench.metrics.violation import VIOLATION_EPSILON, energy_violation, force_violation
 from egraffbench.runner.dynamics_scoring import dynamics_scores
+from egraffbench.store.schema import ReplicaValues, StructureCurve, ViolationTrace
 
 BOOTSTRAP_RESAMPLES = 2000
 NOT_APPLICABLE = "no oracle, and the test frames are not a contiguous trajectory of known spacing"
 FIDELITY_THRESHOLD = 0.1  # FV above which a replay has left the reference trajectory (docs/metrics.md)
+MAX_CURVE_FRAMES = 400  # frames per stored structure curve; more are subsampled evenly (curves are averages)
 
 
 @dataclass
@@ -49,56 +53,56 @@ class ReferenceEnergies:
     forces: np.ndarray
 
 
-@dataclass
-class ReplicaValues:
-    """What one replica contributes to the scores (JSON-serialisable through :meth:`to_json`)."""
-
-    system: str
-    failure_time_fs: float | None
-    failure_reason: str | None
-    wf_percent: float | None = None
-    jsd: float | None = None
-    compared_frames: int = 0  # frames with a reference energy and forces
-    ev_log_sum: float | None = None  # Σ ln(1 + EV_t/ε) over compared frames (ε: VIOLATION_EPSILON)
-    fv_log_sum: float | None = None
-    energy_error_per_atom: float | None = None  # mean |Ê − E| / N along the rollout, eV/atom
-    force_error: float | None = None  # mean |F̂ − F| over components along the rollout, eV/Å
-    violation_reference: str | None = None  # "oracle" or "reference-trajectory"
-    nve_drift: float | None = None  # |d(E_pot + E_kin)/dt| / N, eV/atom/ps (NVE runs)
-    vdos_error: float | None = None  # total variation distance of the VDOS from the reference's
-    adf_error: float | None = None  # total variation distance of the bond-angle distribution
-    segment: str = "production"  # "production" (thermostatted MD) or "replay" (reference mode's EV/FV)
-    ev_absolute_log_sum: float | None = None  # as ev_log_sum with absolute energies (paper-style EV)
-    fidelity_time_fs: float | None = None  # replays: first time FV > FIDELITY_THRESHOLD, censored at horizon
-    horizon_fs: float | None = None  # replays: the scoring horizon τ
-    sensitivity: dict[str, dict[str, float | None]] | None = None  # WF/JSD per `metrics.sensitivity` variant
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ReplicaValues:
-        return cls(**data)
+def evenly(count: int, limit: int) -> np.ndarray:
+    """At most ``limit`` indices spread evenly over ``count`` items."""
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
 
 
 def structure_values(
-    rollouts: Sequence[Rollout], reference_positions: np.ndarray, reference_cells: np.ndarray, periodic: bool
-) -> list[tuple[float | None, float | None, dict[str, Any] | None]]:
+    rollouts: Sequence[Rollout],
+    reference_positions: np.ndarray,
+    reference_cells: np.ndarray,
+    periodic: bool,
+    system: str = "",
+) -> tuple[list[tuple[float | None, float | None, dict[str, Any] | None]], StructureCurve]:
     """(WF %, JSD, the same under each `metrics.sensitivity` variant) of each replica's frame-averaged g(r)
     (periodic) or h(r) (molecule) vs the reference, over its finite frames (`metrics.scoring`, as
-    `egraffbench analyze`)."""
-    reference = reference_structure(reference_positions, reference_cells, "rdf" if periodic else "hr")
+    `egraffbench analyze`); and the curves the report draws, on the same grid: s(r) of at most
+    MAX_CURVE_FRAMES evenly spread reference frames and of as many of the replicas' finite frames pooled."""
+    kind = "rdf" if periodic else "hr"
+    reference = reference_structure(reference_positions, reference_cells, kind)
     variants = variant_references(reference_positions, reference_cells, reference)
     values: list[tuple[float | None, float | None, dict[str, Any] | None]] = []
+    pooled_positions, pooled_cells = [], []
     for rollout in rollouts:
         finite = np.isfinite(rollout.positions).all(axis=(1, 2))
         if not finite.any():
             values.append((None, None, None))
             continue
         positions, cells = rollout.positions[finite], rollout.cells[finite]
+        pooled_positions.append(positions)
+        pooled_cells.append(cells)
         scored = score_structure(positions, cells, reference)
         values.append((scored.wf_percent, scored.jsd, variant_scores(positions, cells, variants)))
-    return values
+    shown = evenly(len(reference_positions), MAX_CURVE_FRAMES)
+    grid = {"dr": reference.dr, "r_max": reference.r_max}
+    drawn_reference = reference_structure(reference_positions[shown], reference_cells[shown], kind, **grid)
+    drawn = StructureCurve(
+        system=system,
+        kind=kind,
+        r_max=reference.r_max,
+        r=drawn_reference.r.tolist(),
+        reference=drawn_reference.values.tolist(),
+        reference_frames=len(shown),
+        model=None,
+        model_frames=0,
+    )
+    if pooled_positions:
+        positions, cells = np.concatenate(pooled_positions), np.concatenate(pooled_cells)
+        chosen = evenly(len(positions), MAX_CURVE_FRAMES)
+        drawn.model = reference_structure(positions[chosen], cells[chosen], kind, **grid).values.tolist()
+        drawn.model_frames = len(chosen)
+    return values, drawn
 
 
 def composition_energy(numbers: np.ndarray, element_energies: dict[int, float]) -> float:
@@ -111,26 +115,71 @@ def _log_sum(violations: np.ndarray) -> float:
     return float(np.sum(np.log1p(violations / VIOLATION_EPSILON)))
 
 
+@dataclass
+class Violations:
+    """EV (relative to Σ E0 and absolute) and FV at the frames of a rollout where the model's energy and
+    forces are finite (``finite``: mask over its frames)."""
+
+    finite: np.ndarray
+    ev: np.ndarray
+    ev_absolute: np.ndarray
+    fv: np.ndarray
+
+
+def frame_violations(
+    rollout: Rollout, reference: ReferenceEnergies, energy_offset: float
+) -> Violations | None:
+    """EV and FV of every frame of ``rollout`` with finite energy and forces; None if it has none. EV
+    compares energies relative to ``energy_offset`` (Σ E0 of the atoms: interaction energies)."""
+    finite = np.isfinite(rollout.energies) & np.isfinite(rollout.forces).all(axis=(1, 2))
+    if not finite.any():
+        return None
+    energies, reference_energies = rollout.energies[finite], reference.energies[finite]
+    return Violations(
+        finite,
+        energy_violation(energies - energy_offset, reference_energies - energy_offset),
+        energy_violation(energies, reference_energies),
+        force_violation(rollout.forces[finite], reference.forces[finite]),
+    )
+
+
 def violation_values(rollout: Rollout, reference: ReferenceEnergies, energy_offset: float) -> dict[str, Any]:
     """EV and FV of one rollout as sums of ln(1 + v/ε) over its frames (what the shifted geometric mean over
     any set of replicas needs), and its mean absolute energy (eV/atom) and force (eV/Å) errors; over the
     frames where the model's energy and forces are finite. EV compares energies relative to
-    ``energy_offset`` (Σ E0 of the atoms: interaction energies); the paper-style EV of absolute energies is
-    kept as ``ev_absolute_log_sum``."""
-    finite = np.isfinite(rollout.energies) & np.isfinite(rollout.forces).all(axis=(1, 2))
-    if not finite.any():
+    ``energy_offset``; the paper-style EV of absolute energies is kept as ``ev_absolute_log_sum``."""
+    found = frame_violations(rollout, reference, energy_offset)
+    if found is None:
         return {}
+    finite = found.finite
     energies, forces = rollout.energies[finite], rollout.forces[finite]
-    reference_energies, reference_forces = reference.energies[finite], reference.forces[finite]
-    relative = energy_violation(energies - energy_offset, reference_energies - energy_offset)
     return {
         "compared_frames": int(finite.sum()),
-        "ev_log_sum": _log_sum(relative),
-        "ev_absolute_log_sum": _log_sum(energy_violation(energies, reference_energies)),
-        "fv_log_sum": _log_sum(force_violation(forces, reference_forces)),
-        "energy_error_per_atom": float(np.mean(np.abs(energies - reference_energies)) / len(rollout.numbers)),
-        "force_error": float(np.mean(np.abs(forces - reference_forces))),
+        "ev_log_sum": _log_sum(found.ev),
+        "ev_absolute_log_sum": _log_sum(found.ev_absolute),
+        "fv_log_sum": _log_sum(found.fv),
+        "energy_error_per_atom": float(
+            np.mean(np.abs(energies - reference.energies[finite])) / len(rollout.numbers)
+        ),
+        "force_error": float(np.mean(np.abs(forces - reference.forces[finite]))),
     }
+
+
+def violation_trace(
+    rollout: Rollout, reference: ReferenceEnergies, energy_offset: float, system: str, source: str
+) -> ViolationTrace | None:
+    """EV of absolute energies (the paper's) and FV of one production replica at each of its finite frames,
+    for the report's figure; None if it has none."""
+    found = frame_violations(rollout, reference, energy_offset)
+    if found is None:
+        return None
+    return ViolationTrace(
+        system=system,
+        reference=source,
+        time_ps=(rollout.times_fs[found.finite] / 1000.0).tolist(),
+        ev=found.ev_absolute.tolist(),
+        fv=found.fv.tolist(),
+    )
 
 
 def fidelity_time(rollout: Rollout, reference: ReferenceEnergies, horizon_fs: float) -> float:
@@ -174,17 +223,26 @@ def _geometric_interval(
 
 
 def stability_scores(replicas: Sequence[ReplicaValues], run_length_fs: float) -> dict[str, Any]:
-    """Fraction of replicas stable, median time to failure (ps, censored at the run length), KM curve."""
+    """Fraction of replicas stable (Wilson interval), median time to failure (ps, censored at the run
+    length; interval read off the Kaplan–Meier band), and the KM curve with its band."""
     durations, failed = censored_durations([r.failure_time_fs for r in replicas], run_length_fs)
     curve = kaplan_meier(durations / 1000.0, failed)
     median = median_time_to_failure(curve)
+    run_length_ps = run_length_fs / 1000.0
     reasons: dict[str, int] = {}
     for replica in replicas:
         if replica.failure_reason:
             reasons[replica.failure_reason] = reasons.get(replica.failure_reason, 0) + 1
+    stable = fraction_stable(failed)
+    stable_low, stable_high = wilson_interval(int(np.sum(~failed)), len(failed))
+    median_low, median_high = median_interval(curve.times, curve.lower, curve.upper, run_length_ps)
     return {
-        "stable_fraction": fraction_stable(failed),
-        "median_time_to_failure_ps": median if median is not None else run_length_fs / 1000.0,
+        "stable_fraction": {"value": stable, "low": stable_low, "high": stable_high},
+        "median_time_to_failure_ps": {
+            "value": median if median is not None else run_length_ps,
+            "low": median_low,
+            "high": median_high,
+        },
         "median_time_to_failure_censored": median is None,
         "failure_reasons": reasons,
         "survival": {
@@ -211,6 +269,8 @@ def aggregate_replicas(
         scores["jsd"] = _interval([r.jsd for r in production], seed)
     if "dynamics" in groups:
         scores.update(dynamics_scores(production, seed))
+    if any(r.diffusivity_error is not None for r in production):
+        scores["diffusivity_error"] = _interval([r.diffusivity_error for r in production], seed)
     if "violation" in groups:
         compared = [r for r in replicas if r.violation_reference is not None]
         frames = [r.compared_frames for r in compared]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from ase import Atoms
 
 from egraffbench.data.reference import reference_energy, reference_forces
 from egraffbench.errors import TrajectoryError
+from egraffbench.fileio import atomic_write_text
 from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.md.trajectory import read_header, read_outcomes, read_protocol, read_replica
@@ -25,23 +26,37 @@ from egraffbench.models.graph import batch_from_arrays
 from egraffbench.models.presets import ModelConfig
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
+from egraffbench.runner.baselines import composition_energies
+from egraffbench.runner.diffusion_scoring import DiffusionReference, diffusion_reference, replica_diffusivity
 from egraffbench.runner.dynamics_scoring import replica_dynamics, system_reference
 from egraffbench.runner.rollout_scoring import (
     ReferenceEnergies,
-    ReplicaValues,
     Rollout,
     aggregate_replicas,
     composition_energy,
+    evenly,
     structure_values,
+    violation_trace,
     violation_values,
 )
 from egraffbench.runner.stage_cache import StageCheck
-from egraffbench.tasks.sources import SystemConditions
+from egraffbench.store.schema import (
+    Diffusivity,
+    Parity,
+    ReplicaStart,
+    ReplicaValues,
+    ScoreSeries,
+    SimulateResult,
+)
+from egraffbench.tasks.systems import SystemData
 from egraffbench.training import train_force_field
 from egraffbench.training.prediction import predict
 
 MODEL_FOLDER = "model"
 TRAJECTORY_FILE = "trajectory.h5"
+PARITY_FILE = "parity.json"  # evaluate stage: parity arrays of the report
+SERIES_FILE = "series.json"  # score stage: structure curves, EV/FV series and diffusivities of the report
+MAX_PARITY_FRAMES = 50  # test frames (evenly spaced over all test systems) in the parity arrays
 
 
 def _model_loads(folder: Path, result: dict[str, Any]) -> None:
@@ -72,19 +87,12 @@ def _replays_complete(folder: Path, result: dict[str, Any]) -> None:
 # What a finished stage's result holds and how its artifacts are checked before they are reused.
 STAGE_CHECKS: dict[str, StageCheck] = {
     "train": StageCheck(("epochs", "best_epoch", "best_val_loss", "parameters"), _model_loads),
+    "baselines": StageCheck(("energy_mae_per_atom", "force_mae", "element_energies")),
     "evaluate": StageCheck(("frames", "systems")),
     "simulate": StageCheck(("replicas", "frames_per_replica", "atoms", "protocol"), _trajectory_matches),
     "replay": StageCheck(("systems",), _replays_complete),
     "score": StageCheck(("run_length_fs", "metric_groups", "systems", "replica_values")),
 }
-
-
-@dataclass
-class SystemData:
-    """A test system's frames and conditions."""
-
-    conditions: SystemConditions
-    frames: list[Atoms]
 
 
 def train_stage(
@@ -111,9 +119,13 @@ def train_stage(
     }
 
 
-def evaluate_stage(model: ForceField, systems: Sequence[SystemData]) -> dict[str, Any]:
-    """Energy/force errors on every test system and on all of them pooled."""
-    energies, forces, references, reference_force_sets = [], [], [], []
+def evaluate_stage(
+    model: ForceField, systems: Sequence[SystemData], element_energies: dict[int, float], folder: Path
+) -> dict[str, Any]:
+    """Energy/force errors on every test system and on all of them pooled; the parity arrays of at most
+    MAX_PARITY_FRAMES test frames (energies per atom relative to the composition energy of
+    ``element_energies``, the task's E0) are written to ``folder/parity.json``."""
+    energies, forces, references, reference_force_sets, frames = [], [], [], [], []
     per_system = {}
     for system in systems:
         predicted_energy, predicted_forces = predict(model, system.frames)
@@ -127,7 +139,21 @@ def evaluate_stage(model: ForceField, systems: Sequence[SystemData]) -> dict[str
         forces.extend(split)
         references.extend(truth_energy)
         reference_force_sets.extend(truth_forces)
+        frames.extend(system.frames)
     pooled = energy_force_errors(energies, references, forces, reference_force_sets)
+    chosen = evenly(len(frames), MAX_PARITY_FRAMES)
+    subset = [frames[i] for i in chosen]
+    offset = composition_energies(subset, element_energies)
+    atoms = np.array([len(a) for a in subset], dtype=float)
+    parity = Parity(
+        frames=len(chosen),
+        element_energies={str(z): e for z, e in element_energies.items()},
+        energy_reference=((np.array(references)[chosen] - offset) / atoms).tolist(),
+        energy_predicted=((np.array(energies)[chosen] - offset) / atoms).tolist(),
+        force_reference=np.concatenate([reference_force_sets[i].ravel() for i in chosen]).tolist(),
+        force_predicted=np.concatenate([forces[i].ravel() for i in chosen]).tolist(),
+    )
+    atomic_write_text(folder / PARITY_FILE, parity.model_dump_json())
     return {**pooled, "frames": len(energies), "systems": per_system}
 
 
@@ -188,7 +214,7 @@ def simulate_stage(
         "md_seconds": time.perf_counter() - started,
         "resumed_from_step": outcome.resumed_from,
         "replicas": [
-            {"system": p.system, "frame": p.frame, "temperature_K": t}
+            ReplicaStart(system=p.system, frame=p.frame, temperature_K=t).model_dump()
             for p, t in zip(plan, temperatures, strict=True)
         ],
         "frames_per_replica": [o.frames for o in sorted(outcome.replicas, key=lambda o: o.replica)],
@@ -259,28 +285,39 @@ def trajectory_reference(
 
 def replica_values(
     trajectory: Path,
-    replicas: Sequence[dict[str, Any]],
+    replicas: Sequence[ReplicaStart],
     systems: Sequence[SystemData],
     groups: Sequence[str],
     element_energies: dict[int, float],
-) -> list[ReplicaValues]:
+    run_length_fs: float,
+) -> tuple[list[ReplicaValues], ScoreSeries]:
     """Per-replica values of a finished simulation; ``replicas`` is the simulate stage's replica list. EV/FV
     here only against an oracle (reference-mode systems are scored on replays, `runner.replay`); EV on
-    energies relative to ``element_energies`` (E0 of the training split)."""
+    energies relative to ``element_energies`` (E0 of the training split). With them, what the report draws:
+    structure curves per system, EV/FV per replica and frame, diffusivities."""
     by_name = {system.conditions.name: system for system in systems}
     rollouts = [read_rollout(trajectory, index) for index in range(len(replicas))]
     ensemble = read_protocol(trajectory)["ensemble"]
     values = [
-        ReplicaValues(entry["system"], rollout.failure_time_fs, rollout.failure_reason)
+        ReplicaValues(
+            system=entry.system,
+            failure_time_fs=rollout.failure_time_fs,
+            failure_reason=rollout.failure_reason,
+        )
         for entry, rollout in zip(replicas, rollouts, strict=True)
     ]
+    series = ScoreSeries()
+    oracles: dict[str, ForceField] = {}
     for name, system in by_name.items():
-        members = [i for i, entry in enumerate(replicas) if entry["system"] == name]
+        members = [i for i, entry in enumerate(replicas) if entry.system == name]
         conditions = system.conditions
         if "structure" in groups:
             positions = np.array([a.positions for a in system.frames])
             cells = np.array([a.cell.array for a in system.frames])
-            scored = structure_values([rollouts[i] for i in members], positions, cells, conditions.periodic)
+            scored, curve = structure_values(
+                [rollouts[i] for i in members], positions, cells, conditions.periodic, name
+            )
+            series.structures.append(curve)
             for i, (wf, jsd, variants) in zip(members, scored, strict=True):
                 values[i].wf_percent, values[i].jsd, values[i].sensitivity = wf, jsd, variants
         if "dynamics" in groups:
@@ -288,36 +325,90 @@ def replica_values(
             for i in members:
                 for key, value in replica_dynamics(read_replica(trajectory, i), reference, ensemble).items():
                     setattr(values[i], key, value)
-        if "violation" not in groups or not conditions.oracle:
-            continue
-        oracle = reference_potential(conditions.oracle)
+        diffusion = diffusion_reference(
+            name, system.frames, conditions.periodic, conditions.frame_spacing_fs, run_length_fs
+        )
+        if diffusion is not None:
+            series.diffusion.append(_diffusivities(diffusion, [rollouts[i] for i in members]))
+            for i, found in zip(members, series.diffusion[-1].replicas, strict=True):
+                values[i].diffusivity_error = None if found is None else abs(found - diffusion.reference)
         for i in members:
             offset = composition_energy(rollouts[i].numbers, element_energies)
-            found = violation_values(rollouts[i], oracle_reference(oracle, rollouts[i]), offset)
-            if found:
+            compared = _compared(rollouts[i], system, replicas[i].frame, oracles)
+            if compared is None:
+                continue
+            rollout, reference_energies, source = compared
+            trace = violation_trace(rollout, reference_energies, offset, name, source)
+            if trace is not None:
+                series.violations.append(trace)
+            if "violation" in groups and source == "oracle":
+                found = violation_values(rollout, reference_energies, offset)
                 for key, value in found.items():
                     setattr(values[i], key, value)
-                values[i].violation_reference = "oracle"
-    return values
+                if found:
+                    values[i].violation_reference = source
+    return values, series
+
+
+def _compared(
+    rollout: Rollout, system: SystemData, start: int, oracles: dict[str, ForceField]
+) -> tuple[Rollout, ReferenceEnergies, str] | None:
+    """A production rollout with the reference energies and forces of its frames: the oracle's on every
+    frame, else the reference trajectory's at the same simulated time (the frames it covers); None if
+    neither exists."""
+    conditions = system.conditions
+    if conditions.oracle:
+        if conditions.oracle not in oracles:
+            oracles[conditions.oracle] = reference_potential(conditions.oracle)
+        return rollout, oracle_reference(oracles[conditions.oracle], rollout), "oracle"
+    if conditions.frame_spacing_fs:
+        trimmed = trajectory_reference(rollout, system.frames, start, conditions.frame_spacing_fs)
+        if trimmed is not None:
+            return *trimmed, "reference-trajectory"
+    return None
+
+
+def _diffusivities(reference: DiffusionReference, rollouts: Sequence[Rollout]) -> Diffusivity:
+    """D of the reference and of every replica that stayed stable (None for the others)."""
+    found = [
+        None
+        if rollout.failure_time_fs is not None
+        else replica_diffusivity(
+            reference, rollout.positions, rollout.cells, rollout.numbers, rollout.times_fs
+        )
+        for rollout in rollouts
+    ]
+    return Diffusivity(
+        system=reference.system,
+        element=reference.element,
+        reference=reference.reference,
+        window_fs=reference.window_fs,
+        replicas=found,
+    )
 
 
 def score_stage(
     trajectory: Path,
-    md_result: dict[str, Any],
+    md_result: SimulateResult,
     systems: Sequence[SystemData],
     run_length_fs: float,
     seed: int,
     groups: Sequence[str],
     element_energies: dict[int, float],
+    folder: Path,
     replays: Sequence[ReplicaValues] = (),
     horizon_fs: float | None = None,
 ) -> dict[str, Any]:
     """Scores of all replicas pooled and of each test system, plus every replica's values; ``replays`` are
-    the reference-mode EV/FV replays' values (segment "replay"). Structure uses the recorded frames
-    (``run_length_fs``); stability censors time to failure at ``horizon_fs`` (the stability horizon; default
-    the run length)."""
+    the reference-mode EV/FV replays' values (segment "replay"). Structure uses the recorded
+    frames (``run_length_fs``); stability censors time to failure at ``horizon_fs`` (the stability horizon;
+    default the run length). The report's series go to ``folder/series.json``."""
     horizon_fs = horizon_fs or run_length_fs
-    values = [*replica_values(trajectory, md_result["replicas"], systems, groups, element_energies), *replays]
+    production, series = replica_values(
+        trajectory, md_result.replicas, systems, groups, element_energies, run_length_fs
+    )
+    values = [*production, *replays]
+    atomic_write_text(folder / SERIES_FILE, series.model_dump_json())
     per_system = {
         system.conditions.name: aggregate_replicas(
             [v for v in values if v.system == system.conditions.name], horizon_fs, seed, groups
@@ -331,5 +422,5 @@ def score_stage(
         "metric_groups": list(groups),
         "element_energies": {str(z): e for z, e in element_energies.items()},
         "systems": per_system,
-        "replica_values": [v.to_json() for v in values],
+        "replica_values": [asdict(v) for v in values],
     }

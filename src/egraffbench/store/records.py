@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGES: tuple[str, ...] = ("fetch", "train", "evaluate", "simulate", "replay", "score")
+STAGES: tuple[str, ...] = ("fetch", "baselines", "train", "evaluate", "simulate", "replay", "score")
 
 
 @dataclass(frozen=True)

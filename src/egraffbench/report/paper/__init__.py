@@ -15,7 +15,7 @@ from egraffbench.report.paper.leaders import no_single_best
 from egraffbench.report.paper.ranks import structure_speed_stability
 from egraffbench.report.paper.records import PaperFinding
 from egraffbench.report.table import Leaderboard
-from egraffbench.tasks import TaskSpec
+from egraffbench.store.schema import TaskCard
 
 __all__ = ["PaperFinding", "TaskLike", "findings_of", "paper_findings"]
 
@@ -25,10 +25,10 @@ class TaskLike(Protocol):
 
     name: str
     board: Leaderboard
-    spec: TaskSpec | None
+    spec: TaskCard | None
 
 
-def paper_findings(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskSpec]) -> list[PaperFinding]:
+def paper_findings(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskCard]) -> list[PaperFinding]:
     """The paper's five findings checked against the leaderboards of a run's tasks (name → leaderboard) and
     their specs (name → spec; a task without one counts as in-distribution)."""
     return [

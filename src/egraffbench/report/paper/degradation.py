@@ -19,7 +19,7 @@ from egraffbench.report.paper.records import (
 )
 from egraffbench.report.table import Leaderboard, Row
 from egraffbench.store.catalog import COLUMN_BY_KEY
-from egraffbench.tasks import TaskSpec
+from egraffbench.store.schema import TaskCard
 
 DEGRADATION_KEYS = ("force_mae", "wf_percent", "stable_fraction")
 
@@ -39,7 +39,7 @@ RULE_3 = (
 OOD_DEGRADATION = PaperClaim("ood-degradation", 3, CLAIM_3, RULE_3)
 
 
-def in_distribution_partner(task: str, specs: Mapping[str, TaskSpec], present: Iterable[str]) -> str | None:
+def in_distribution_partner(task: str, specs: Mapping[str, TaskCard], present: Iterable[str]) -> str | None:
     """The in-distribution task (among ``present``) an out-of-distribution ``task`` comes from: the same
     training sources, else the smallest set of training sources that contains the task's."""
     spec, present = specs[task], set(present)
@@ -86,7 +86,7 @@ def _model_change(before: Row, after: Row) -> tuple[list[FindingRow], str, bool]
     return rows, state, points
 
 
-def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskSpec]) -> PaperFinding:
+def ood_degradation(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskCard]) -> PaperFinding:
     """Finding 3: each model's metrics in and out of distribution, per out-of-distribution task."""
     rows, states, points = [], {}, False
     for task, spec in specs.items():

@@ -18,7 +18,7 @@ from egraffbench.report.paper.records import (
     separated,
 )
 from egraffbench.report.table import Leaderboard, Row
-from egraffbench.tasks import TaskSpec
+from egraffbench.store.schema import TaskCard
 
 CLAIM_1 = "No single model consistently outperforms the others across all tasks and datasets."
 RULE_1 = (
@@ -51,7 +51,7 @@ def _column_duel(board: Leaderboard, leader: Row, other: Row) -> tuple[int, int,
     return wins, losses, points
 
 
-def no_single_best(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskSpec]) -> PaperFinding:
+def no_single_best(boards: Mapping[str, Leaderboard], specs: Mapping[str, TaskCard]) -> PaperFinding:
     """Finding 1: per task the leader, its runner-up and whether the lead is resolved."""
     rows, resolved_by, leaders, points = [], {}, {}, False
     for task, board in boards.items():
