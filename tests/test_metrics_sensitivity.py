@@ -11,13 +11,8 @@ import numpy as np
 import pytest
 
 from egraffbench.metrics.scoring import reference_structure, score_structure
-from egraffbench.metrics.sensitivity import (
-    VARIANT_BY_NAME,
-    VARIANTS,
-    selected_frames,
-    variant_references,
-    variant_scores,
-)
+from egraffbench.metrics.sensitivity import variant_references, variant_scores
+from egraffbench.metrics.sensitivity_variants import VARIANT_BY_NAME, VARIANTS, selected_frames
 from egraffbench.metrics.structure import DEFAULT_DR, default_molecule_r_max, default_r_max
 from egraffbench.runner.rollout_scoring import Rollout, structure_values
 from egraffbench.runner.stages import read_rollout
@@ -128,7 +123,8 @@ def _recomputed(name: str, positions: np.ndarray, cells, reference_positions, re
     else:
         base = default_molecule_r_max(reference_positions, DEFAULT_DR)
     r_max = None if variant.r_max_factor is None else variant.r_max_factor * base
-    reference = reference_structure(reference_positions, reference_cells, kind, dr=variant.dr, r_max=r_max)
+    dr = DEFAULT_DR if variant.dr is None else variant.dr
+    reference = reference_structure(reference_positions, reference_cells, kind, dr=dr, r_max=r_max)
     n = len(positions)
     keep = {"all": slice(None), "every-other": slice(None, None, 2), "first-half": slice(0, (n + 1) // 2)}
     pick = keep[variant.frames]

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import kendalltau
 
 from egraffbench.metrics.rank_agreement import rank_agreement, resampled_taus
-from egraffbench.metrics.sensitivity import VARIANTS
+from egraffbench.metrics.sensitivity_variants import VARIANTS
 from egraffbench.report.sensitivity import (
     DOES_NOT_HOLD,
     HOLDS,

@@ -1,7 +1,7 @@
-"""Metric sensitivity of a task's model ranking, from the stored score results: for each variant of
-`metrics.sensitivity`, Kendall τ between the models' ranking by WF (and by JSD) on the default grid and on
-the variant's, with a 95 % bootstrap interval, whether the best model stays the best, and a verdict
-(docs/metrics.md, "Metric sensitivity"; the rule in docs/decisions.md)."""
+"""Metric sensitivity of a task's model ranking, from the stored score results: for each variant
+(`metrics.sensitivity_variants`), Kendall τ between the models' ranking by WF (and by JSD) on the default
+grid and on the variant's, with a 95 % bootstrap interval, whether the best model stays the best, and a
+verdict (docs/metrics.md, "Metric sensitivity"; the rule in docs/decisions.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from egraffbench.metrics.rank_agreement import (
     RankAgreement,
     rank_agreement,
 )
-from egraffbench.metrics.sensitivity import VARIANTS, Variant
+from egraffbench.metrics.sensitivity_variants import VARIANTS, Variant
 from egraffbench.report.collect import RunView
 from egraffbench.report.findings import Finding
 
