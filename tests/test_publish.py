@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 
 from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
+from egraffbench.report.assemble import assemble_report
+from egraffbench.report.collect import read_run
 from egraffbench.runner.publish import HEAVY_KINDS, PROVENANCE_FILE, publish_run, verify_publication
-from egraffbench.store.database import DATABASE_FILE
+from egraffbench.store.database import DATABASE_FILE, ResultsStore
 from test_runner_fixtures import ReferenceRun, shared_reference_run
 
 runner = CliRunner(env={"COLUMNS": "240"})
@@ -78,3 +80,16 @@ def test_publish_replaces_a_publication_but_never_another_folder(run: ReferenceR
     with pytest.raises(ConfigError, match="not a published run folder"):
         publish_run(run.run_dir, other)
     assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_the_report_of_a_published_run_shows_what_the_run_shows(run: ReferenceRun, tmp_path: Path) -> None:
+    out = tmp_path / "published"
+    publish_run(run.run_dir, out)
+    figures = {}
+    for folder in (run.run_dir, out):
+        with ResultsStore.open_existing(folder) as store:
+            report = assemble_report(read_run(store))
+        shown = [f for task in report.tasks for f in task.figures]
+        figures[folder] = [(f.anchor, f.caption, len(f.png) > 0) for f in shown]
+        assert not [note for task in report.tasks for note in task.notes if "missing" in note]
+    assert figures[out] == figures[run.run_dir] and len(figures[out]) >= 5
