@@ -54,12 +54,12 @@ def test_a_rollout_sampling_the_reference_structure_scores_near_zero_and_an_expa
     cells = np.repeat(np.eye(3)[None] * 7.2, 20, axis=0)
     same = read_rollout(_crystal_frames(20, seed=1), 7.2)
     expanded = read_rollout(_crystal_frames(20, seed=2, scale=1.05), 7.56)
-    ((same_wf, same_jsd), (expanded_wf, expanded_jsd)), _ = structure_values(
+    ((same_wf, same_jsd, _), (expanded_wf, expanded_jsd, _)), _ = structure_values(
         [same, expanded], reference, cells, True
     )
     assert same_wf < 5.0 and same_jsd < 0.01
     assert expanded_wf > 10 * same_wf and expanded_jsd > 10 * same_jsd
-    ((identical_wf, identical_jsd), _), _ = structure_values(
+    ((identical_wf, identical_jsd, _), _), _ = structure_values(
         [read_rollout(reference, 7.2), same], reference, cells, True
     )
     assert identical_wf == pytest.approx(0.0, abs=1e-12) and identical_jsd == pytest.approx(0.0, abs=1e-12)

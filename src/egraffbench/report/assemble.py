@@ -14,6 +14,7 @@ from egraffbench.report import findings as find
 from egraffbench.report.collect import RunView
 from egraffbench.report.inputs import TaskInputs, read_task_inputs
 from egraffbench.report.parity import parity_arrays
+from egraffbench.report.sensitivity import TaskSensitivity, run_sensitivity, sensitivity_finding
 from egraffbench.report.series import (
     StructureCurves,
     ViolationSeries,
@@ -59,6 +60,7 @@ class Report:
     tasks: list[TaskReport]
     findings: list[find.Finding]
     generated: str
+    sensitivity: list[TaskSensitivity] = field(default_factory=list)  # metric sensitivity per task
 
 
 def _temperatures(results: Sequence[JobResults]) -> dict[str, float]:
@@ -258,4 +260,6 @@ def assemble_report(view: RunView) -> Report:
                 findings.append(finding)
     specs = {task.name: task.spec for task in tasks if task.spec is not None}
     findings += find.ood_degradation({task.name: task.board for task in tasks}, specs)
-    return Report(view, tasks, findings, time.strftime("%Y-%m-%d %H:%M:%S"))
+    sensitivity = run_sensitivity(view)
+    findings += [found for result in sensitivity if (found := sensitivity_finding(result))]
+    return Report(view, tasks, findings, time.strftime("%Y-%m-%d %H:%M:%S"), sensitivity)

@@ -14,6 +14,7 @@ from egraffbench.report.assemble import assemble_report
 from egraffbench.report.html import render_html
 from egraffbench.report.merge import read_runs
 from egraffbench.report.paper.render import write_findings
+from egraffbench.report.sensitivity import sensitivity_section
 from egraffbench.report.text import report_csv, report_markdown
 
 REPORT_FOLDER = "report"
@@ -48,5 +49,6 @@ def build_report(
     atomic_write_text(files.html, render_html(report))
     atomic_write_text(files.markdown, report_markdown(report))
     atomic_write_text(files.csv, report_csv(report))
-    write_findings(files.findings, report.tasks, f"run {report.view.run_id}")
+    appendix = sensitivity_section(report.sensitivity)
+    write_findings(files.findings, report.tasks, f"run {report.view.run_id}", appendix)
     return files

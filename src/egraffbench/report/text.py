@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 from egraffbench.report.assemble import Report
+from egraffbench.report.sensitivity import sensitivity_section
 from egraffbench.report.table import Cell, Leaderboard, format_interval, format_value
 from egraffbench.store.catalog import COLUMNS, PRETRAINED_NOTE, Column, format_number
 
@@ -64,7 +65,7 @@ def report_markdown(report: Report) -> str:
         parts += [f"- {note}" for note in task.notes]
     parts += ["", "## Findings", ""]
     parts += [f"- **{finding.topic}.** {finding.text}" for finding in report.findings]
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts) + "\n" + sensitivity_section(report.sensitivity)
 
 
 def report_csv(report: Report) -> str:

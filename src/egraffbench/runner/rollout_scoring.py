@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from egraffbench.metrics.scoring import reference_structure, score_structure
+from egraffbench.metrics.sensitivity import variant_references, variant_scores
 from egraffbench.metrics.survival import (
     censored_durations,
     fraction_stable,
@@ -63,24 +64,26 @@ def structure_values(
     reference_cells: np.ndarray,
     periodic: bool,
     system: str = "",
-) -> tuple[list[tuple[float | None, float | None]], StructureCurve]:
-    """(WF %, JSD) of each replica's frame-averaged g(r) (periodic) or h(r) (molecule) vs the reference, over
-    its finite frames (`metrics.scoring`, as `egraffbench analyze`); and the curves the report draws, on the
-    same grid: s(r) of at most MAX_CURVE_FRAMES evenly spread reference frames and of as many of the
-    replicas' finite frames pooled."""
+) -> tuple[list[tuple[float | None, float | None, dict[str, Any] | None]], StructureCurve]:
+    """(WF %, JSD, the same under each `metrics.sensitivity` variant) of each replica's frame-averaged g(r)
+    (periodic) or h(r) (molecule) vs the reference, over its finite frames (`metrics.scoring`, as
+    `egraffbench analyze`); and the curves the report draws, on the same grid: s(r) of at most
+    MAX_CURVE_FRAMES evenly spread reference frames and of as many of the replicas' finite frames pooled."""
     kind = "rdf" if periodic else "hr"
     reference = reference_structure(reference_positions, reference_cells, kind)
-    values: list[tuple[float | None, float | None]] = []
+    variants = variant_references(reference_positions, reference_cells, reference)
+    values: list[tuple[float | None, float | None, dict[str, Any] | None]] = []
     pooled_positions, pooled_cells = [], []
     for rollout in rollouts:
         finite = np.isfinite(rollout.positions).all(axis=(1, 2))
         if not finite.any():
-            values.append((None, None))
+            values.append((None, None, None))
             continue
-        pooled_positions.append(rollout.positions[finite])
-        pooled_cells.append(rollout.cells[finite])
-        scored = score_structure(rollout.positions[finite], rollout.cells[finite], reference)
-        values.append((scored.wf_percent, scored.jsd))
+        positions, cells = rollout.positions[finite], rollout.cells[finite]
+        pooled_positions.append(positions)
+        pooled_cells.append(cells)
+        scored = score_structure(positions, cells, reference)
+        values.append((scored.wf_percent, scored.jsd, variant_scores(positions, cells, variants)))
     shown = evenly(len(reference_positions), MAX_CURVE_FRAMES)
     grid = {"dr": reference.dr, "r_max": reference.r_max}
     drawn_reference = reference_structure(reference_positions[shown], reference_cells[shown], kind, **grid)

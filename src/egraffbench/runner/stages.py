@@ -318,8 +318,8 @@ def replica_values(
                 [rollouts[i] for i in members], positions, cells, conditions.periodic, name
             )
             series.structures.append(curve)
-            for i, (wf, jsd) in zip(members, scored, strict=True):
-                values[i].wf_percent, values[i].jsd = wf, jsd
+            for i, (wf, jsd, variants) in zip(members, scored, strict=True):
+                values[i].wf_percent, values[i].jsd, values[i].sensitivity = wf, jsd, variants
         if "dynamics" in groups:
             reference = system_reference(system.frames, conditions.frame_spacing_fs, conditions.periodic)
             for i in members:

@@ -207,6 +207,7 @@ class ReplicaValues:
     fidelity_time_fs: float | None = None  # replays: first time FV > FIDELITY_THRESHOLD, censored at horizon
     horizon_fs: float | None = None  # replays: the scoring horizon τ
     diffusivity_error: float | None = None  # |D − D_ref| (Å²/ps) of the most mobile element, stable replicas
+    sensitivity: dict[str, dict[str, float | None]] | None = None  # WF/JSD per `metrics.sensitivity` variant
 
 
 class ScoreBlock(Stored):

@@ -103,7 +103,8 @@ def findings_html(findings: Sequence[PaperFinding]) -> str:
     return f'<section id="paper-findings">{content}{"".join(_html_finding(f) for f in findings)}</section>'
 
 
-def write_findings(path: Path, tasks: Iterable[TaskLike], source: str = "") -> Path:
-    """Check the paper's findings against a report's ``tasks``; write the markdown document to ``path``."""
-    atomic_write_text(path, findings_markdown(findings_of(tasks), source))
+def write_findings(path: Path, tasks: Iterable[TaskLike], source: str = "", appendix: str = "") -> Path:
+    """Check the paper's findings against a report's ``tasks``; write the markdown document, then
+    ``appendix`` (markdown: the metric sensitivity), to ``path``."""
+    atomic_write_text(path, findings_markdown(findings_of(tasks), source) + appendix)
     return path
