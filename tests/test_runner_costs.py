@@ -11,9 +11,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
-from egraffbench.md.checkpoint import read_checkpoint
+from egraffbench.md.checkpoint import checkpoint_path, read_checkpoint
+from egraffbench.md.engine import SimulationProgress, simulate
+from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.presets import load_preset
+from egraffbench.models.registry import reference_potential
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.runner.stages import train_stage
@@ -132,3 +136,25 @@ def test_train_frames_are_the_frames_trained_on(tmp_path: Path) -> None:
     assert (result["train_frames"], result["train_split_frames"]) == (min(8, 5), 8)
     assert (result["val_frames"], result["val_split_frames"]) == (min(4, 10), 4)
     assert result["earlier_seconds"] == 0.0  # a fresh training carries nothing
+
+
+def test_md_carries_its_clock_in_the_checkpoint_and_one_of_before_carries_none(tmp_path: Path) -> None:
+    def crash(progress: SimulationProgress) -> None:
+        if progress.step == 7:  # after the checkpoint of step 5
+            raise Killed
+
+    out = tmp_path / "md.h5"
+    protocol = MDProtocol(steps=10, checkpoint_every=5)
+    with pytest.raises(Killed):
+        simulate(reference_potential("emt"), rattled(2, seed=4), protocol, out, callback=crash)
+    saved = checkpoint_path(out)
+    first = read_checkpoint(saved, "cpu").wall_seconds
+    assert first > 0
+    payload = torch.load(saved, weights_only=True)
+    del payload["wall_seconds"]  # as written before checkpoints carried it
+    torch.save(payload, saved)
+    assert read_checkpoint(saved, "cpu").wall_seconds == 0.0
+    payload["wall_seconds"] = first
+    torch.save(payload, saved)
+    resumed = simulate(reference_potential("emt"), rattled(2, seed=4), protocol, out)
+    assert (resumed.resumed_from, resumed.resumed_wall_s) == (5, first)
