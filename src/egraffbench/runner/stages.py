@@ -115,17 +115,12 @@ def train_stage(
         "training_seconds": result.wall_seconds,
         "stopped_because": result.stopped_because,
         "parameters": sum(p.numel() for p in result.model.parameters()),
-        "train_frames": _used(len(train), config.training.max_train_frames),
-        "val_frames": _used(len(val), config.training.max_val_frames),
+        "train_frames": result.train_frames,
+        "val_frames": result.val_frames,
         "train_split_frames": len(train),
         "val_split_frames": len(val),
         CARRIED: result.resumed_seconds,
     }
-
-
-def _used(frames: int, limit: int | None) -> int:
-    """How many of a split's ``frames`` the trainer uses when it subsamples to ``limit``."""
-    return frames if limit is None else min(frames, limit)
 
 
 def evaluate_stage(

@@ -43,6 +43,8 @@ class TrainingResult:
     best_val_loss: float
     wall_seconds: float  # training's clock, carried over interruptions by the checkpoint
     stopped_because: str
+    train_frames: int  # frames trained on: the training split subsampled to max_train_frames
+    val_frames: int  # frames validated on (max_val_frames)
     resumed_seconds: float = 0.0  # the part of wall_seconds spent by earlier, interrupted attempts
 
 
@@ -302,5 +304,7 @@ def train_force_field(
         best_val_loss=state["best_val_loss"],
         wall_seconds=state["wall_seconds"],
         stopped_because=stopped_because,
+        train_frames=len(train_set),
+        val_frames=len(val_set),
         resumed_seconds=resumed_seconds,
     )
