@@ -1,69 +1,122 @@
-"""What each job of one or more run folders cost, job by job, as a markdown table (the table in
-docs/performance.md): seconds per stage as the runner stored them, training epochs and MD rate.
+"""What each job of one or more run folders cost, job by job, as markdown tables (docs/performance.md): the
+compute seconds of every stage, CPU seconds, torch threads and machine load, with a total and subtotals per
+model and per task.
 
     python benchmarks/job_costs.py RUN_DIR [RUN_DIR ...]
 
-Training seconds are the trainer's own clock, carried over interruptions in its checkpoint; MD seconds are
-the simulate stage's clock since its last start (an MD run resumed from a checkpoint is marked "resumed" and
-its seconds cover the last part; its rate is that part's). Evaluate, replay and score count in whichever run
-of the folder computed them; stages reused from the cache cost nothing.
+Each computed stage's result records its cost (``cost`` in its `result.json`, docs/results.md): seconds over
+every attempt, interrupted ones included where a checkpoint carried them (training, MD). A stage is counted
+once, for the job that computed it (a stage shared with another job, such as a task's baselines or a
+training set shared by two tasks, and a stage reused from the cache count nothing for the job reusing it).
+Results written before costs were recorded have none: for them the training and MD seconds are the
+trainer's and the simulate stage's own clocks (`training_seconds`, `md_seconds`) and other stages the
+seconds the runner recorded for them in the run that computed them (0 when that run was interrupted).
 """
 
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from egraffbench.runner.job import STAGE_FOLDER
+from egraffbench.runner.stage_cache import RESULT_FILE
 from egraffbench.store.database import ResultsStore
+from egraffbench.store.schema import (
+    Baselines,
+    EvaluateResult,
+    ReplayResult,
+    ScoreResult,
+    SimulateResult,
+    StageCost,
+    TrainResult,
+    read_record_file,
+)
 
-STAGES = ("train", "evaluate", "simulate", "replay", "score")
+RECORDS = {
+    "train": TrainResult,
+    "evaluate": EvaluateResult,
+    "simulate": SimulateResult,
+    "replay": ReplayResult,
+    "score": ScoreResult,
+    "baselines": Baselines,
+}
+STAGES = tuple(RECORDS)
+OLD_CLOCKS = {"train": "training_seconds", "simulate": "md_seconds"}  # results without a cost
 
 
-def _computed_seconds(store: ResultsStore) -> dict[str, dict[str, float]]:
-    """Job id → stage → seconds, over every run of ``store``, counting computed stages only."""
-    seconds: dict[str, dict[str, float]] = {}
+def _finished_jobs(store: ResultsStore) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Job id → the latest finished record of that job in any run of ``store``, with its stage rows."""
+    jobs: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for run in store.runs():
-        for stage in store.stages(run["run_id"]):
-            if stage["status"] == "done":
-                per_job = seconds.setdefault(stage["job_id"], {})
-                per_job[stage["stage"]] = per_job.get(stage["stage"], 0.0) + stage["seconds"]
-    return seconds
-
-
-def _finished_jobs(store: ResultsStore) -> dict[str, dict[str, Any]]:
-    """Job id → the latest finished record of that job in any run of ``store``."""
-    jobs: dict[str, dict[str, Any]] = {}
-    for run in store.runs():
+        rows = store.stages(run["run_id"])
         for job in store.jobs(run["run_id"]):
             if job["status"] == "done":
-                jobs[job["job_id"]] = job
+                jobs[job["job_id"]] = (job, [row for row in rows if row["job_id"] == job["job_id"]])
     return jobs
 
 
+def _computed_rows(store: ResultsStore) -> dict[tuple[str, str], tuple[str, float]]:
+    """(stage, key) → the job that first recorded computing it and the seconds recorded, over every run."""
+    computed: dict[tuple[str, str], tuple[str, float]] = {}
+    for run in store.runs():
+        for row in store.stages(run["run_id"]):
+            if row["status"] == "done" and row["key"] is not None:
+                computed.setdefault((row["stage"], row["key"]), (row["job_id"], row["seconds"]))
+    return computed
+
+
+def _stage_cost(run_dir: Path, stage: str, key: str, recorded: float | None) -> dict[str, Any]:
+    """Seconds and cost of the stage stored under ``key`` (``recorded``: the runner's seconds for it)."""
+    path = run_dir / STAGE_FOLDER / stage / key / RESULT_FILE
+    result = read_record_file(RECORDS[stage], path) if path.is_file() else None
+    cost: StageCost | None = getattr(result, "cost", None)
+    if cost is not None:
+        return {"seconds": cost.compute_seconds, "cost": cost}
+    clock = getattr(result, OLD_CLOCKS.get(stage, ""), None)
+    return {"seconds": clock if clock is not None else recorded, "cost": None}
+
+
 def job_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """One row per finished job of ``run_dir``: stage seconds, epochs, MD steps and rate."""
+    """One row per finished job of ``run_dir``: seconds per stage it computed, CPU seconds, threads, load,
+    training epochs and MD rate."""
     with ResultsStore.open_existing(run_dir) as store:
-        seconds, jobs = _computed_seconds(store), _finished_jobs(store)
-    rows = []
-    for job_id, job in jobs.items():
+        jobs, computed = _finished_jobs(store), _computed_rows(store)
+    owners: dict[tuple[str, str], str] = {}
+    for job_id, (_, rows) in jobs.items():
+        for row in rows:
+            if row["stage"] in RECORDS and row["key"] is not None:
+                unit = (row["stage"], row["key"])
+                computer = computed.get(unit, (job_id, None))[0]
+                owners.setdefault(unit, computer if computer in jobs else job_id)
+    table = []
+    for job_id, (job, rows) in jobs.items():
         results = job["results"]
         training, md = results.get("training") or {}, results.get("md") or {}
-        stages = seconds.get(job_id, {})
-        rows.append(
-            {
-                "job": job_id,
-                "epochs": training.get("epochs"),
-                "stopped": training.get("stopped_because"),
-                **{stage: stages.get(stage) for stage in STAGES},
-                "train": training.get("training_seconds"),
-                "simulate": md.get("md_seconds"),
-                "steps_per_s": md.get("steps_per_s"),
-                "resumed": md.get("resumed_from_step") is not None,
-            }
-        )
-        rows[-1]["total"] = sum(rows[-1][stage] or 0.0 for stage in STAGES)
-    return rows
+        row: dict[str, Any] = {
+            "job": job_id,
+            "model": job["model"],
+            "task": job["task"],
+            "epochs": training.get("epochs"),
+            "stopped": training.get("stopped_because"),
+            "steps_per_s": md.get("steps_per_s"),
+            "resumed": md.get("resumed_from_step") is not None,
+        }
+        costs = []
+        for stage_row in rows:
+            unit = (stage_row["stage"], stage_row["key"])
+            if stage_row["stage"] not in RECORDS or owners.get(unit) != job_id:
+                continue
+            found = _stage_cost(run_dir, *unit, computed.get(unit, (job_id, None))[1])
+            row[stage_row["stage"]] = found["seconds"]
+            costs += [found["cost"]] if found["cost"] is not None else []
+        row["total"] = sum(row.get(stage) or 0.0 for stage in STAGES)
+        row["cpu"] = sum(cost.cpu_seconds for cost in costs) if costs else None
+        row["threads"] = sorted({cost.torch_threads for cost in costs})
+        row["load"] = max((max(cost.load_start, cost.load_end) for cost in costs), default=None)
+        table.append(row)
+    return table
 
 
 def _cell(value: Any, digits: int = 0) -> str:
@@ -74,28 +127,52 @@ def _cell(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
-HEADERS = ("job", "epochs (stopped by)", "train s", "evaluate s", "simulate s", "MD steps/s", "replay s")
+def _job_line(row: dict[str, Any]) -> list[str]:
+    return [
+        row["job"] + (" (resumed)" if row["resumed"] else ""),
+        f"{_cell(row['epochs'])} ({_cell(row['stopped'])})",
+        *(_cell(row.get(stage), 0 if stage in OLD_CLOCKS else 1) for stage in STAGES),
+        _cell(row["total"]),
+        _cell(row["cpu"]),
+        "/".join(str(n) for n in row["threads"]) or "–",
+        _cell(row["load"], 1),
+        _cell(row["steps_per_s"], 1),
+    ]
+
+
+def _table(headers: list[str], lines: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(line) + " |" for line in lines),
+    ]
+
+
+def _subtotals(rows: list[dict[str, Any]], by: str) -> list[str]:
+    """Seconds per stage and in all, and CPU seconds, summed over the jobs of each ``by`` (model or task)."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[row[by]].append(row)
+    lines = []
+    for name, members in sorted(groups.items()):
+        sums = [sum(row.get(stage) or 0.0 for row in members) for stage in (*STAGES, "total", "cpu")]
+        lines.append([name, str(len(members)), *(f"{value:.0f}" for value in sums)])
+    return _table([by, "jobs", *(f"{stage} s" for stage in STAGES), "job s", "CPU s"], lines)
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    """The rows as a markdown table (seconds rounded to whole seconds, MD rate to 0.1 step/s)."""
-    headers = (*HEADERS, "score s", "job s")
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for row in rows:
-        cells = (
-            row["job"] + (" (resumed)" if row["resumed"] else ""),
-            f"{_cell(row['epochs'])} ({_cell(row['stopped'])})",
-            _cell(row["train"]),
-            _cell(row["evaluate"], 1),
-            _cell(row["simulate"]),
-            _cell(row["steps_per_s"], 1),
-            _cell(row["replay"], 1),
-            _cell(row["score"], 1),
-            _cell(row["total"]),
-        )
-        lines.append("| " + " | ".join(cells) + " |")
+    """The rows as a markdown table per job (seconds rounded to whole seconds for training and MD, to 0.1 s
+    for the other stages; load: the highest 1-minute load average seen at a stage's start or end), then
+    subtotals per model and per task and the total."""
+    headers = ["job", "epochs (stopped by)", *(f"{stage} s" for stage in STAGES), "job s", "CPU s"]
+    lines = _table([*headers, "threads", "load", "MD steps/s"], [_job_line(row) for row in rows])
     total = sum(row["total"] for row in rows)
-    lines.append(f"\n{len(rows)} jobs, {total:.0f} s computed in all ({total / 3600:.2f} h).")
+    cpu = sum(row["cpu"] or 0.0 for row in rows)
+    for by in ("model", "task"):
+        lines += ["", f"Per {by}:", "", *_subtotals(rows, by)]
+    lines.append(
+        f"\n{len(rows)} jobs, {total:.0f} s computed in all ({total / 3600:.2f} h), {cpu:.0f} CPU s recorded."
+    )
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ class Checkpoint:
     watch: dict[int, torch.Tensor]  # g(r) windows by replica id
     outcomes: dict[int, ReplicaOutcome]
     frame_counts: dict[int, int]  # frames in the trajectory file at ``step``, by replica id
+    wall_seconds: float = 0.0  # MD wall time up to ``step``, over every attempt (absent in old checkpoints)
 
 
 def checkpoint_path(trajectory: Path) -> Path:
@@ -51,6 +52,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "watch": checkpoint.watch,
         "outcomes": {replica: asdict(outcome) for replica, outcome in checkpoint.outcomes.items()},
         "frame_counts": checkpoint.frame_counts,
+        "wall_seconds": checkpoint.wall_seconds,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -73,6 +75,7 @@ def read_checkpoint(path: Path, device: torch.device | str) -> Checkpoint | None
             watch=payload["watch"],
             outcomes={int(r): ReplicaOutcome(**o) for r, o in payload["outcomes"].items()},
             frame_counts={int(r): int(n) for r, n in payload["frame_counts"].items()},
+            wall_seconds=float(payload.get("wall_seconds", 0.0)),
         )
     except TORCH_FILE_ERRORS as error:
         raise TrajectoryError(

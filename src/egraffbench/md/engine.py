@@ -66,6 +66,7 @@ class SimulationResult:
     steps_run: int
     wall_s: float
     resumed_from: int | None  # step of the checkpoint this call continued from
+    resumed_wall_s: float = 0.0  # wall time of the earlier attempts up to that checkpoint
 
     @property
     def steps_per_s(self) -> float:
@@ -235,6 +236,7 @@ class _Run:
         self.frame_counts = dict.fromkeys(setup.replica_ids, 0)
         self.step = 0
         self.resumed_from: int | None = None
+        self.resumed_wall_s = 0.0
 
     def start(self) -> None:
         """Initial state, forces and thermostat; frame 0 recorded and checked."""
@@ -281,6 +283,7 @@ class _Run:
         self.outcomes = dict(checkpoint.outcomes)
         self.frame_counts = dict(checkpoint.frame_counts)
         self.step = self.resumed_from = checkpoint.step
+        self.resumed_wall_s = checkpoint.wall_seconds
         self.neighbours = SkinNeighbourList(
             self.state, self.setup.model.cutoff, self.protocol.skin, reference=checkpoint.neighbour_reference
         )
@@ -293,7 +296,7 @@ class _Run:
         protocol, model = self.protocol, self.setup.model
         horizon = protocol.horizon_steps
         first = self.step
-        started = time.perf_counter()
+        started = self.started = time.perf_counter()
         while self.step < horizon and self.layout:
             self.step += 1
             compute = functools.partial(evaluate_forces, model, self.neighbours, self.state)
@@ -319,7 +322,12 @@ class _Run:
         wall = time.perf_counter() - started
         self._finish()
         return SimulationResult(
-            self.out_path, list(self.outcomes.values()), self.step - first, wall, self.resumed_from
+            self.out_path,
+            list(self.outcomes.values()),
+            self.step - first,
+            wall,
+            self.resumed_from,
+            self.resumed_wall_s,
         )
 
     def _noise(self) -> torch.Tensor:
@@ -386,6 +394,7 @@ class _Run:
                 watch=self.watch.get_state(),
                 outcomes=self.outcomes,
                 frame_counts=self.frame_counts,
+                wall_seconds=self.resumed_wall_s + time.perf_counter() - self.started,
             ),
         )
 

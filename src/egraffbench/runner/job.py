@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from egraffbench.models.base import ForceField
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
 from egraffbench.runner.baselines import baselines_stage
+from egraffbench.runner.cost import measured
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
@@ -111,9 +112,14 @@ class _Job:
     def _stage(
         self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict], kind: type[R]
     ) -> R:
-        """A cached stage: its stored result for ``key``, else ``compute(folder)``, as a ``kind`` record."""
+        """A cached stage: its stored result for ``key``, else ``compute(folder)`` with its cost (a reused
+        result keeps the cost of the attempt that computed it), as a ``kind`` record."""
         found = self._timed(
-            stage, key, lambda: self.cache.get_or_compute(stage, key, inputs, compute, STAGE_CHECKS[stage])
+            stage,
+            key,
+            lambda: self.cache.get_or_compute(
+                stage, key, inputs, partial(measured, compute), STAGE_CHECKS[stage]
+            ),
         )
         return read_record(kind, found, str(self.cache.folder(stage, key) / RESULT_FILE))
 

@@ -27,6 +27,7 @@ from ase.geometry import find_mic
 from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.base import ForceField
+from egraffbench.runner.cost import CARRIED
 from egraffbench.runner.rollout_scoring import (
     composition_energy,
     fidelity_time,
@@ -141,7 +142,7 @@ def replay_stage(
     """Every replay of ``plan`` (one batch per system, since the time step follows its frame spacing),
     written to ``folder/<system>-replay.h5``; the result lists the replicas of each file."""
     by_name = {system.conditions.name: system for system in systems}
-    results = {}
+    results, carried = {}, 0.0
     for name, entry in plan.items():
         system = by_name[name]
         if not entry["frames"]:
@@ -158,6 +159,7 @@ def replay_stage(
             model_name=model_name,
             callback=on_md,
         )
+        carried += outcome.resumed_wall_s
         results[name] = {
             "file": path.name,
             "horizon_fs": entry["horizon_fs"],
@@ -168,7 +170,7 @@ def replay_stage(
                 for k, (_, source) in zip(entry["frames"], starts, strict=True)
             ],
         }
-    return {"systems": results}
+    return {"systems": results, CARRIED: carried}
 
 
 def replay_values(

@@ -27,6 +27,7 @@ from egraffbench.models.presets import ModelConfig
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
 from egraffbench.runner.baselines import composition_energies
+from egraffbench.runner.cost import CARRIED
 from egraffbench.runner.diffusion_scoring import DiffusionReference, diffusion_reference, replica_diffusivity
 from egraffbench.runner.dynamics_scoring import replica_dynamics, system_reference
 from egraffbench.runner.rollout_scoring import (
@@ -114,8 +115,11 @@ def train_stage(
         "training_seconds": result.wall_seconds,
         "stopped_because": result.stopped_because,
         "parameters": sum(p.numel() for p in result.model.parameters()),
-        "train_frames": len(train),
-        "val_frames": len(val),
+        "train_frames": result.train_frames,
+        "val_frames": result.val_frames,
+        "train_split_frames": len(train),
+        "val_split_frames": len(val),
+        CARRIED: result.resumed_seconds,
     }
 
 
@@ -196,7 +200,7 @@ def simulate_stage(
                 np.array([a.cell.array for a in system.frames]),
             )
             reference_rdfs.update({i: rdf for i, p in enumerate(plan) if p.system == system.conditions.name})
-    started = time.perf_counter()
+    started = time.perf_counter()  # md_seconds: this attempt's, plus earlier attempts' the checkpoint carried
     outcome = simulate(
         model,
         starts,
@@ -211,7 +215,8 @@ def simulate_stage(
     return {
         "steps_per_s": outcome.steps_per_s,
         "us_per_atom_step": 1e6 / (outcome.steps_per_s * atoms) if outcome.steps_per_s else None,
-        "md_seconds": time.perf_counter() - started,
+        "md_seconds": time.perf_counter() - started + outcome.resumed_wall_s,
+        CARRIED: outcome.resumed_wall_s,
         "resumed_from_step": outcome.resumed_from,
         "replicas": [
             ReplicaStart(system=p.system, frame=p.frame, temperature_K=t).model_dump()

@@ -86,6 +86,22 @@ def read_record_file(kind: type[R], path: Path) -> R:
 # --- stage results ---------------------------------------------------------------------------------------
 
 
+class StageCost(Stored):
+    """What computing a stage cost (docs/performance.md): ``compute_seconds`` is the wall time of the attempt
+    that finished it plus ``earlier_seconds``, the work of interrupted earlier attempts that a checkpoint
+    carried over (training, MD); CPU seconds, torch threads and the 1-minute load average at its start and
+    end are the finishing attempt's (a load above the threads says the figure was taken on a busy machine).
+    Results written before costs were recorded have none."""
+
+    compute_seconds: float
+    attempt_seconds: float
+    earlier_seconds: float = 0.0
+    cpu_seconds: float
+    torch_threads: int
+    load_start: float
+    load_end: float
+
+
 class TrainResult(Record):
     """The train stage (or what stands for it: a pretrained model, a reference potential)."""
 
@@ -95,12 +111,15 @@ class TrainResult(Record):
     training_seconds: float | None = None
     stopped_because: str | None = None
     parameters: int | None = None
-    train_frames: int | None = None
-    val_frames: int | None = None
+    train_frames: int | None = None  # frames trained on (the split subsampled to max_train_frames)
+    val_frames: int | None = None  # frames validated on (max_val_frames)
+    train_split_frames: int | None = None  # the training split's frames (absent in early results, whose
+    val_split_frames: int | None = None  # train_frames / val_frames were these split sizes)
     pretrained: bool = False
     reference_potential: bool = False
     format: str | None = None
     source: str | None = None
+    cost: StageCost | None = None
 
 
 class Errors(Stored):
@@ -119,6 +138,7 @@ class EvaluateResult(Errors, Record):
 
     frames: int
     systems: dict[str, Errors]
+    cost: StageCost | None = None
 
 
 class ReplicaStart(Stored):
@@ -134,12 +154,13 @@ class SimulateResult(Record):
 
     steps_per_s: float | None = None
     us_per_atom_step: float | None = None
-    md_seconds: float | None = None
+    md_seconds: float | None = None  # MD wall time, carried over interruptions by the MD checkpoint
     resumed_from_step: int | None = None
     replicas: list[ReplicaStart]
     frames_per_replica: list[int] = Field(default_factory=list)  # absent in records of early versions
     atoms: int
     protocol: dict[str, Any]
+    cost: StageCost | None = None
 
 
 class ReplayReplica(Stored):
@@ -164,6 +185,7 @@ class ReplayResult(Record):
     """The replay stage: reference mode's EV/FV replays per test system."""
 
     systems: dict[str, ReplaySystem]
+    cost: StageCost | None = None
 
 
 class Interval(Stored):
@@ -262,6 +284,7 @@ class ScoreResult(ScoreBlock, Record):
     element_energies: dict[str, float] = Field(default_factory=dict)
     systems: dict[str, ScoreBlock]
     replica_values: list[ReplicaValues]
+    cost: StageCost | None = None
 
     @property
     def horizon(self) -> float:
@@ -317,6 +340,7 @@ class Baselines(Record):
     energy_mae_per_atom: float
     force_mae: float
     element_energies: dict[str, float]
+    cost: StageCost | None = None
 
     def of(self, metric: str) -> float | None:
         """The baseline of a leaderboard metric (`energy_mae_per_atom` or `force_mae`), else None."""

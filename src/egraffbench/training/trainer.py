@@ -41,8 +41,11 @@ class TrainingResult:
     epochs_run: int
     best_epoch: int
     best_val_loss: float
-    wall_seconds: float
+    wall_seconds: float  # training's clock, carried over interruptions by the checkpoint
     stopped_because: str
+    train_frames: int  # frames trained on: the training split subsampled to max_train_frames
+    val_frames: int  # frames validated on (max_val_frames)
+    resumed_seconds: float = 0.0  # the part of wall_seconds spent by earlier, interrupted attempts
 
 
 def ema_with_warmup(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -227,7 +230,8 @@ def train_force_field(
     selection_model = averaged.module if averaged is not None else model
 
     stopped_because = "max-epochs"
-    started = time.perf_counter() - state["wall_seconds"]
+    resumed_seconds = state["wall_seconds"]
+    started = time.perf_counter() - resumed_seconds
     while state["epoch"] < settings.max_epochs:
         epoch = state["epoch"] + 1
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -300,4 +304,7 @@ def train_force_field(
         best_val_loss=state["best_val_loss"],
         wall_seconds=state["wall_seconds"],
         stopped_because=stopped_because,
+        train_frames=len(train_set),
+        val_frames=len(val_set),
+        resumed_seconds=resumed_seconds,
     )

@@ -1,0 +1,160 @@
+"""What stages cost: every computed stage records its compute seconds, over interrupted attempts too (training
+and MD carry their clocks in their checkpoints); reused stages keep the cost of the attempt that computed
+them; `benchmarks/job_costs.py` counts each stage once, and reads results written before costs were."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from egraffbench.md.checkpoint import checkpoint_path, read_checkpoint
+from egraffbench.md.engine import SimulationProgress, simulate
+from egraffbench.md.protocol import MDProtocol
+from egraffbench.models.presets import load_preset
+from egraffbench.models.registry import reference_potential
+from egraffbench.runner.benchmark import run_benchmark
+from egraffbench.runner.executors import InProcessExecutor
+from egraffbench.runner.stages import train_stage
+from egraffbench.store.schema import SimulateResult, TrainResult
+from summation_order import torch_threads
+from test_runner_fixtures import ReferenceRun, rattled, shared_reference_run, tiny_jobs
+from test_runner_resume import KillAt, Killed
+
+MACE, EMT = "mace/tiny-cuau/seed0", "emt/tiny-cuau/seed0"
+
+
+@pytest.fixture
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def job_costs() -> ModuleType:
+    path = Path(__file__).parents[1] / "benchmarks" / "job_costs.py"
+    spec = importlib.util.spec_from_file_location("job_costs", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_interrupted_training_and_md_cost_every_attempt_and_a_cached_rerun_reads_the_same(
+    reference_run: ReferenceRun, tmp_path: Path, job_costs: ModuleType
+) -> None:
+    jobs = tiny_jobs(reference_run.task_file)
+    run_dir = tmp_path / "run"
+    threads = torch_threads(1)
+    executor = InProcessExecutor(threads)
+    with pytest.raises(Killed):
+        run_benchmark(jobs, run_dir, executor, KillAt(epoch=1))
+    (log,) = run_dir.glob("stages/train/*/model/training_log.jsonl")
+    first_training = json.loads(log.read_text().splitlines()[0])["wall_seconds"]
+    with pytest.raises(Killed):
+        run_benchmark(jobs, run_dir, executor, KillAt(md_step=12))  # checkpoints every 5 steps
+    (saved,) = run_dir.glob("stages/simulate/*/trajectory.h5.checkpoint")
+    first_md = read_checkpoint(saved, "cpu").wall_seconds
+    assert first_md > 0
+
+    finished = run_benchmark(jobs, run_dir, executor)
+    mace = next(record for record in finished.records if record.model == "mace")
+    training = TrainResult.model_validate(mace.results["training"])
+    md = SimulateResult.model_validate(mace.results["md"])
+    assert training.cost is not None and md.cost is not None
+    # training resumed after epoch 1 in the second run: its cost holds the first attempt's clock exactly
+    assert training.cost.earlier_seconds == pytest.approx(first_training)
+    assert training.training_seconds >= first_training
+    assert training.cost.compute_seconds >= training.training_seconds
+    # MD resumed from step 10 in the third run: md_seconds and its cost count the part before the kill
+    assert md.resumed_from_step == 10
+    assert md.cost.earlier_seconds == pytest.approx(first_md)
+    assert md.md_seconds >= first_md
+    expected = md.cost.attempt_seconds + first_md
+    assert md.cost.compute_seconds == pytest.approx(expected)
+    for cost in (training.cost, md.cost):
+        assert cost.torch_threads == threads
+        assert cost.cpu_seconds > 0 and cost.load_start >= 0 and cost.load_end >= 0
+
+    rows = {row["job"]: row for row in job_costs.job_rows(run_dir)}
+    assert rows[MACE]["train"] == training.cost.compute_seconds
+    assert rows[MACE]["simulate"] == md.cost.compute_seconds
+    assert rows[EMT].get("train") is None  # a reference potential is not trained
+    shared = [job for job, row in rows.items() if row.get("baselines") is not None]
+    assert len(shared) == 1  # one baselines stage for the task, counted once
+
+    again = run_benchmark(jobs, run_dir, executor)
+    assert again.counts["cached"] == 2
+    rerun = next(record for record in again.records if record.model == "mace")
+    assert rerun.results["training"]["cost"] == mace.results["training"]["cost"]
+    assert rerun.results["md"]["cost"] == mace.results["md"]["cost"]
+    assert {row["job"]: row for row in job_costs.job_rows(run_dir)} == rows
+    table = job_costs.markdown(list(rows.values()))
+    assert f"{sum(row['total'] for row in rows.values()):.0f} s computed in all" in table
+    assert "| mace | 1 |" in table and "| tiny-cuau | 2 |" in table
+
+
+def _without_costs(run_dir: Path) -> None:
+    """Results as written before costs were recorded: no cost, the training split size as train_frames."""
+    for path in run_dir.glob("stages/*/*/result.json"):
+        result = json.loads(path.read_text())
+        result.pop("cost")
+        if "train_split_frames" in result:
+            result["train_frames"] = result.pop("train_split_frames")
+            result["val_frames"] = result.pop("val_split_frames")
+        path.write_text(json.dumps(result))
+
+
+def test_results_without_costs_are_reused_and_read_from_the_old_clocks(
+    reference_run: ReferenceRun, tmp_path: Path, job_costs: ModuleType
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, run_dir)
+    _without_costs(run_dir)
+    again = run_benchmark(tiny_jobs(reference_run.task_file), run_dir, InProcessExecutor(torch_threads(1)))
+    assert again.counts["cached"] == 2  # results of before still pass the stage checks
+    mace = next(record for record in again.records if record.model == "mace")
+    assert mace.results["training"]["cost"] is None and mace.results["md"]["cost"] is None
+    rows = {row["job"]: row for row in job_costs.job_rows(run_dir)}
+    assert rows[MACE]["train"] == mace.results["training"]["training_seconds"]
+    assert rows[MACE]["simulate"] == mace.results["md"]["md_seconds"]
+    assert rows[MACE]["cpu"] is None and rows[MACE]["threads"] == []
+    computed = next(record for record in reference_run.result.records if record.model == "mace")
+    first = {s.stage: s.seconds for s in computed.stages}
+    assert rows[MACE]["score"] == pytest.approx(first["score"])  # the runner's seconds of the first run
+
+
+def test_train_frames_are_the_frames_trained_on(tmp_path: Path) -> None:
+    config = load_preset("mace", "test")
+    limits = {"max_epochs": 1, "max_train_frames": 5, "max_val_frames": 10}
+    config = config.model_copy(update={"training": config.training.model_copy(update=limits)})
+    result = train_stage(config, rattled(8, seed=1), rattled(4, seed=2), 0, tmp_path, None)
+    assert (result["train_frames"], result["train_split_frames"]) == (min(8, 5), 8)
+    assert (result["val_frames"], result["val_split_frames"]) == (min(4, 10), 4)
+    assert result["earlier_seconds"] == 0.0  # a fresh training carries nothing
+
+
+def test_md_carries_its_clock_in_the_checkpoint_and_one_of_before_carries_none(tmp_path: Path) -> None:
+    def crash(progress: SimulationProgress) -> None:
+        if progress.step == 7:  # after the checkpoint of step 5
+            raise Killed
+
+    out = tmp_path / "md.h5"
+    protocol = MDProtocol(steps=10, checkpoint_every=5)
+    with pytest.raises(Killed):
+        simulate(reference_potential("emt"), rattled(2, seed=4), protocol, out, callback=crash)
+    saved = checkpoint_path(out)
+    first = read_checkpoint(saved, "cpu").wall_seconds
+    assert first > 0
+    payload = torch.load(saved, weights_only=True)
+    del payload["wall_seconds"]  # as written before checkpoints carried it
+    torch.save(payload, saved)
+    assert read_checkpoint(saved, "cpu").wall_seconds == 0.0
+    payload["wall_seconds"] = first
+    torch.save(payload, saved)
+    resumed = simulate(reference_potential("emt"), rattled(2, seed=4), protocol, out)
+    assert (resumed.resumed_from, resumed.resumed_wall_s) == (5, first)
