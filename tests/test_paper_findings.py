@@ -299,6 +299,22 @@ def test_another_structure_leader_refutes_and_a_tie_is_inconclusive() -> None:
     assert finding.verdict == "inconclusive" and "tied with mace at 1.50" in finding.reason
 
 
+def test_ranks_the_intervals_do_not_separate_are_inconclusive() -> None:
+    """mace's WF is lower than nequip's on one task, but within its interval: not a refutation."""
+    metrics = {
+        "nequip": {"wf_percent": (1.6, 1.4, 1.8), "jsd": (0.0028, 0.0025, 0.0031), "steps_per_s": 10.0},
+        "torchmdnet": {"wf_percent": (1.8, 1.6, 2.0), "jsd": (0.0031, 0.0028, 0.0034), "steps_per_s": 36.0},
+        "mace": {"wf_percent": (1.5, 1.3, 1.7), "jsd": (0.0027, 0.0024, 0.0030), "steps_per_s": 30.0},
+    }
+    finding = structure_speed_stability({"t1": board("t1", metrics)})
+    structure = finding.reason.split(";")[0]
+    assert "mace has a better average rank" in structure and "only 0 of 1 tasks" in structure
+    assert finding.verdict == "inconclusive"
+    metrics["mace"] |= {"wf_percent": (1.0, 0.9, 1.1), "jsd": (0.0020, 0.0019, 0.0021)}  # now separated
+    finding = structure_speed_stability({"t1": board("t1", metrics)})
+    assert finding.verdict == "refuted" and "resolved by the intervals in 1 of 1 tasks" in finding.reason
+
+
 def test_structure_speed_stability_without_the_models_is_not_in_the_run() -> None:
     others = {"t1": board("t1", {m: {"wf_percent": w} for m, w in (("a", 1.0), ("b", 2.0), ("c", 3.0))})}
     finding = structure_speed_stability(others)

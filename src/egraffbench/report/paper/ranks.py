@@ -19,8 +19,10 @@ from egraffbench.report.paper.records import (
     PaperFinding,
     Verdict,
     conjunction,
+    estimate,
     rank_or_last,
     ranked_rows,
+    separated,
 )
 from egraffbench.report.table import Leaderboard
 
@@ -32,8 +34,11 @@ RULE_4 = (
     "best on structure, TorchMD-Net fastest: reproduced when its average is the lowest alone, refuted "
     "when another model's is lower, inconclusive on a tie. TorchMD-Net less stable: reproduced when its "
     "average stability rank is above the median of the models' averages, refuted when below, inconclusive "
-    "when equal. Ranks carry no interval. Finding: reproduced when all three parts are, refuted when one "
-    f"is, else inconclusive. Needs {MIN_MODELS} ranked models and the named model."
+    "when equal. The ranks give the direction; the intervals decide whether it counts: a reproduced or "
+    "refuted part needs, in more than half of the tasks it covers, the named model's values on the part's "
+    "metrics separated (non-overlapping 95 % intervals) from another model's in that direction, else it is "
+    "inconclusive. Finding: reproduced when all three parts are, refuted when one is, else inconclusive. "
+    f"Needs {MIN_MODELS} ranked models and the named model."
 )
 STRUCTURE_SPEED_STABILITY = PaperClaim("structure-speed-stability", 4, CLAIM_4, RULE_4)
 _PARTS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
@@ -58,6 +63,46 @@ def _average_ranks(boards: Mapping[str, Leaderboard], keys: Sequence[str]) -> di
             if present:
                 found.setdefault(row.model, {})[task] = float(np.mean(present))
     return found
+
+
+def _separated_side(board: Leaderboard, model: str, other: str, keys: Sequence[str]) -> set[int]:
+    """+1 where ``model`` is better than ``other`` on a key with separated intervals, −1 where worse."""
+    rows = {row.model: row for row in ranked_rows(board)}
+    sides = set()
+    for key in keys:
+        column = next((c for c in board.columns if c.key == key), None)
+        mine, theirs = estimate(rows[model].cells[key]), estimate(rows[other].cells[key])
+        if column is None or mine is None or theirs is None:
+            continue
+        side = separated(mine, theirs) * (1 if column.better == "higher" else -1)
+        if side:
+            sides.add(side)
+    return sides
+
+
+def _resolved_tasks(boards: Mapping[str, Leaderboard], model: str, keys: Sequence[str], side: int) -> int:
+    """Tasks where ``model`` is separated from at least one other model in direction ``side`` (+1 better)."""
+    count = 0
+    for board in boards.values():
+        others = [row.model for row in ranked_rows(board) if row.model != model]
+        if len(others) < len(ranked_rows(board)) and any(
+            side in _separated_side(board, model, other, keys) for other in others
+        ):
+            count += 1
+    return count
+
+
+def _resolved(
+    verdict: Verdict, why: str, boards: Mapping[str, Leaderboard], model: str, keys: Sequence[str], side: int
+) -> tuple[Verdict, str]:
+    """``verdict`` if the intervals separate ``model`` in direction ``side`` in most of its tasks."""
+    if verdict == "inconclusive":
+        return verdict, why
+    covered = sum(model in {row.model for row in ranked_rows(board)} for board in boards.values())
+    resolved = _resolved_tasks(boards, model, keys, side)
+    if 2 * resolved > covered:
+        return verdict, f"{why}; resolved by the intervals in {resolved} of {covered} tasks"
+    return "inconclusive", f"{why}, but resolved by the intervals in only {resolved} of {covered} tasks"
 
 
 def _part_verdict(model: str, means: Mapping[str, float], want: str) -> tuple[Verdict, str]:
@@ -94,6 +139,9 @@ def structure_speed_stability(boards: Mapping[str, Leaderboard]) -> PaperFinding
             why = f"{NOT_IN_RUN}: no {model} in a task with {MIN_MODELS} ranked models and these metrics"
         else:
             verdict, why = _part_verdict(model, means, want)
+            # the direction the verdict claims: "best" reproduced / "worse" refuted mean the model is better
+            better = (verdict == "reproduced") == (want == "best")
+            verdict, why = _resolved(verdict, why, counted, model, keys, 1 if better else -1)
         verdicts.append(verdict)
         reasons.append(f"{model} {part}: {verdict} — {why}")
     headers = (("part", "model", "rank per task"), ("average rank over tasks",))

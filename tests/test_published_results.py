@@ -1,0 +1,54 @@
+"""The published standard benchmark (results/standard/): its report is rebuilt from the committed results
+alone — no checkpoints, trajectories or datasets — and gives the committed leaderboard and findings."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from egraffbench.report.build import build_report
+from egraffbench.runner.publish import verify_publication
+
+STANDARD = Path(__file__).resolve().parents[1] / "results" / "standard"
+RUNS = sorted(path for path in (STANDARD / "runs").glob("*") if path.is_dir())
+
+
+def test_the_committed_runs_match_their_provenance() -> None:
+    assert RUNS, f"{STANDARD / 'runs'}: no published run folders"
+    for run in RUNS:
+        assert verify_publication(run) == [], run
+        assert not [p for p in run.rglob("*") if p.suffix in (".h5", ".pt")]
+
+
+@pytest.mark.parametrize("name", ["leaderboard.csv", "findings.md"])
+def test_the_report_rebuilt_from_the_committed_results_is_committed(name: str, tmp_path: Path) -> None:
+    runs = [shutil.copytree(run, tmp_path / "runs" / run.name) for run in RUNS]  # the report never writes
+    files = build_report(runs, tmp_path / "report")
+    rebuilt = Path(getattr(files, {"leaderboard.csv": "csv", "findings.md": "findings"}[name]))
+    committed = (STANDARD / "report" / name).read_text()
+    assert rebuilt.read_text().replace(str(tmp_path / "runs"), "") == committed.replace(
+        str(STANDARD / "runs"), ""
+    )
+
+
+def test_docs_findings_carries_the_generated_findings_unchanged() -> None:
+    page = (STANDARD.parents[1] / "docs" / "findings.md").read_text()
+    start = "<!-- generated: results/standard/report/findings.md -->\n"
+    embedded = page[page.index(start) + len(start) : page.index("<!-- end generated -->")]
+    assert embedded == (STANDARD / "report" / "findings.md").read_text()
+
+
+def test_the_readme_headline_table_is_the_published_leaderboard() -> None:
+    readme = (STANDARD.parents[1] / "README.md").read_text()
+    start = "<!-- headline: results/standard/report/leaderboard.csv -->\n"
+    table = readme[readme.index(start) + len(start) : readme.index("<!-- end headline -->")]
+    shown = [line.split(" | ")[:3] for line in table.strip().splitlines()[2:]]
+    with (STANDARD / "report" / "leaderboard.csv").open() as handle:
+        published = sorted(csv.DictReader(handle), key=lambda row: int(row["place"]))
+    expected = [
+        [f"| {r['place']}", r["model"], format(1000 * float(r["force_mae"]), ".3g")] for r in published
+    ]
+    assert shown == expected
