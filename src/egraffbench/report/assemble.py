@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from egraffbench.report import captions, plots
@@ -14,6 +15,7 @@ from egraffbench.report import findings as find
 from egraffbench.report.collect import RunView
 from egraffbench.report.inputs import TaskInputs, read_task_inputs
 from egraffbench.report.parity import parity_arrays
+from egraffbench.report.rendering import Drawing, draw_all
 from egraffbench.report.sensitivity import TaskSensitivity, run_sensitivity, sensitivity_finding
 from egraffbench.report.series import (
     StructureCurves,
@@ -29,14 +31,21 @@ from egraffbench.store.schema import JobResults, TaskCard
 
 @dataclass
 class Figure:
-    """A figure of the report: anchor id, title, caption (how to read it), PNG bytes, and whether it is
-    narrow enough to sit beside the next one."""
+    """A figure of the report: anchor id, title, caption (how to read it), how to draw it, whether it is
+    narrow enough to sit beside the next one, and its PNG bytes once drawn (:func:`draw_figures`)."""
 
     anchor: str
     title: str
     caption: str
-    png: bytes
+    draw: Drawing
     half: bool = False
+    png: bytes = b""
+
+
+def draw_figures(figures: Sequence[Figure]) -> None:
+    """Draw every figure (in parallel where there are spare cores) and keep its PNG bytes."""
+    for figure, png in zip(figures, draw_all([figure.draw for figure in figures]), strict=True):
+        figure.png = png
 
 
 @dataclass
@@ -132,7 +141,7 @@ def _structure_figures(task: str, structures: Sequence[StructureCurves], colours
                 f"{task}-structure-{curves.system}",
                 title.format(system=curves.system),
                 caption.format(what=what),
-                plots.structure_figure(curves, colours, curves.system),
+                partial(plots.structure_figure, curves, colours, curves.system),
             )
         )
     return figures
@@ -148,7 +157,7 @@ def _parity_figure(task: str, inputs: TaskInputs, colours: dict) -> Figure | Non
         f"{task}-parity",
         title,
         caption.format(seed=seed, frames=frames),
-        plots.parity_figure({m: parity_arrays(p) for m, p in inputs.parity.items()}, colours),
+        partial(plots.parity_figure, {m: parity_arrays(p) for m, p in inputs.parity.items()}, colours),
     )
 
 
@@ -186,7 +195,9 @@ def task_report(view: RunView, task: str, colours: dict[str, str]) -> TaskReport
             None if baselines is None else (1000 * baselines.force_mae, 1000 * baselines.energy_mae_per_atom)
         )
         report.figures.append(
-            Figure(f"{task}-training", *captions.TRAINING, plots.training_figure(logs, colours, scales))
+            Figure(
+                f"{task}-training", *captions.TRAINING, partial(plots.training_figure, logs, colours, scales)
+            )
         )
     figure = _parity_figure(task, inputs, colours)
     if figure is not None:
@@ -204,7 +215,7 @@ def _add_md_figures(
     scored = {model: scores for model, scores in stability.items() if scores}
     if scored:
         report.figures.append(
-            Figure(f"{task}-survival", *captions.SURVIVAL, plots.survival_figure(scored, colours))
+            Figure(f"{task}-survival", *captions.SURVIVAL, partial(plots.survival_figure, scored, colours))
         )
     if series:
         source = ", ".join(sorted({values.reference for values in series.values()}))
@@ -213,7 +224,7 @@ def _add_md_figures(
                 f"{task}-violation",
                 captions.VIOLATION[0],
                 captions.VIOLATION[1].format(source=source),
-                plots.violation_figure(series, colours),
+                partial(plots.violation_figure, series, colours),
             )
         )
     speed = _scatter(board, "steps_per_s", 1.0)
@@ -222,7 +233,7 @@ def _add_md_figures(
             Figure(
                 f"{task}-speed-stability",
                 *captions.SPEED_STABILITY,
-                plots.speed_stability_figure(speed, colours),
+                partial(plots.speed_stability_figure, speed, colours),
                 half=True,
             )
         )
@@ -233,7 +244,7 @@ def _add_md_figures(
             Figure(
                 f"{task}-error-stability",
                 *captions.ERROR_STABILITY,
-                plots.error_stability_figure(errors, colours, baseline),
+                partial(plots.error_stability_figure, errors, colours, baseline),
                 half=True,
             )
         )
@@ -245,6 +256,7 @@ def assemble_report(view: RunView) -> Report:
     models = list(dict.fromkeys(job.model for job in view.jobs))
     colours = plots.model_colours(models)
     tasks = [task_report(view, task, colours) for task in view.tasks()]
+    draw_figures([figure for task in tasks for figure in task.figures])
     findings: list[find.Finding] = []
     for task in tasks:
         board = task.board
