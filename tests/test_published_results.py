@@ -45,10 +45,11 @@ def test_the_readme_headline_table_is_the_published_leaderboard() -> None:
     readme = (STANDARD.parents[1] / "README.md").read_text()
     start = "<!-- headline: results/standard/report/leaderboard.csv -->\n"
     table = readme[readme.index(start) + len(start) : readme.index("<!-- end headline -->")]
-    shown = [line.split(" | ")[:3] for line in table.strip().splitlines()[2:]]
+    shown = [line.split(" | ")[:4] for line in table.strip().splitlines()[2:]]
     with (STANDARD / "report" / "leaderboard.csv").open() as handle:
-        published = sorted(csv.DictReader(handle), key=lambda row: int(row["place"]))
+        published = list(csv.DictReader(handle))
     expected = [
-        [f"| {r['place']}", r["model"], format(1000 * float(r["force_mae"]), ".3g")] for r in published
+        [f"| {row['task']}", row["place"], row["model"], f"{1000 * float(row['force_mae']):.3g}"]
+        for row in published
     ]
     assert shown == expected
