@@ -11,11 +11,11 @@ from egraffbench.report.paper.records import (
     PaperClaim,
     PaperFinding,
     Verdict,
+    better_side,
     estimate,
     not_in_run,
     point_note,
     ranked_rows,
-    separated,
 )
 from egraffbench.report.table import Leaderboard, Row
 from egraffbench.store.catalog import COLUMN_BY_KEY
@@ -72,7 +72,7 @@ def _model_change(before: Row, after: Row) -> tuple[list[FindingRow], str, bool]
         if inside is None or outside is None:
             continue
         points |= not (inside.has_interval and outside.has_interval)
-        worse = separated(outside, inside) * (1 if column.better == "lower" else -1)
+        worse = -better_side(outside, inside, column.better)
         changes.append(worse)
         change = {1: "worse", -1: "better", 0: "not resolved"}[worse]
         unit = f" ({column.unit})" if column.unit else ""

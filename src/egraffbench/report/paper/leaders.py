@@ -11,11 +11,11 @@ from egraffbench.report.paper.records import (
     PaperClaim,
     PaperFinding,
     Verdict,
+    better_side,
     estimate,
     not_in_run,
     point_note,
     ranked_rows,
-    separated,
 )
 from egraffbench.report.table import Leaderboard, Row
 from egraffbench.store.schema import TaskCard
@@ -45,7 +45,7 @@ def _column_duel(board: Leaderboard, leader: Row, other: Row) -> tuple[int, int,
             losses += theirs is not None
             continue
         points |= not (mine.has_interval and theirs.has_interval)
-        side = separated(mine, theirs) * (1 if column.better == "higher" else -1)
+        side = better_side(mine, theirs, column.better)
         wins += side > 0
         losses += side < 0
     return wins, losses, points

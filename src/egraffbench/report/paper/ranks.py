@@ -18,11 +18,11 @@ from egraffbench.report.paper.records import (
     PaperClaim,
     PaperFinding,
     Verdict,
+    better_side,
     conjunction,
     estimate,
     rank_or_last,
     ranked_rows,
-    separated,
 )
 from egraffbench.report.table import Leaderboard
 
@@ -71,10 +71,12 @@ def _separated_side(board: Leaderboard, model: str, other: str, keys: Sequence[s
     sides = set()
     for key in keys:
         column = next((c for c in board.columns if c.key == key), None)
-        mine, theirs = estimate(rows[model].cells[key]), estimate(rows[other].cells[key])
-        if column is None or mine is None or theirs is None:
+        if column is None:
             continue
-        side = separated(mine, theirs) * (1 if column.better == "higher" else -1)
+        mine, theirs = estimate(rows[model].cells[key]), estimate(rows[other].cells[key])
+        if mine is None or theirs is None:
+            continue
+        side = better_side(mine, theirs, column.better)
         if side:
             sides.add(side)
     return sides

@@ -122,6 +122,12 @@ def separated(first: Estimate, second: Estimate) -> int:
     return 0
 
 
+def better_side(first: Estimate, second: Estimate, better: str) -> int:
+    """+1 when ``first`` is better than ``second`` (``better``: "lower" or "higher" is better) with
+    separated intervals, −1 when worse, 0 when they overlap (:func:`separated`)."""
+    return separated(first, second) * (1 if better == "higher" else -1)
+
+
 def ranked_rows(board: Leaderboard) -> list[Row]:
     """The rows of the trained and pretrained models (reference potentials are not ranked)."""
     return [row for row in board.rows if not row.reference]
