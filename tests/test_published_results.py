@@ -11,8 +11,10 @@ import pytest
 
 from egraffbench.report.build import build_report
 from egraffbench.runner.publish import verify_publication
+from headless_chromium import CHROMIUM, SKIP_REASON, png_size, render
 
 STANDARD = Path(__file__).resolve().parents[1] / "results" / "standard"
+ARTIFACTS = STANDARD.parents[1] / "test-artifacts"
 RUNS = sorted(path for path in (STANDARD / "runs").glob("*") if path.is_dir())
 
 
@@ -53,3 +55,18 @@ def test_the_readme_headline_table_is_the_published_leaderboard() -> None:
         for row in published
     ]
     assert shown == expected
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
+def test_the_published_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    page = render(STANDARD / "report" / "report.html", tmp_path / "profile")
+    assert page.console == []
+    with (STANDARD / "report" / "leaderboard.csv").open() as handle:
+        tasks = {row["task"] for row in csv.DictReader(handle)}
+    assert {f"leaderboard-{task}" for task in tasks} <= page.element_ids
+    assert len(page.images) >= 7 * len(tasks)
+    assert all(width > 0 and height > 0 for _, width, height in page.images)  # every figure decoded
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "published-report.png").write_bytes(page.screenshot_png)
+    assert png_size(page.screenshot_png)[0] == 1400

@@ -1,12 +1,9 @@
 """Slow checks of the report: the report of a real small run (trained MACE and the EMT oracle) has every
-figure and shows the stored numbers, and headless Chromium renders it with no console message; a screenshot
-is kept in `test-artifacts/` for a person to look at."""
+figure and shows the stored numbers, and headless Chromium renders it with every image decoded and no console
+message; a screenshot is kept in `test-artifacts/` for a person to look at."""
 
 from __future__ import annotations
 
-import shutil
-import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.matrix import expand_jobs
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import read_task_file
+from headless_chromium import CHROMIUM, SKIP_REASON, png_size, render
 from test_report_fixtures import FIGURES, read_page
 from test_runner_fixtures import TINY_MODE, write_tiny_task
 
@@ -23,18 +21,6 @@ pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",  # root in containers
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WINDOW = (1400, 4000)
 
 
 @pytest.fixture(scope="module")
@@ -61,45 +47,23 @@ def test_report_of_a_real_run(real_run: tuple[Path, str, ReportFiles]) -> None:
     assert all(stored[key] == value for key, value in shown.items() if key in stored)
 
 
-def _chromium(arguments: list[str], profile: Path) -> subprocess.CompletedProcess:
-    command = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
-
-
-def _console_messages(page: Path, profile: Path) -> tuple[str, list[str]]:
-    """The DOM Chromium built from ``page`` and every console message it logged."""
-    result = _chromium(
-        ["--enable-logging=stderr", "--v=0", "--log-level=0", "--dump-dom", page.as_uri()], profile
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout, [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-
-
-def _png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", header[16:24])
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (Debian: apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_report_renders_in_headless_chromium(real_run: tuple[Path, str, ReportFiles], tmp_path: Path) -> None:
     broken = tmp_path / "broken.html"
-    broken.write_text("<!DOCTYPE html><html><body><script>console.error('seen')</script></body></html>")
-    _, messages = _console_messages(broken, tmp_path / "profile-control")
-    assert any("seen" in line for line in messages)  # the check does see console errors
+    broken.write_text(
+        "<!DOCTYPE html><html><body><img src='missing.png'><script>console.error('seen')</script>"
+    )
+    control = render(broken, tmp_path / "profile-control")
+    assert any("seen" in line for line in control.console)  # the check does see console errors
+    assert control.images == [("missing.png", 0, 0)]  # and images that did not decode
 
-    report = real_run[2].html
-    dom, messages = _console_messages(report, tmp_path / "profile")
-    assert messages == []
-    assert 'id="leaderboard-tiny-cuau"' in dom and dom.count("<img ") == 7
+    page = render(real_run[2].html, tmp_path / "profile")
+    assert page.console == []
+    assert "leaderboard-tiny-cuau" in page.element_ids
+    assert len(page.images) == 7 and all(width > 0 and height > 0 for _, width, height in page.images)
 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "report-screenshot.png"
-    screenshot.unlink(missing_ok=True)
-    window = f"--window-size={WINDOW[0]},{WINDOW[1]}"
-    result = _chromium(
-        [f"--screenshot={screenshot}", window, "--hide-scrollbars", report.as_uri()], tmp_path / "p2"
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert _png_size(screenshot) == WINDOW
-    assert screenshot.stat().st_size > 100_000  # a rendered page with figures, not a blank one
+    screenshot.write_bytes(page.screenshot_png)
+    width, height = png_size(page.screenshot_png)
+    assert width == 1400 and height > 2000  # the whole page: table and seven figures, not a blank viewport
