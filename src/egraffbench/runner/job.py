@@ -29,7 +29,7 @@ from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.replay import replay_plan, replay_stage, replay_values
-from egraffbench.runner.stage_cache import RESULT_FILE, StageCache
+from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER, StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
     PARITY_FILE,
@@ -64,7 +64,6 @@ from egraffbench.tasks.sources import (
 from egraffbench.tasks.systems import SystemData
 from egraffbench.training.statistics import fit_element_energies
 
-STAGE_FOLDER = "stages"
 R = TypeVar("R", TrainResult, EvaluateResult, SimulateResult, ReplayResult, ScoreResult, Baselines)
 
 
