@@ -97,6 +97,35 @@ def test_concurrent_workers_needing_the_same_stage_compute_it_once(tmp_path: Pat
     assert {result["value"] for result, _ in outcomes} == {1}
 
 
+def test_a_worker_waiting_for_another_says_so_and_reuses_its_result(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    cache = StageCache(tmp_path, warnings.append)
+    started, release = threading.Event(), threading.Event()
+
+    def first(folder: Path) -> dict:
+        started.set()
+        release.wait(10)
+        return {"value": 1}
+
+    worker = threading.Thread(target=cache.get_or_compute, args=("train", "k", {}, first))
+    worker.start()
+    started.wait(10)
+    assert warnings == []  # the first worker found the lock free
+    waiter = threading.Thread(
+        target=lambda: warnings.append(cache.get_or_compute("train", "k", {}, lambda _: {"value": 2}))
+    )
+    waiter.start()
+    for _ in range(100):
+        if warnings:
+            break
+        time.sleep(0.05)
+    assert warnings == ["stage train k is being computed by another process or worker: waiting to reuse it"]
+    release.set()
+    worker.join()
+    waiter.join()
+    assert warnings[1] == ({"value": 1}, True)
+
+
 def test_a_failed_computation_leaves_no_result(tmp_path: Path) -> None:
     cache = StageCache(tmp_path)
 

@@ -48,9 +48,14 @@ class StaleStageError(Exception):
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, on_wait: Callable[[], None]) -> Iterator[None]:
+    """Hold the lock file ``path``; ``on_wait()`` is called first if another holder makes this wait."""
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -142,7 +147,8 @@ class StageCache:
             return cached, True
         folder = self.folder(stage, key)
         folder.mkdir(parents=True, exist_ok=True)
-        with _locked(folder / LOCK_FILE):
+        waiting = f"stage {stage} {key} is being computed by another process or worker: waiting to reuse it"
+        with _locked(folder / LOCK_FILE, lambda: self.warn(waiting)):
             try:
                 cached = verified_result(folder, check)
             except StaleStageError as error:
