@@ -43,7 +43,7 @@ SURVIVAL = (
 )
 
 VIOLATION = (
-    "Energy and force violation: the frames of the table's EV and FV",
+    "Energy and force violation frame by frame (the values behind the table)",
     "EV and FV of every frame the table's EV and FV aggregate: {what} Energies are relative to the "
     "per-element energies E0 fitted on the training split, as in the table. Line = geometric mean over the "
     "replicas of all seeds at that time, band = lowest to highest replica (log scale). The legend's EV and "

@@ -128,7 +128,7 @@ def violation_figure(series: Mapping[str, ViolationSeries], colours: Mapping[str
         for model, values in series.items():
             band = np.maximum(getattr(values, field), LOG_FLOOR)
             time = scale * values.time_fs
-            shown = " ".join(
+            shown = ", ".join(
                 f"{key.upper()} {format_number(values.pooled(key), COLUMN_BY_KEY[key])}"
                 for key in ("ev", "fv")
             )
