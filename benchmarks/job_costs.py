@@ -20,8 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from egraffbench.runner.job import STAGE_FOLDER
-from egraffbench.runner.stage_cache import RESULT_FILE
+from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.schema import (
     Baselines,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SKIP_REASON = "Chromium not installed (apt-get install chromium, or scripts/install-chromium.sh; docs/report.md)"
+SKIP_REASON = "Chromium not installed (apt-get install chromium, or scripts/install-chromium.sh)"
 FLAGS = [
     "--headless",
     "--no-sandbox",  # root in containers

@@ -1,6 +1,6 @@
-"""`egraffbench publish`: a run folder's store and report series copied without checkpoints or trajectories,
-byte for byte, with a provenance record whose checksums catch a changed file; the published folder gives the
-same leaderboard as the run."""
+"""`egraffbench publish`: a run folder's store, report series and stage result records copied without
+checkpoints or trajectories, byte for byte, with a provenance record whose checksums catch a changed file;
+the published folder gives the same leaderboard as the run."""
 
 from __future__ import annotations
 
@@ -50,8 +50,10 @@ def test_publish_copies_everything_but_checkpoints_and_trajectories(
     assert _artifacts(out) == kept and kept
     for _, _, relative in kept:
         assert (out / relative).read_bytes() == (run.run_dir / relative).read_bytes()
+    records = {p.relative_to(run.run_dir).as_posix() for p in run.run_dir.glob("stages/*/*/result.json")}
+    assert {record.split("/")[1] for record in records} >= {"train", "simulate", "score"}
     published = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert published == {DATABASE_FILE, PROVENANCE_FILE, *(relative for _, _, relative in kept)}
+    assert published == {DATABASE_FILE, PROVENANCE_FILE, *records, *(relative for _, _, relative in kept)}
     assert not any(p.suffix in (".h5", ".pt") for p in out.rglob("*"))
     assert _leaderboard(out) == _leaderboard(run.run_dir)
     provenance = json.loads((out / PROVENANCE_FILE).read_text())

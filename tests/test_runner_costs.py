@@ -20,6 +20,7 @@ from egraffbench.models.presets import load_preset
 from egraffbench.models.registry import reference_potential
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.executors import InProcessExecutor
+from egraffbench.runner.publish import publish_run
 from egraffbench.runner.stages import train_stage
 from egraffbench.store.schema import SimulateResult, TrainResult
 from summation_order import torch_threads
@@ -158,3 +159,13 @@ def test_md_carries_its_clock_in_the_checkpoint_and_one_of_before_carries_none(t
     torch.save(payload, saved)
     resumed = simulate(reference_potential("emt"), rattled(2, seed=4), protocol, out)
     assert (resumed.resumed_from, resumed.resumed_wall_s) == (5, first)
+
+
+def test_a_published_run_reports_the_same_costs(
+    reference_run: ReferenceRun, tmp_path: Path, job_costs: ModuleType
+) -> None:
+    published = tmp_path / "published"
+    publish_run(reference_run.run_dir, published)
+    rows = job_costs.job_rows(published)
+    assert rows == job_costs.job_rows(reference_run.run_dir)
+    assert all(row["train"] and row["simulate"] and row["cpu"] for row in rows if row["model"] != "emt")

@@ -30,7 +30,7 @@ from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.replay import replay_plan, replay_scores, replay_stage
 from egraffbench.runner.rollout_scoring import ScoredSegment
-from egraffbench.runner.stage_cache import RESULT_FILE, StageCache
+from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER, StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
     PARITY_FILE,
@@ -65,7 +65,6 @@ from egraffbench.tasks.sources import (
 from egraffbench.tasks.systems import SystemData
 from egraffbench.training.statistics import fit_element_energies
 
-STAGE_FOLDER = "stages"
 R = TypeVar("R", TrainResult, EvaluateResult, SimulateResult, ReplayResult, ScoreResult, Baselines)
 
 

@@ -1,5 +1,6 @@
 """Publish a run folder: copy what its report and leaderboard read — the results store and every registered
-artifact except model checkpoints and MD trajectories — into a folder small enough to commit, with a
+artifact except model checkpoints and MD trajectories — and every stage's typed result record (its metrics
+and what it cost: `benchmarks/job_costs.py` reads them) into a folder small enough to commit, with a
 provenance file (commands, hosts, package versions, machine, a sha256 of every file) so that anyone can
 rebuild the report from it without retraining or re-simulating."""
 
@@ -18,6 +19,7 @@ from egraffbench import __version__
 from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_text
 from egraffbench.runner.hashing import file_checksum
+from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER
 from egraffbench.store.database import DATABASE_FILE, ResultsStore
 
 HEAVY_KINDS = ("checkpoint", "trajectory")  # what the report does not read: weights and MD frames
@@ -71,6 +73,18 @@ def _runs(store: ResultsStore) -> list[dict[str, Any]]:
     return described
 
 
+def _stage_records(store: ResultsStore, run_ids: list[str], run_dir: Path) -> set[str]:
+    """The result record of every stage any run computed or reused (relative paths; stages whose folder
+    has gone, such as a cache cleared by hand, are left out)."""
+    records = set()
+    for run_id in run_ids:
+        for row in store.stages(run_id):
+            relative = f"{STAGE_FOLDER}/{row['stage']}/{row['key']}/{RESULT_FILE}"
+            if row["status"] == "done" and row["key"] is not None and (run_dir / relative).is_file():
+                records.add(relative)
+    return records
+
+
 def publish_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Copy the publishable part of ``run_dir`` into ``out_dir`` (which must not exist, or hold an earlier
     publication, which is replaced whole) and return its provenance record."""
@@ -84,7 +98,7 @@ def publish_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
             for run in runs
             for row in store.artifacts(run["run_id"])
             if row["kind"] not in HEAVY_KINDS
-        }
+        } | _stage_records(store, [run["run_id"] for run in runs], run_dir)
     staging = out_dir.with_name(f".{out_dir.name}.publishing")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -27,6 +27,7 @@ from egraffbench.fileio import atomic_write_json
 from egraffbench.runner.hashing import file_checksum
 
 RESULT_FILE = "result.json"
+STAGE_FOLDER = "stages"  # the cache's folder inside a run folder: STAGE_FOLDER/<stage>/<key>/
 INPUTS_FILE = "inputs.json"
 LOCK_FILE = ".lock"
 CHECKSUMS = "_checksums"  # key of result.json: artifact path (relative to the folder) -> sha256
