@@ -19,15 +19,17 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.md.verlet import VelocityVerlet
 
 from egraffbench.md.protocol import MDProtocol
+from egraffbench.metrics.violation import geometric_mean
 from egraffbench.models.emt_reference import EMTForceField
 from egraffbench.models.graph import AtomicBatch
+from egraffbench.report.series import violation_series
 from egraffbench.runner.job import run_job
 from egraffbench.runner.matrix import expand_jobs
 from egraffbench.runner.replay import (
     replay_plan,
     replay_protocol,
+    replay_scores,
     replay_stage,
-    replay_values,
     start_frames,
     start_structure,
 )
@@ -38,7 +40,7 @@ from egraffbench.runner.rollout_scoring import (
     aggregate_replicas,
     fidelity_time,
 )
-from egraffbench.store.schema import ReplayResult
+from egraffbench.store.schema import ReplayResult, ScoreSeries, ViolationTrace, read_record_file
 from egraffbench.tasks import ModeOverride, load_task
 from egraffbench.tasks.sources import SystemConditions
 from egraffbench.tasks.systems import SystemData
@@ -88,7 +90,8 @@ def _nve_reference(frames: int, momenta: bool) -> list:
     return recorded
 
 
-def _scores(model, frames: list, folder: Path) -> dict:
+def _scores(model, frames: list, folder: Path) -> tuple[dict, list[ViolationTrace]]:
+    """The aggregated EV/FV scores of three replays of ``model`` and each replay's stored trace."""
     conditions = SystemConditions("cuau", 600.0, True, None, SPACING_FS, HORIZON_FS)
     systems = [SystemData(conditions, frames)]
     protocol = MDProtocol(dtype="float64", timestep_fs=0.5)  # the replay steps 2 × 0.5 fs per frame
@@ -96,8 +99,8 @@ def _scores(model, frames: list, folder: Path) -> dict:
     result = replay_stage(model, "m", systems, plan, protocol, folder)
     train = [_labelled_alloy(seed) for seed in range(4)]
     element_energies = fit_element_energies(train, [29, 79])
-    values = replay_values(folder, ReplayResult.model_validate(result), systems, element_energies)
-    return aggregate_replicas(values, 0.0, seed=0, groups=["violation"])
+    scored = replay_scores(folder, ReplayResult.model_validate(result), systems, element_energies)
+    return aggregate_replicas(scored.values, 0.0, seed=0, groups=["violation"]), scored.traces
 
 
 def _labelled_alloy(seed: int):
@@ -113,13 +116,36 @@ def test_the_exact_potential_stays_on_the_reference_and_a_perturbed_one_does_not
     momenta: bool, tmp_path: Path
 ) -> None:
     frames = _nve_reference(45, momenta)
-    exact = _scores(EMTForceField(), frames, tmp_path / "exact")
+    exact, _ = _scores(EMTForceField(), frames, tmp_path / "exact")
     assert exact["replays"] == 3 and exact["violation_reference"] == "reference-trajectory"
     assert exact["ev"]["high"] <= 1e-3 and exact["fv"]["high"] <= 1e-3
     assert exact["fidelity_time_fs"]["value"] == HORIZON_FS  # never left the reference: censored at τ
-    perturbed = _scores(ScaledEMT(), frames, tmp_path / "perturbed")
+    perturbed, _ = _scores(ScaledEMT(), frames, tmp_path / "perturbed")
     assert perturbed["fv"]["low"] > 30 * exact["fv"]["high"] and perturbed["fv"]["value"] > 0.04
     assert perturbed["ev"]["low"] > 10 * exact["ev"]["high"]
+
+
+def test_each_replay_stores_the_frames_its_scores_aggregate(tmp_path: Path) -> None:
+    frames = _nve_reference(45, momenta=False)
+    stored = {}
+    for name, model in (("exact", EMTForceField()), ("perturbed", ScaledEMT())):
+        scores, traces = _scores(model, frames, tmp_path / name)
+        assert len(traces) == 3
+        for trace in traces:
+            assert (trace.system, trace.segment) == ("cuau", "replay")
+            assert (trace.reference, trace.energies) == ("reference-trajectory", "E0-relative")
+            # every reference frame of the horizon, in time since the replay's start
+            np.testing.assert_allclose(np.array(trace.time_ps) * 1000.0, np.arange(31.0), atol=1e-9)
+        ev, fv = (np.concatenate([getattr(t, key) for t in traces]) for key in ("ev", "fv"))
+        # the shifted geometric mean of the stored frames is the stored score, to round-off
+        assert geometric_mean(ev) == pytest.approx(scores["ev"]["value"], rel=1e-9)
+        assert geometric_mean(fv) == pytest.approx(scores["fv"]["value"], rel=1e-9)
+        stored[name] = ev, fv
+    (exact_ev, exact_fv), (perturbed_ev, perturbed_fv) = stored["exact"], stored["perturbed"]
+    assert exact_fv.max() < 1e-3 and np.median(exact_ev) < 1e-3
+    # forces × 1.1: FV = 0.1 / 2.1 on the first frame, a little less as the replay leaves the reference
+    assert perturbed_fv.max() == pytest.approx(0.1 / 2.1, rel=1e-9) and perturbed_fv.min() > 0.03
+    assert np.median(perturbed_ev) > 30 * np.median(exact_ev)
 
 
 def test_central_differences_reproduce_the_verlet_velocity_and_starts_leave_room_for_the_horizon() -> None:
@@ -201,3 +227,12 @@ def test_a_job_without_oracle_scores_emt_on_replays_with_e0_relative_energies(tm
     e0 = sum(scores["element_energies"][str(z)] for z in composition)
     assert abs(e0) > 0.1  # the fit is not trivial: EV of E − E0 differs from the absolute one
     assert scores["ev"]["value"] != pytest.approx(scores["ev_absolute"]["value"], rel=0.05)
+    # the report's series: the two replays' frames (no production trace without an oracle), whose pooled
+    # EV and FV are the stored scores
+    series = read_record_file(ScoreSeries, tmp_path / "run" / record.artifacts["series"])
+    assert [(t.segment, len(t.ev)) for t in series.violations] == [("replay", 16)] * 2
+    drawn = violation_series([series])
+    assert drawn is not None and drawn.segment == "replay" and list(drawn.count) == [2] * 16
+    np.testing.assert_allclose(drawn.time_fs, np.arange(16.0), atol=1e-9)
+    assert drawn.pooled("ev") == pytest.approx(scores["ev"]["value"], rel=1e-9)
+    assert drawn.pooled("fv") == pytest.approx(scores["fv"]["value"], rel=1e-9)

@@ -140,10 +140,15 @@ def test_violation_along_the_rollout_is_exact_for_scaled_forces(stored_run: Stor
         view = read_run(store)
     stored = [read_record_file(ScoreSeries, job.artifacts["series"]) for job in view.done_jobs(TASK, "soft")]
     series = violation_series(stored)
-    assert series is not None and series.reference == "oracle"
-    assert series.time_ps[0] == 0.0 and series.time_ps[-1] == pytest.approx(0.02)
+    assert series is not None and (series.segment, series.reference) == ("production", "oracle")
+    assert series.time_fs[0] == 0.0 and series.time_fs[-1] == pytest.approx(20.0)
+    assert set(series.count) == {4}  # two replicas of each of two seeds at every frame
     np.testing.assert_allclose(series.ev, 0.2 / 1.8, rtol=1e-5)  # |1 − s| / (|s| + 1) with s = 0.8
     np.testing.assert_allclose(series.fv, 0.2 / 1.8, rtol=1e-5)
+    with ResultsStore.open_existing(stored_run.run_dir) as store:
+        rows = {(r["model"], r["name"]): r["value"] for r in store.summaries(stored_run.run_id)}
+    assert series.pooled("ev") == pytest.approx(rows[("soft", "ev")], rel=1e-12)
+    assert series.pooled("fv") == pytest.approx(rows[("soft", "fv")], rel=1e-12)
 
 
 def test_stored_parity_of_scaled_forces(stored_run: StoredRun) -> None:

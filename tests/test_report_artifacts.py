@@ -25,6 +25,7 @@ from egraffbench.metrics.structure import default_r_max, radial_distribution
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.build import build_report
 from egraffbench.report.collect import read_run
+from egraffbench.report.series import violation_series
 from egraffbench.runner import hashing
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.executors import InProcessExecutor
@@ -155,17 +156,23 @@ def test_stored_structure_and_violation_series_equal_a_recomputation(run: Refere
     model = radial_distribution(positions, np.concatenate([r.cell for r in replicas]), r_max=r_max)
     np.testing.assert_allclose(curve.model, model.values, rtol=0, atol=1e-12)
     assert (curve.reference_frames, curve.model_frames) == (len(test), len(positions))
-    # EV (absolute energies) and FV of every frame against ASE's own EMT on the recorded positions
-    assert [t.reference for t in series.violations] == ["oracle", "oracle"]
+    # EV (energies relative to the training E0) and FV of every frame against ASE's own EMT on the
+    # recorded positions
+    assert [(t.segment, t.reference) for t in series.violations] == [("production", "oracle")] * 2
+    assert {t.energies for t in series.violations} == {"E0-relative"}
+    scores = _job_results(run.run_dir, job)["scores"]
+    e0 = sum(scores["element_energies"][str(z)] for z in test[0].numbers)
+    assert abs(e0) > 1.0  # EV of E − E0 is not the absolute one
     for trace, replica in zip(series.violations, replicas, strict=True):
         energies, forces = [], []
         for frame in range(len(replica.positions)):
             atoms = test[0].copy()
             atoms.positions, atoms.calc = replica.positions[frame], EMT()
-            energies.append(atoms.get_potential_energy())
+            energies.append(atoms.get_potential_energy() - e0)
             forces.append(atoms.get_forces())
         energies, forces = np.array(energies), np.array(forces)
-        ev = np.abs(replica.energy - energies) / (np.abs(replica.energy) + np.abs(energies))
+        model = replica.energy - e0
+        ev = np.abs(model - energies) / (np.abs(model) + np.abs(energies))
         norm = np.linalg.norm
         fv = norm(replica.forces - forces, axis=(1, 2)) / (
             norm(replica.forces, axis=(1, 2)) + norm(forces, axis=(1, 2))
@@ -174,6 +181,27 @@ def test_stored_structure_and_violation_series_equal_a_recomputation(run: Refere
         assert ev.min() > 1e-4 and fv.min() > 1e-2
         np.testing.assert_allclose(trace.ev, ev, rtol=1e-6)  # EMT in torch and in ASE: round-off apart
         np.testing.assert_allclose(trace.fv, fv, rtol=1e-6)
+
+
+def _job_results(run_dir: Path, job: str) -> dict:
+    with ResultsStore.open_existing(run_dir) as store:
+        (row,) = [r for r in store.jobs(store.latest_run()) if r["job_id"] == job]
+    return row["results"]
+
+
+def test_the_violation_figure_draws_the_frames_of_the_tables_ev_and_fv(run: ReferenceRun) -> None:
+    with ResultsStore.open_existing(run.run_dir) as store:
+        view = read_run(store)
+        rows = {(r["model"], r["name"]): r["value"] for r in store.summaries(store.latest_run())}
+    for model in ("mace", "emt"):
+        jobs = view.done_jobs("tiny-cuau", model)
+        stored = [read_record_file(ScoreSeries, job.artifacts["series"]) for job in jobs]
+        drawn = violation_series(stored)
+        assert drawn is not None and (drawn.segment, drawn.reference) == ("production", "oracle")
+        assert list(drawn.count) == [2] * 21  # both replicas, every recorded frame of the 20 fs run
+        for key in ("ev", "fv"):  # the table's values: every frame of every replica pooled
+            assert drawn.pooled(key) == pytest.approx(rows[(model, key)], rel=1e-9), (model, key)
+    assert rows[("mace", "fv")] > 1e-2 and rows[("emt", "fv")] < 1e-6  # a model's error, and round-off
 
 
 def _diffusivities(
@@ -284,6 +312,25 @@ def test_a_run_folder_from_before_the_artifacts_gets_a_note(run: ReferenceRun, t
     assert not {"tiny-cuau-structure-cuau", "tiny-cuau-violation", "tiny-cuau-parity"} & page.ids
     assert "missing: trivial baselines (2 job(s) without `baselines`); parity plot" in text
     assert "training and MD stay cached" in text
+
+
+def test_series_of_score_stages_before_version_7_leave_a_note_instead_of_the_violation_figure(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    run_dir = _copy(run, tmp_path / "run")
+    for path in run_dir.rglob("series.json"):  # as score stage 6 stored them: no segment, absolute energies
+        old = json.loads(path.read_text())
+        old["schema_version"] = 1
+        for trace in old["violations"]:
+            del trace["segment"], trace["energies"]
+        path.write_text(json.dumps(old))
+        read = read_record_file(ScoreSeries, path)
+        assert {(t.segment, t.energies) for t in read.violations} == {("production", "absolute")}
+    text, page = read_page(build_report(run_dir, tmp_path / "report").html)
+    assert "tiny-cuau-violation" not in page.ids
+    assert {"tiny-cuau-structure-cuau", "tiny-cuau-survival", "tiny-cuau-parity"} <= page.ids
+    assert "EV/FV figure not drawn: the stored series of emt, mace hold the production MD" in text
+    assert "(the score stage only: training, MD and replays stay cached" in text
 
 
 def test_a_record_of_an_unknown_version_is_one_clear_line() -> None:

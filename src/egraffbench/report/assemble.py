@@ -21,6 +21,7 @@ from egraffbench.report.series import (
     StructureCurves,
     ViolationSeries,
     pooled_stability,
+    stale_violations,
     structure_curves,
     training_logs,
     violation_series,
@@ -186,6 +187,10 @@ def task_report(view: RunView, task: str, colours: dict[str, str]) -> TaskReport
     report.failure_reasons = {m: dict(s["failure_reasons"]) for m, s in stability.items() if s}
     report.figures += _structure_figures(task, structure_curves(inputs.series), colours)
     violations = {model: violation_series(series) for model, series in inputs.series.items()}
+    stale = sorted(model for model, series in inputs.series.items() if stale_violations(series))
+    if stale:
+        command = view.run.get("command") or "egraffbench run"
+        report.notes.append(captions.VIOLATION_STALE.format(models=", ".join(stale), command=command))
     _add_md_figures(report, {m: v for m, v in violations.items() if v is not None}, stability, colours)
     logs = {model: training_logs(members) for model, members in by_model.items()}
     logs = {model: seeds for model, seeds in logs.items() if seeds}
@@ -205,6 +210,19 @@ def task_report(view: RunView, task: str, colours: dict[str, str]) -> TaskReport
     return report
 
 
+def _violation_segments(series: Mapping[str, ViolationSeries]) -> str:
+    """What the violation figure draws, in words: the replays, the production MD against the oracle, or
+    both (a task with systems of each kind)."""
+    segments = {segment for values in series.values() for segment in values.segment.split(", ")}
+    if segments == {"replay"}:
+        return captions.VIOLATION_REPLAY
+    if segments == {"production"}:
+        return captions.VIOLATION_PRODUCTION
+    return captions.VIOLATION_BOTH.format(
+        replay=captions.VIOLATION_REPLAY, production=captions.VIOLATION_PRODUCTION
+    )
+
+
 def _add_md_figures(
     report: TaskReport,
     series: Mapping[str, ViolationSeries],
@@ -218,12 +236,11 @@ def _add_md_figures(
             Figure(f"{task}-survival", *captions.SURVIVAL, partial(plots.survival_figure, scored, colours))
         )
     if series:
-        source = ", ".join(sorted({values.reference for values in series.values()}))
         report.figures.append(
             Figure(
                 f"{task}-violation",
                 captions.VIOLATION[0],
-                captions.VIOLATION[1].format(source=source),
+                captions.VIOLATION[1].format(what=_violation_segments(series)),
                 partial(plots.violation_figure, series, colours),
             )
         )

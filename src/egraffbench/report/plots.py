@@ -16,6 +16,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from egraffbench.report.parity import Parity
 from egraffbench.report.series import StructureCurves, ViolationSeries
+from egraffbench.store.catalog import COLUMN_BY_KEY, format_number
 
 DPI = 100
 REFERENCE_COLOUR = "black"
@@ -115,22 +116,32 @@ def survival_figure(stability: Mapping[str, Mapping[str, Any]], colours: Mapping
 
 
 def violation_figure(series: Mapping[str, ViolationSeries], colours: Mapping[str, str]) -> bytes:
-    """EV (left) and FV (right) against simulated time: geometric mean over replicas, band = min … max."""
+    """EV (left) and FV (right) against time since the start of the replays (fs) or of the production MD
+    (ps): geometric mean over replicas, band = min … max, log scale; the legend gives each model's EV and FV
+    pooled over all frames, as the table shows them."""
     figure, axes = _figure(10, 4.0, 1, 2)
+    replays = all(values.segment == "replay" for values in series.values())
+    unit, scale = ("fs", 1.0) if replays else ("ps", 1e-3)
+    where = "replays" if replays else "production MD"
     for column, (name, field) in enumerate((("energy violation EV", "ev"), ("force violation FV", "fv"))):
         plot = axes[0, column]
         for model, values in series.items():
             band = np.maximum(getattr(values, field), LOG_FLOOR)
-            plot.plot(values.time_ps, band[:, 0], color=colours[model], lw=1.5, label=model)
-            plot.fill_between(values.time_ps, band[:, 1], band[:, 2], color=colours[model], alpha=0.15)
+            time = scale * values.time_fs
+            shown = ", ".join(
+                f"{key.upper()} {format_number(values.pooled(key), COLUMN_BY_KEY[key])}"
+                for key in ("ev", "fv")
+            )
+            plot.plot(time, band[:, 0], color=colours[model], lw=1.5, label=f"{model} ({shown})")
+            plot.fill_between(time, band[:, 1], band[:, 2], color=colours[model], alpha=0.15)
         plot.set_yscale("log")
         _tidy(
             plot,
-            "simulated time (ps)",
+            f"time since the start of each {'replay' if replays else 'replica'} ({unit})",
             f"{field.upper()} (0 = exact, 1 = worst)",
-            f"{name} along the rollout",
+            f"{name} along the {where}",
         )
-    figure.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=9, loc="outside lower center", ncols=6)
+    figure.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=9, loc="outside lower center", ncols=3)
     return _png(figure)
 
 

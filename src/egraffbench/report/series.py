@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from egraffbench.metrics.structure import StructureFunction
-from egraffbench.metrics.violation import geometric_mean
+from egraffbench.metrics.violation import VIOLATION_EPSILON, geometric_mean
 from egraffbench.report.collect import JobView
 from egraffbench.runner.rollout_scoring import stability_scores
-from egraffbench.store.schema import JobResults, ScoreSeries, StructureCurve
+from egraffbench.store.schema import E0_RELATIVE, JobResults, ScoreSeries, StructureCurve
 
 
 @dataclass
@@ -81,38 +81,55 @@ def pooled_stability(results: Sequence[JobResults]) -> dict[str, Any] | None:
 
 @dataclass
 class ViolationSeries:
-    """EV and FV along the rollout: at each time (ps), the geometric mean over the replicas that reached it
-    and the smallest and largest replica value."""
+    """EV and FV of the frames the table's EV/FV aggregate, along the replays or the production MD: at each
+    time since the start (fs), the geometric mean over the replicas (all seeds) that reached it, the smallest
+    and largest replica value, and how many replicas that is."""
 
-    time_ps: np.ndarray
+    time_fs: np.ndarray
+    count: np.ndarray  # (T,) replicas with a finite frame at that time
     ev: np.ndarray  # (T, 3): geometric mean, min, max
     fv: np.ndarray
-    reference: str  # what E_t, F_t came from: "oracle" or "reference-trajectory"
+    segment: str  # "replay", "production", or both joined by ", "
+    reference: str  # what E_t, F_t came from: "oracle", "reference-trajectory", or both
+
+    def pooled(self, field: str) -> float:
+        """The shifted geometric mean of ``field`` ("ev" or "fv") over every frame of every replica: the
+        per-time geometric means weighted by their replica counts (the table's aggregation)."""
+        means = getattr(self, field)[:, 0]
+        weights = self.count / self.count.sum()
+        return float(VIOLATION_EPSILON * np.expm1(np.sum(weights * np.log1p(means / VIOLATION_EPSILON))))
 
 
 def _band(per_time: list[list[float]]) -> np.ndarray:
     return np.array([(geometric_mean(np.array(v)), min(v), max(v)) for v in per_time])
 
 
+def stale_violations(series: Sequence[ScoreSeries]) -> bool:
+    """Whether any of one model's stored series holds EV of absolute energies (score stage before version 7):
+    not the numbers of the table."""
+    return any(trace.energies != E0_RELATIVE for entry in series for trace in entry.violations)
+
+
 def violation_series(series: Sequence[ScoreSeries]) -> ViolationSeries | None:
-    """EV/FV per recorded frame of every stored replica trace of one model (all seeds), gathered by
-    simulated time."""
+    """EV/FV per frame of every stored trace of one model (all seeds), gathered by time since the start of
+    its replay or replica; None without traces or with a stale one (:func:`stale_violations`)."""
+    traces = [trace for entry in series for trace in entry.violations]
+    if not traces or stale_violations(series):
+        return None
     by_time: dict[float, tuple[list[float], list[float]]] = {}
-    sources = set()
-    for trace in (trace for entry in series for trace in entry.violations):
-        sources.add(trace.reference)
+    for trace in traces:
         for time, ev_t, fv_t in zip(trace.time_ps, trace.ev, trace.fv, strict=True):
-            entry = by_time.setdefault(round(float(time), 9), ([], []))
+            entry = by_time.setdefault(round(1000.0 * time, 6), ([], []))
             entry[0].append(float(ev_t))
             entry[1].append(float(fv_t))
-    if not by_time:
-        return None
     times = sorted(by_time)
     return ViolationSeries(
         np.array(times),
+        np.array([len(by_time[t][0]) for t in times]),
         _band([by_time[t][0] for t in times]),
         _band([by_time[t][1] for t in times]),
-        ", ".join(sorted(sources)),
+        ", ".join(sorted({trace.segment for trace in traces})),
+        ", ".join(sorted({trace.reference for trace in traces})),
     )
 
 

@@ -25,7 +25,7 @@ STAGE_VERSIONS: dict[str, int] = {
     "evaluate": 2,
     "simulate": 2,
     "replay": 2,
-    "score": 6,
+    "score": 7,
 }
 # Packages whose version can change what a stage computes for the same inputs (numerics of torch, the
 # architectures' implementations); each is part of every stage key.

@@ -28,7 +28,8 @@ from egraffbench.runner.cost import measured
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
-from egraffbench.runner.replay import replay_plan, replay_stage, replay_values
+from egraffbench.runner.replay import replay_plan, replay_scores, replay_stage
+from egraffbench.runner.rollout_scoring import ScoredSegment
 from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER, StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
@@ -317,11 +318,11 @@ class _Job:
             ReplayResult,
         )
 
-    def _replay_values(self, element_energies: dict[int, float]) -> list:
+    def _replay_scores(self, element_energies: dict[int, float]) -> ScoredSegment | None:
         if self.replay_key is None or self.results.replay is None:
-            return []
+            return None
         folder = self.cache.folder("replay", self.replay_key)
-        return replay_values(folder, self.results.replay, self.test_systems, element_energies)
+        return replay_scores(folder, self.results.replay, self.test_systems, element_energies)
 
     def score(self) -> None:
         protocol = self.spec.settings.protocol
@@ -350,7 +351,7 @@ class _Job:
                 groups,
                 element_energies,
                 folder,
-                self._replay_values(element_energies),
+                self._replay_scores(element_energies),
                 horizon_fs,
             )
 

@@ -29,8 +29,10 @@ from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.base import ForceField
 from egraffbench.runner.cost import CARRIED
 from egraffbench.runner.rollout_scoring import (
+    ScoredSegment,
     composition_energy,
     fidelity_time,
+    violation_trace,
     violation_values,
 )
 from egraffbench.runner.stages import read_rollout, trajectory_reference
@@ -173,13 +175,14 @@ def replay_stage(
     return {"systems": results, CARRIED: carried}
 
 
-def replay_values(
+def replay_scores(
     folder: Path, result: ReplayResult, systems: Sequence[SystemData], element_energies: dict[int, float]
-) -> list[ReplicaValues]:
+) -> ScoredSegment:
     """EV, FV (energies relative to E0), errors and fidelity time of every replay of ``result`` (the replay
-    stage's, files under ``folder``) against the reference frames at the same time."""
+    stage's, files under ``folder``) against the reference frames at the same time, and each replay's EV/FV
+    per frame (the report's figure)."""
     by_name = {system.conditions.name: system for system in systems}
-    values = []
+    scored = ScoredSegment()
     for name, entry in result.systems.items():
         system = by_name[name]
         for index, start in enumerate(entry.replicas):
@@ -194,11 +197,13 @@ def replay_values(
             compared = trajectory_reference(
                 rollout, system.frames, start.frame, system.conditions.frame_spacing_fs
             )
-            found = violation_values(*compared, composition_energy(rollout.numbers, element_energies))
-            if found:
-                for key, item in found.items():
+            offset = composition_energy(rollout.numbers, element_energies)
+            trace = violation_trace(*compared, offset, name, "reference-trajectory", "replay")
+            if trace is not None:  # some frame with finite energy and forces
+                for key, item in violation_values(*compared, offset).items():
                     setattr(value, key, item)
                 value.violation_reference = "reference-trajectory"
                 value.fidelity_time_fs = fidelity_time(*compared, entry.horizon_fs)
-            values.append(value)
-    return values
+                scored.traces.append(trace)
+            scored.values.append(value)
+    return scored

@@ -5,7 +5,7 @@ with bootstrap confidence intervals over replicas."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from egraffbench.metrics.survival import (
 from egraffbench.metrics.uncertainty import bootstrap_ci
 from egraffbench.metrics.violation import VIOLATION_EPSILON, energy_violation, force_violation
 from egraffbench.runner.dynamics_scoring import dynamics_scores
-from egraffbench.store.schema import ReplicaValues, StructureCurve, ViolationTrace
+from egraffbench.store.schema import E0_RELATIVE, ReplicaValues, StructureCurve, ViolationTrace
 
 BOOTSTRAP_RESAMPLES = 2000
 NOT_APPLICABLE = "no oracle, and the test frames are not a contiguous trajectory of known spacing"
@@ -51,6 +51,15 @@ class ReferenceEnergies:
 
     energies: np.ndarray
     forces: np.ndarray
+
+
+@dataclass
+class ScoredSegment:
+    """What a set of rollouts (e.g. reference mode's replays) adds to the score stage: each one's values and
+    the EV/FV traces the report draws."""
+
+    values: list[ReplicaValues] = field(default_factory=list)
+    traces: list[ViolationTrace] = field(default_factory=list)
 
 
 def evenly(count: int, limit: int) -> np.ndarray:
@@ -166,18 +175,26 @@ def violation_values(rollout: Rollout, reference: ReferenceEnergies, energy_offs
 
 
 def violation_trace(
-    rollout: Rollout, reference: ReferenceEnergies, energy_offset: float, system: str, source: str
+    rollout: Rollout,
+    reference: ReferenceEnergies,
+    energy_offset: float,
+    system: str,
+    source: str,
+    segment: str,
 ) -> ViolationTrace | None:
-    """EV of absolute energies (the paper's) and FV of one production replica at each of its finite frames,
-    for the report's figure; None if it has none."""
+    """EV (energies relative to ``energy_offset``, as :func:`violation_values`) and FV of one replica or
+    replay at each frame :func:`violation_values` aggregates (MD time: since its start), for the report's
+    figure; None if it has none."""
     found = frame_violations(rollout, reference, energy_offset)
     if found is None:
         return None
     return ViolationTrace(
         system=system,
+        segment=segment,
         reference=source,
+        energies=E0_RELATIVE,
         time_ps=(rollout.times_fs[found.finite] / 1000.0).tolist(),
-        ev=found.ev_absolute.tolist(),
+        ev=found.ev.tolist(),
         fv=found.fv.tolist(),
     )
 

@@ -33,6 +33,7 @@ from egraffbench.runner.dynamics_scoring import replica_dynamics, system_referen
 from egraffbench.runner.rollout_scoring import (
     ReferenceEnergies,
     Rollout,
+    ScoredSegment,
     aggregate_replicas,
     composition_energy,
     evenly,
@@ -299,7 +300,7 @@ def replica_values(
     """Per-replica values of a finished simulation; ``replicas`` is the simulate stage's replica list. EV/FV
     here only against an oracle (reference-mode systems are scored on replays, `runner.replay`); EV on
     energies relative to ``element_energies`` (E0 of the training split). With them, what the report draws:
-    structure curves per system, EV/FV per replica and frame, diffusivities."""
+    structure curves per system, EV/FV per frame of the replicas scored against an oracle, diffusivities."""
     by_name = {system.conditions.name: system for system in systems}
     rollouts = [read_rollout(trajectory, index) for index in range(len(replicas))]
     ensemble = read_protocol(trajectory)["ensemble"]
@@ -337,40 +338,34 @@ def replica_values(
             series.diffusion.append(_diffusivities(diffusion, [rollouts[i] for i in members]))
             for i, found in zip(members, series.diffusion[-1].replicas, strict=True):
                 values[i].diffusivity_error = None if found is None else abs(found - diffusion.reference)
-        for i in members:
-            offset = composition_energy(rollouts[i].numbers, element_energies)
-            compared = _compared(rollouts[i], system, replicas[i].frame, oracles)
-            if compared is None:
-                continue
-            rollout, reference_energies, source = compared
-            trace = violation_trace(rollout, reference_energies, offset, name, source)
-            if trace is not None:
-                series.violations.append(trace)
-            if "violation" in groups and source == "oracle":
-                found = violation_values(rollout, reference_energies, offset)
-                for key, value in found.items():
-                    setattr(values[i], key, value)
-                if found:
-                    values[i].violation_reference = source
+        if "violation" in groups and conditions.oracle:
+            for i in members:
+                _score_on_oracle(values[i], rollouts[i], system, element_energies, oracles, series)
     return values, series
 
 
-def _compared(
-    rollout: Rollout, system: SystemData, start: int, oracles: dict[str, ForceField]
-) -> tuple[Rollout, ReferenceEnergies, str] | None:
-    """A production rollout with the reference energies and forces of its frames: the oracle's on every
-    frame, else the reference trajectory's at the same simulated time (the frames it covers); None if
-    neither exists."""
-    conditions = system.conditions
-    if conditions.oracle:
-        if conditions.oracle not in oracles:
-            oracles[conditions.oracle] = reference_potential(conditions.oracle)
-        return rollout, oracle_reference(oracles[conditions.oracle], rollout), "oracle"
-    if conditions.frame_spacing_fs:
-        trimmed = trajectory_reference(rollout, system.frames, start, conditions.frame_spacing_fs)
-        if trimmed is not None:
-            return *trimmed, "reference-trajectory"
-    return None
+def _score_on_oracle(
+    value: ReplicaValues,
+    rollout: Rollout,
+    system: SystemData,
+    element_energies: dict[int, float],
+    oracles: dict[str, ForceField],
+    series: ScoreSeries,
+) -> None:
+    """EV/FV of a production replica against its system's oracle on every simulated frame (reference (a) of
+    docs/metrics.md, energies relative to E0) into ``value``, and its per-frame trace into ``series``."""
+    name = system.conditions.oracle
+    if name not in oracles:
+        oracles[name] = reference_potential(name)
+    reference = oracle_reference(oracles[name], rollout)
+    offset = composition_energy(rollout.numbers, element_energies)
+    trace = violation_trace(rollout, reference, offset, system.conditions.name, "oracle", "production")
+    if trace is None:  # no frame with finite energy and forces
+        return
+    for key, item in violation_values(rollout, reference, offset).items():
+        setattr(value, key, item)
+    value.violation_reference = "oracle"
+    series.violations.append(trace)
 
 
 def _diffusivities(reference: DiffusionReference, rollouts: Sequence[Rollout]) -> Diffusivity:
@@ -401,18 +396,20 @@ def score_stage(
     groups: Sequence[str],
     element_energies: dict[int, float],
     folder: Path,
-    replays: Sequence[ReplicaValues] = (),
+    replays: ScoredSegment | None = None,
     horizon_fs: float | None = None,
 ) -> dict[str, Any]:
     """Scores of all replicas pooled and of each test system, plus every replica's values; ``replays`` are
-    the reference-mode EV/FV replays' values (segment "replay"). Structure uses the recorded
+    the reference-mode EV/FV replays' values (segment "replay") and traces. Structure uses the recorded
     frames (``run_length_fs``); stability censors time to failure at ``horizon_fs`` (the stability horizon;
     default the run length). The report's series go to ``folder/series.json``."""
     horizon_fs = horizon_fs or run_length_fs
     production, series = replica_values(
         trajectory, md_result.replicas, systems, groups, element_energies, run_length_fs
     )
-    values = [*production, *replays]
+    replays = replays or ScoredSegment()
+    values = [*production, *replays.values]
+    series.violations += replays.traces
     atomic_write_text(folder / SERIES_FILE, series.model_dump_json())
     per_system = {
         system.conditions.name: aggregate_replicas(

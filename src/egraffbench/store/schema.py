@@ -362,12 +362,20 @@ class StructureCurve(Stored):
     model_frames: int
 
 
+E0_RELATIVE = "E0-relative"  # ViolationTrace.energies of the table's EV (energies relative to the E0)
+
+
 class ViolationTrace(Stored):
-    """EV (of absolute energies) and FV of one production replica at each compared frame (time in ps),
-    against ``reference``."""
+    """EV and FV of one replica at each compared frame (time since the replica's start, ps): the frames the
+    table's EV/FV aggregate — a replay of reference-trajectory mode (``segment`` "replay") or a production
+    replica against the oracle ("production"). ``energies`` "E0-relative": EV of energies relative to the
+    training split's E0 (the table's); "absolute": the paper's EV of absolute energies, what score stages
+    before version 7 stored for every production replica (series layout 1)."""
 
     system: str
+    segment: str  # "replay" or "production"
     reference: str  # "oracle" or "reference-trajectory"
+    energies: str  # "E0-relative" or "absolute"
     time_ps: list[float]
     ev: list[float]
     fv: list[float]
@@ -385,8 +393,18 @@ class Diffusivity(Stored):
 
 
 class ScoreSeries(Record):
-    """What the score stage stores for the report's figures beside its result."""
+    """What the score stage stores for the report's figures beside its result. Layout 1 (score stage before
+    version 7) held a trace of every production replica, with EV of absolute energies: read as such."""
 
+    SCHEMA: ClassVar[int] = 2
     structures: list[StructureCurve] = Field(default_factory=list)
     violations: list[ViolationTrace] = Field(default_factory=list)
     diffusion: list[Diffusivity] = Field(default_factory=list)
+
+    @classmethod
+    def migrate(cls, version: int, data: dict[str, Any]) -> dict[str, Any]:
+        if version == 1:
+            old = {"segment": "production", "energies": "absolute"}
+            traces = [{**t, **old} if isinstance(t, dict) else t for t in data.get("violations", [])]
+            data = {**data, "violations": traces}
+        return data
