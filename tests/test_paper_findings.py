@@ -255,7 +255,7 @@ def test_overlapping_intervals_or_no_ood_task_are_inconclusive(bpa: dict[str, Ta
 # 4 ─ NequIP preserves structure best; TorchMD-Net is fastest but less stable
 
 
-def structure_board(task: str, wf: list[float], speed: list[float], stable: list[float]) -> Leaderboard:
+def structure_board(task: str, wf: list[float], speed: list[Metric], stable: list[float]) -> Leaderboard:
     names = ("nequip", "torchmdnet", "mace")
     return board(
         task,
@@ -271,11 +271,14 @@ def structure_board(task: str, wf: list[float], speed: list[float], stable: list
     )
 
 
+SPEEDS = [(10.0, 9.0, 11.0), (50.0, 45.0, 55.0), (20.0, 18.0, 22.0)]  # steps/s over seeds
+
+
 def test_paper_ranking_reproduces_structure_speed_stability() -> None:
     boards = {
-        "t1": structure_board("t1", [1.0, 3.0, 2.0], [10.0, 50.0, 20.0], [1.0, 0.2, 0.9]),
-        "t2": structure_board("t2", [2.0, 3.0, 1.0], [10.0, 50.0, 20.0], [1.0, 0.5, 0.5]),
-        "t3": structure_board("t3", [1.0, 2.0, 3.0], [10.0, 50.0, 20.0], [0.8, 0.2, 1.0]),
+        "t1": structure_board("t1", [1.0, 3.0, 2.0], SPEEDS, [1.0, 0.2, 0.9]),
+        "t2": structure_board("t2", [2.0, 3.0, 1.0], SPEEDS, [1.0, 0.5, 0.5]),
+        "t3": structure_board("t3", [1.0, 2.0, 3.0], SPEEDS, [0.8, 0.2, 1.0]),
     }
     finding = structure_speed_stability(boards)
     assert finding.verdict == "reproduced"
@@ -312,6 +315,25 @@ def test_ranks_the_intervals_do_not_separate_are_inconclusive() -> None:
     assert finding.verdict == "inconclusive"
     metrics["mace"] |= {"wf_percent": (1.0, 0.9, 1.1), "jsd": (0.0020, 0.0019, 0.0021)}  # now separated
     finding = structure_speed_stability({"t1": board("t1", metrics)})
+    assert finding.verdict == "refuted" and "resolved by the intervals in 1 of 1 tasks" in finding.reason
+
+
+def test_md_speed_measured_once_per_model_decides_nothing() -> None:
+    """One seed: each job's steps/s is one wall-clock measurement, taken under whatever load the machine
+    had; mace measured faster than torchmdnet does not refute 'TorchMD-Net is fastest'. Over seeds with
+    separated intervals it does."""
+    wf, stable = [1.0, 3.0, 2.0], [1.0, 0.2, 0.9]
+    once = {"t1": structure_board("t1", wf, [10.0, 28.1, 28.4], stable)}
+    finding = structure_speed_stability(once)
+    assert finding.verdict == "inconclusive"
+    assert (
+        "torchmdnet speed (MD steps/s rank): inconclusive — mace has a better average rank (1.00 vs 2.00), "
+        "but resolved by the intervals in only 0 of 1 tasks" in finding.reason
+    )
+    seeds = {
+        "t1": structure_board("t1", wf, [(10.0, 9.0, 11.0), (28.1, 27.9, 28.3), (35.0, 34.0, 36.0)], stable)
+    }
+    finding = structure_speed_stability(seeds)
     assert finding.verdict == "refuted" and "resolved by the intervals in 1 of 1 tasks" in finding.reason
 
 

@@ -37,7 +37,9 @@ RULE_4 = (
     "when equal. The ranks give the direction; the intervals decide whether it counts: a reproduced or "
     "refuted part needs, in more than half of the tasks it covers, the named model's values on the part's "
     "metrics separated (non-overlapping 95 % intervals) from another model's in that direction, else it is "
-    "inconclusive. Finding: reproduced when all three parts are, refuted when one is, else inconclusive. "
+    "inconclusive. MD speed is wall-clock time, which depends on the machine and its load when each job "
+    "ran: it separates only with intervals over seeds, never as one measurement per model. Finding: "
+    "reproduced when all three parts are, refuted when one is, else inconclusive. "
     f"Needs {MIN_MODELS} ranked models and the named model."
 )
 STRUCTURE_SPEED_STABILITY = PaperClaim("structure-speed-stability", 4, CLAIM_4, RULE_4)
@@ -76,6 +78,8 @@ def _separated_side(board: Leaderboard, model: str, other: str, keys: Sequence[s
         mine, theirs = estimate(rows[model].cells[key]), estimate(rows[other].cells[key])
         if mine is None or theirs is None:
             continue
+        if not column.in_mean_rank and not (mine.has_interval and theirs.has_interval):
+            continue  # a wall-clock figure measured once: it says as much about the machine's load
         side = better_side(mine, theirs, column.better)
         if side:
             sides.add(side)
