@@ -13,6 +13,7 @@ import pytest
 
 from egraffbench.report.build import ReportFiles, build_report
 from egraffbench.runner.publish import verify_publication
+from egraffbench.tasks import load_task
 from headless_chromium import CHROMIUM, SKIP_REASON, png_size, render
 
 STANDARD = Path(__file__).resolve().parents[1] / "results" / "standard"
@@ -71,3 +72,14 @@ def test_the_published_report_renders_in_headless_chromium(tmp_path: Path) -> No
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "published-report.png").write_bytes(page.screenshot_png)
     assert png_size(page.screenshot_png)[0] == 1400
+
+
+def test_each_task_of_the_markdown_report_says_what_it_is() -> None:
+    """Offline variants must be labelled as such wherever their numbers appear: report.md gives each task's
+    kind and description (an offline variant's says so) under its heading, as report.html does."""
+    markdown = (STANDARD / "report" / "report.md").read_text()
+    with (STANDARD / "report" / "leaderboard.csv").open() as handle:
+        tasks = {row["task"] for row in csv.DictReader(handle)}
+    for name in tasks:
+        spec = load_task(name)
+        assert f"## {name}\n\n*{spec.kind}.* {spec.description}\n" in markdown

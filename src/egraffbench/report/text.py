@@ -61,7 +61,10 @@ def report_markdown(report: Report) -> str:
         "best; errors also as a multiple of the trivial baseline (zero forces; per-element mean energy)."
     )
     for task in report.tasks:
-        parts += ["", f"## {task.name}", "", leaderboard_markdown(task.board)]
+        parts += ["", f"## {task.name}", ""]
+        if task.spec is not None:
+            parts += [f"*{task.spec.kind}.* {task.spec.description}", ""]
+        parts.append(leaderboard_markdown(task.board))
         parts += [f"- {note}" for note in task.notes]
     parts += ["", "## Findings", ""]
     parts += [f"- **{finding.topic}.** {finding.text}" for finding in report.findings]
