@@ -470,6 +470,12 @@ ROWS = [
         "empty",
     ),
     row("run-out-is-a-file", lambda w, f, s: ["run", "--models", "emt", "--out", _file(f, "o", "x")], "o"),
+    # usage errors (click's): one line too, no usage box
+    row("usage-not-a-choice", lambda w, f, s: ["run", "--mode", "fast"], "'fast' is not one of 'dev'"),
+    row("usage-not-an-integer", lambda w, f, s: ["run", "--seeds", "two"], "Invalid value for '--seeds'"),
+    row("usage-unknown-option", lambda w, f, s: ["run", "--model", "emt"], "No such option: --model"),
+    row("usage-unknown-command", lambda w, f, s: ["rnu"], "Did you mean 'run'?"),
+    row("usage-missing-argument", lambda w, f, s: ["evaluate"], "see `egraffbench evaluate --help`"),
     row(
         "run-task-binary",
         lambda w, f, s: ["run", _file(f, "t.yaml", b"\x00\xff\xfe"), "--out", f / "o"],

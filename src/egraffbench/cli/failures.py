@@ -15,7 +15,7 @@ from egraffbench.errors import EgraffbenchError
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return "; ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
@@ -29,7 +29,7 @@ def _os_error(error: OSError) -> str:
     if error.filename and error.strerror:
         target = f" -> {error.filename2}" if error.filename2 else ""
         return f"{error.filename}{target}: {error.strerror}"
-    return _one_line(str(error)) or type(error).__name__
+    return one_line(str(error)) or type(error).__name__
 
 
 def _validation_error(error: ValidationError) -> str:
@@ -42,13 +42,13 @@ def _validation_error(error: ValidationError) -> str:
 def expected_failure(error: BaseException) -> str | None:
     """The one-line message of an expected failure; None for an exception that means a bug."""
     if isinstance(error, EgraffbenchError):
-        return _one_line(str(error))
+        return one_line(str(error))
     if isinstance(error, OSError):
         return _os_error(error)
     if isinstance(error, sqlite3.Error):
-        return f"results database: {_one_line(str(error))} (is the file a results.sqlite of egraffbench?)"
+        return f"results database: {one_line(str(error))} (is the file a results.sqlite of egraffbench?)"
     if isinstance(error, ValidationError):
         return _validation_error(error)
     if isinstance(error, pickle.UnpicklingError | UnicodeDecodeError):
-        return f"a file is corrupt or not of the expected kind ({_one_line(str(error))})"
+        return f"a file is corrupt or not of the expected kind ({one_line(str(error))})"
     return None

@@ -9,13 +9,13 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from egraffbench import __version__
-from egraffbench.cli.failures import expected_failure
+from egraffbench.cli.failures import expected_failure, one_line
 
 # name → (module, attribute: a command function or a typer app, one-line summary for the command list)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -114,15 +114,28 @@ def _main(
     """Benchmark machine-learned interatomic force fields through molecular dynamics."""
 
 
+def _fail(message: str, code: int) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    sys.exit(code)
+
+
 def app(argv: Sequence[str] | None = None) -> None:
     """Run the CLI (``argv``, default the command line); an expected failure (bad input, a corrupt or
-    unreadable file, a full disk) becomes one `error:` line on stderr and exit code 2, a bug keeps its
-    traceback."""
+    unreadable file, a full disk) and a usage error (an unknown option, a value not among the choices)
+    become one `error:` line on stderr and exit code 2, a bug keeps its traceback."""
     try:
-        cli(args=None if argv is None else list(argv), prog_name="egraffbench")
+        code = cli(args=None if argv is None else list(argv), prog_name="egraffbench", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    except typer.TyperException as error:  # click's usage errors (typer vendors click: its public base)
+        context = getattr(error, "ctx", None)
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        _fail(one_line(error.format_message()) + hint, error.exit_code)
     except Exception as error:
         message = expected_failure(error)
         if message is None:
             raise
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        _fail(message, 2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
