@@ -201,12 +201,14 @@ def test_sigterm_stores_the_run_as_interrupted(tmp_path: Path) -> None:
     out = tmp_path / "run"
     command = [sys.executable, "-c", "from egraffbench.cli.main import app; app()", "run", str(task_file)]
     command += ["--models", "emt", "--steps", "100000", "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not _emt_checkpoint(out) and time.monotonic() < deadline:  # in MD, far from done
-        assert process.poll() is None, "the run ended before it could be stopped"
-        time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 300
+        while not _emt_checkpoint(out) and time.monotonic() < deadline:  # in MD, far from done
+            assert process.poll() is None, "the run ended before it could be stopped"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=120)  # a hung stop prints its stacks and exits 1 after 60 s
+    assert code == 128 + signal.SIGTERM, (tmp_path / "stderr.txt").read_text()[-8000:]
     with ResultsStore.open_existing(out) as store:
         assert [run["status"] for run in store.runs()] == ["interrupted"]

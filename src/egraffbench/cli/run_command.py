@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shlex
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +15,7 @@ from rich.progress import Progress, TaskID
 from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.options import choices
 from egraffbench.cli.progress import PlainProgress, progress_display
+from egraffbench.cli.stop_request import StopRequest
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.report.build import build_report
 from egraffbench.report.leaderboard import print_leaderboard, summary_rows, write_results
@@ -35,10 +34,11 @@ DEFAULT_MODELS = ["mace", "emt"]  # for the default task; any other task default
 
 
 class _ProgressObserver(RunObserver):
-    """Rich progress: one line per job (stage, training epoch, MD speed) in process, a job counter on Dask."""
+    """Rich progress: one line per job (stage, training epoch, MD speed) in process, a job counter on Dask;
+    each callback first raises a pending stop request."""
 
-    def __init__(self, progress: Progress | PlainProgress, jobs: int) -> None:
-        self.progress = progress
+    def __init__(self, progress: Progress | PlainProgress, jobs: int, stop: StopRequest) -> None:
+        self.progress, self.stop = progress, stop
         self.overall = progress.add_task("jobs", total=jobs, status="")
         self.lines: dict[str, TaskID] = {}
 
@@ -47,13 +47,16 @@ class _ProgressObserver(RunObserver):
         self.lines[job.job_id] = line
 
         def on_stage(stage: str, status: str) -> None:
+            self.stop.check()
             self.progress.update(line, status=f"{stage}: {status}")
 
         def on_epoch(record: dict) -> None:
+            self.stop.check()
             mae = 1000 * record["val_force_mae"]
             self.progress.update(line, status=f"train epoch {record['epoch']}: val F MAE {mae:.1f} meV/Å")
 
         def on_md(state: SimulationProgress) -> None:
+            self.stop.check()
             self.progress.update(
                 line,
                 total=state.steps,
@@ -91,21 +94,6 @@ def _report(result: RunResult, console: Console) -> None:
     for record in result.records:
         if record.status == "failed":
             console.print(f"[red]failed[/red] {record.job_id}: {record.error}")
-
-
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM (a batch system's wall-time limit, `kill`) exits like Ctrl-C does: the run is stored as
-    `interrupted` and the exit code is 128 + 15."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run(
@@ -171,11 +159,11 @@ def run(
     parallel = any(option is not None for option in (workers, scheduler, slurm_jobs))
     executor_context = dask_executor(workers, scheduler, slurm_jobs) if parallel else nullcontext(None)
     with (
-        _sigterm_as_exit(),
+        StopRequest().handling_sigterm() as stop,
         progress_display(console) as progress,
         executor_context as executor,
     ):
-        observer = _ProgressObserver(progress, len(jobs))
+        observer = _ProgressObserver(progress, len(jobs), stop)
         command = shlex.join(["egraffbench", *sys.argv[1:]])
         try:
             result = run_benchmark(jobs, out, executor or InProcessExecutor(), observer, command)
