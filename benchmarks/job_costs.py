@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER
+from egraffbench.runner.stage_cache import stage_result_path
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.schema import (
     Baselines,
@@ -68,7 +68,7 @@ def _computed_rows(store: ResultsStore) -> dict[tuple[str, str], tuple[str, floa
 
 def _stage_cost(run_dir: Path, stage: str, key: str, recorded: float | None) -> dict[str, Any]:
     """Seconds and cost of the stage stored under ``key`` (``recorded``: the runner's seconds for it)."""
-    path = run_dir / STAGE_FOLDER / stage / key / RESULT_FILE
+    path = run_dir / stage_result_path(stage, key)
     result = read_record_file(RECORDS[stage], path) if path.is_file() else None
     cost: StageCost | None = getattr(result, "cost", None)
     if cost is not None:

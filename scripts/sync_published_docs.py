@@ -14,25 +14,17 @@ differs from what the committed results give (tests/test_published_results.py ru
 from __future__ import annotations
 
 import csv
-import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDARD = ROOT / "results" / "standard"
 LEADERBOARD = STANDARD / "report" / "leaderboard.csv"
+sys.path.insert(0, str(ROOT / "benchmarks"))  # benchmarks/job_costs.py, a script beside this one
 
-
-def _job_costs() -> ModuleType:
-    """benchmarks/job_costs.py (a script, not a package module)."""
-    spec = importlib.util.spec_from_file_location("job_costs", ROOT / "benchmarks" / "job_costs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import job_costs  # noqa: E402
 
 
 def _number(value: str, scale: float = 1.0, digits: str = ".3g") -> str:
@@ -75,7 +67,6 @@ def headline_table(leaderboard: Path = LEADERBOARD) -> str:
 def cost_tables(runs: list[Path] | None = None) -> str:
     """`benchmarks/job_costs.py` over the published run folders."""
     runs = runs if runs is not None else sorted(p for p in (STANDARD / "runs").glob("*") if p.is_dir())
-    job_costs = _job_costs()
     return job_costs.markdown([row for run in runs for row in job_costs.job_rows(run)]) + "\n"
 
 

@@ -42,6 +42,11 @@ class RenderedPage:
     images: list[tuple[str, int, int]]  # (src, natural width, natural height); 0 × 0 = did not decode
     screenshot_png: bytes
 
+    @property
+    def broken_images(self) -> list[str]:
+        """The src of every image that did not decode."""
+        return [src for src, width, height in self.images if width == 0 or height == 0]
+
 
 class _Pipe:
     """One DevTools connection: numbered requests, events kept until read."""

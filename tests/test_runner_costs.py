@@ -4,7 +4,6 @@ them; `benchmarks/job_costs.py` counts each stage once, and reads results writte
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -23,6 +22,7 @@ from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.runner.publish import publish_run
 from egraffbench.runner.stages import train_stage
 from egraffbench.store.schema import SimulateResult, TrainResult
+from repository_scripts import load_script
 from summation_order import torch_threads
 from test_runner_fixtures import ReferenceRun, rattled, shared_reference_run, tiny_jobs
 from test_runner_resume import KillAt, Killed
@@ -37,12 +37,7 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
 
 @pytest.fixture(scope="module")
 def job_costs() -> ModuleType:
-    path = Path(__file__).parents[1] / "benchmarks" / "job_costs.py"
-    spec = importlib.util.spec_from_file_location("job_costs", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/job_costs.py")
 
 
 def test_interrupted_training_and_md_cost_every_attempt_and_a_cached_rerun_reads_the_same(

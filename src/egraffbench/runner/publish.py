@@ -19,7 +19,7 @@ from egraffbench import __version__
 from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_text
 from egraffbench.runner.hashing import file_checksum
-from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER
+from egraffbench.runner.stage_cache import stage_result_path
 from egraffbench.store.database import DATABASE_FILE, ResultsStore
 
 HEAVY_KINDS = ("checkpoint", "trajectory")  # what the report does not read: weights and MD frames
@@ -79,8 +79,10 @@ def _stage_records(store: ResultsStore, run_ids: list[str], run_dir: Path) -> se
     records = set()
     for run_id in run_ids:
         for row in store.stages(run_id):
-            relative = f"{STAGE_FOLDER}/{row['stage']}/{row['key']}/{RESULT_FILE}"
-            if row["status"] == "done" and row["key"] is not None and (run_dir / relative).is_file():
+            if row["status"] != "done" or row["key"] is None:
+                continue
+            relative = stage_result_path(row["stage"], row["key"])
+            if (run_dir / relative).is_file():
                 records.add(relative)
     return records
 

@@ -109,6 +109,11 @@ def _empty(folder: Path) -> None:
             entry.unlink()
 
 
+def stage_result_path(stage: str, key: str) -> str:
+    """Where the result record of (stage, key) lives, relative to a run folder (POSIX separators)."""
+    return f"{STAGE_FOLDER}/{stage}/{key}/{RESULT_FILE}"
+
+
 class StageCache:
     """Stage outputs under ``root``, one folder per (stage, key); ``warn`` receives one line per discarded
     stage (default: stderr)."""
