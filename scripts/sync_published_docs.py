@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from egraffbench.store.catalog import COLUMN_BY_KEY, Column, format_interval, format_number
+
 ROOT = Path(__file__).resolve().parents[1]
 STANDARD = ROOT / "results" / "standard"
 LEADERBOARD = STANDARD / "report" / "leaderboard.csv"
@@ -26,40 +28,42 @@ sys.path.insert(0, str(ROOT / "benchmarks"))  # benchmarks/job_costs.py, a scrip
 
 import job_costs  # noqa: E402
 
+HEADLINE_COLUMNS = (
+    "force_mae",
+    "energy_mae_per_atom",
+    "wf_percent",
+    "ev",
+    "fv",
+    "stable_fraction",
+    "steps_per_s",
+)
 
-def _number(value: str, scale: float = 1.0, digits: str = ".3g") -> str:
-    return format(float(value) * scale, digits) if value else "–"
+
+def _float(text: str | None) -> float | None:
+    return float(text) if text else None
 
 
-def _interval(row: dict[str, str], column: str, digits: str = ".3g") -> str:
-    if not row.get(column):
-        return "–"
-    low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
-    bounds = f" [{_number(low, 1, digits)}, {_number(high, 1, digits)}]" if low and high else ""
-    return _number(row[column], 1, digits) + bounds
+def _cell(row: dict[str, str], column: Column) -> str:
+    """The value as the report shows it, with its 95 % interval where it has one."""
+    value = _float(row.get(column.key))
+    interval = format_interval(
+        value, _float(row.get(f"{column.key}_low")), _float(row.get(f"{column.key}_high")), column
+    )
+    text = format_number(value, column)
+    return text if interval is None else f"{text} {interval}"
 
 
 def headline_table(leaderboard: Path = LEADERBOARD) -> str:
     """One row per task and model, in the leaderboard's order: errors, structure, violation, stability
-    (fraction of replicas stable to the task's horizon) and MD speed, with 95 % intervals."""
+    (fraction of replicas stable to the task's horizon) and MD speed, with 95 % intervals, formatted as the
+    report formats them."""
     with leaderboard.open() as handle:
         rows = list(csv.DictReader(handle))
-    columns = ["task", "place", "model", "F MAE meV/Å", "E MAE meV/atom", "WF %", "EV", "FV"]
-    columns += ["stable to horizon", "MD steps/s"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    columns = [COLUMN_BY_KEY[key] for key in HEADLINE_COLUMNS]
+    headers = ["task", "place", "model"] + [f"{c.header} {c.unit}".strip() for c in columns]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
-        cells = [
-            row["task"],
-            row["place"],
-            row["model"],
-            _number(row["force_mae"], 1000),
-            _number(row["energy_mae_per_atom"], 1000),
-            _interval(row, "wf_percent"),
-            _interval(row, "ev"),
-            _interval(row, "fv"),
-            _interval(row, "stable_fraction", ".2f"),
-            _number(row["steps_per_s"]),
-        ]
+        cells = [row["task"], row["place"], row["model"]] + [_cell(row, column) for column in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
