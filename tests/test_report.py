@@ -19,7 +19,7 @@ from egraffbench.errors import ConfigError
 from egraffbench.metrics.survival import median_interval, wilson_interval
 from egraffbench.report.build import ReportFiles, build_report
 from egraffbench.report.collect import read_run
-from egraffbench.report.findings import error_vs_stability, ood_degradation
+from egraffbench.report.findings import error_vs_stability, ood_degradation, pareto
 from egraffbench.report.plots import Point, pareto_front
 from egraffbench.report.series import violation_series
 from egraffbench.report.table import Leaderboard, build_leaderboard
@@ -132,6 +132,7 @@ def test_findings_are_computed_from_the_numbers(report_files: ReportFiles) -> No
     assert "soft is best on" in findings
     assert re.search(r"wild \(F MAE = 4\.00 × baseline\)", findings)
     assert "wild: 2 × temperature" in findings  # both replicas of the overheating model
+    assert "MD speed was measured once per model" in findings  # one seed: the Pareto front's speeds
     assert "| 1 | soft | 2 |" in markdown  # place, model, seeds
 
 
@@ -260,6 +261,14 @@ def _board(task: str, values: dict[str, tuple[float, float]]) -> Leaderboard:
         for model, (force, stable) in values.items()
     ]
     return build_leaderboard(task, rows, set(), {}, None)
+
+
+def test_the_pareto_finding_says_when_speeds_were_measured_once() -> None:
+    board = _board("t", {"a": (0.01, 1.0), "b": (0.02, 0.8)})
+    resolved, once = pareto(board, ["a", "b"], False), pareto(board, ["a", "b"], True)
+    assert resolved is not None and once is not None
+    assert resolved.text == "On the Pareto front (no other model is both faster and more stable): a, b."
+    assert once.text.startswith(resolved.text) and "measured once per model" in once.text
 
 
 def test_rank_correlation_of_force_error_and_stability() -> None:

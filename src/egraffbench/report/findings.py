@@ -152,13 +152,20 @@ def baseline_check(board: Leaderboard) -> Finding | None:
     )
 
 
-def pareto(board: Leaderboard, front: Sequence[str]) -> Finding | None:
-    """The models on the speed–stability Pareto front."""
+def pareto(board: Leaderboard, front: Sequence[str], speeds_measured_once: bool) -> Finding | None:
+    """The models on the speed–stability Pareto front; ``speeds_measured_once``: some model's MD speed has
+    no interval (one seed), so the front's order in speed is a single wall-clock measurement."""
     if len(_ranked(board)) < 2 or not front:
         return None
+    caveat = (
+        " MD speed was measured once per model (one seed, no interval), under whatever load the machine "
+        "had: the front describes this run, it does not resolve which model is faster."
+        if speeds_measured_once
+        else ""
+    )
     return Finding(
         f"{board.task}: speed vs stability",
-        f"On the Pareto front (no other model is both faster and more stable): {', '.join(front)}.",
+        f"On the Pareto front (no other model is both faster and more stable): {', '.join(front)}.{caveat}",
     )
 
 
