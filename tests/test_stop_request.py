@@ -14,12 +14,17 @@ _SWALLOWED = """
 import os, signal, time
 from egraffbench.cli.stop_request import StopRequest
 
-with StopRequest(grace_s={grace}).handling_sigterm() as stop:
-    try:  # library code that drops every exception, as a __del__ or a C callback does
+def steps():  # a generator left unfinished: Python closes it when it is dropped
+    try:
+        yield
+    finally:  # the signal arrives while this runs: its SystemExit is printed as unraisable and dropped
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # the handler's SystemExit interrupts this
-    except BaseException:
-        pass
+        sum(range(1000))
+
+with StopRequest(grace_s={grace}).handling_sigterm() as stop:
+    unfinished = steps()
+    next(unfinished)
+    del unfinished
     print("swallowed", flush=True)
     {after}
 """
