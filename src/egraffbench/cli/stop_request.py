@@ -4,10 +4,11 @@ as `interrupted` and the exit code is 128 + 15.
 Python runs a signal handler in the main thread between two bytecodes of whatever code runs there, and an
 exception raised while an unfinished generator is closed as it is dropped (its `finally` runs), inside a
 `__del__` or a weakref callback is printed as "Exception ignored" and dropped, so the handler's SystemExit
-alone can be lost and the run go on (CI saw a run ignore SIGTERM for 120 s). The request is therefore kept and raised again
-at the next progress callback (every MD step, training epoch and stage). A watchdog started by the first
-signal prints every thread's stack and ends the process if the orderly stop has not finished within
-``grace_s``, so a stop never hangs silently (SLURM kills 30 s after its SIGTERM by default).
+alone can be lost and the run go on (CI saw a run ignore SIGTERM for 120 s). The request is therefore kept
+and raised again at the next progress callback (every MD step, training epoch and stage). A watchdog
+started by the first signal prints every thread's stack and ends the process if the orderly stop has not
+finished within ``grace_s``, so a stop never hangs silently (SLURM kills 30 s after its SIGTERM by
+default).
 """
 
 from __future__ import annotations
