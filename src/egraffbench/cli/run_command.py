@@ -67,6 +67,7 @@ class _ProgressObserver(RunObserver):
         return JobHooks(on_stage, on_epoch, on_md, self.warning)
 
     def job_finished(self, job: JobSpec, record: JobRecord) -> None:
+        self.stop.check()  # on Dask, the only callback in this process
         if record.status == "failed":
             status = f"[red]failed[/red]: {record.error}"
         elif record.fully_cached:
