@@ -208,7 +208,7 @@ def test_sigterm_stores_the_run_as_interrupted(tmp_path: Path) -> None:
             assert process.poll() is None, "the run ended before it could be stopped"
             time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=120)  # a hung stop prints its stacks and exits 1 after 60 s
+        code = process.wait(timeout=150)  # a hung stop prints its stacks and exits 1 after 90 s
     assert code == 128 + signal.SIGTERM, (tmp_path / "stderr.txt").read_text()[-8000:]
     with ResultsStore.open_existing(out) as store:
         assert [run["status"] for run in store.runs()] == ["interrupted"]

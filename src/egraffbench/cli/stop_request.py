@@ -18,7 +18,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-STOP_GRACE_S = 60.0
+STOP_GRACE_S = 90.0  # above the results store's 60 s busy timeout, which the stop may wait through once
 
 
 class StopRequest:
