@@ -130,11 +130,6 @@ def _scatter(board: Leaderboard, x_key: str, x_scale: float) -> dict[str, plots.
     return points
 
 
-def _measured_once(point: plots.Point) -> bool:
-    """True when the point's x has no interval, or one of zero width (a single measurement)."""
-    return point.x_interval is None or point.x_interval[0] == point.x_interval[1]
-
-
 def _structure_figures(task: str, structures: Sequence[StructureCurves], colours: dict) -> list[Figure]:
     figures = []
     for curves in structures:
@@ -287,7 +282,7 @@ def assemble_report(view: RunView) -> Report:
             find.winners(board),
             find.baseline_check(board),
             find.error_vs_stability(board),
-            find.pareto(board, plots.pareto_front(speed), any(_measured_once(p) for p in speed.values())),
+            find.pareto(board, plots.pareto_front(speed)),
             find.failure_reasons(task.name, task.failure_reasons),
         ):
             if finding is not None:

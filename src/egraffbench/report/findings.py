@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
+from egraffbench.report.paper.records import estimate
 from egraffbench.report.table import Leaderboard, Row
 from egraffbench.store.catalog import COLUMN_BY_KEY, format_number
 from egraffbench.store.schema import TaskCard
@@ -152,15 +153,16 @@ def baseline_check(board: Leaderboard) -> Finding | None:
     )
 
 
-def pareto(board: Leaderboard, front: Sequence[str], speeds_measured_once: bool) -> Finding | None:
-    """The models on the speed–stability Pareto front; ``speeds_measured_once``: some model's MD speed has
-    no interval (one seed), so the front's order in speed is a single wall-clock measurement."""
+def pareto(board: Leaderboard, front: Sequence[str]) -> Finding | None:
+    """The models on the speed–stability Pareto front, saying so when some model's MD speed has no interval
+    (one seed): the front's order in speed is then a single wall-clock measurement per model."""
     if len(_ranked(board)) < 2 or not front:
         return None
+    speeds = [estimate(row.cells["steps_per_s"]) for row in _ranked(board)]
     caveat = (
         " MD speed was measured once per model (one seed, no interval), under whatever load the machine "
         "had: the front describes this run, it does not resolve which model is faster."
-        if speeds_measured_once
+        if any(speed is not None and not speed.has_interval for speed in speeds)
         else ""
     )
     return Finding(
