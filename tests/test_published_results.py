@@ -52,14 +52,18 @@ def test_the_pages_quoting_the_published_results_are_up_to_date() -> None:
     assert load_script("scripts/sync_published_docs.py").sync(check=True) == []
 
 
+def _published_tasks() -> set[str]:
+    with (STANDARD / "report" / "leaderboard.csv").open() as handle:
+        return {row["task"] for row in csv.DictReader(handle)}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 def test_the_published_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     html = STANDARD / "report" / "report.html"
     page = render(html, tmp_path / "profile")
     assert page.console == []
-    with (STANDARD / "report" / "leaderboard.csv").open() as handle:
-        tasks = {row["task"] for row in csv.DictReader(handle)}
+    tasks = _published_tasks()
     assert {f"leaderboard-{task}" for task in tasks} <= page.element_ids
     # every figure in the page was loaded: 6 per task at least (7 where EV/FV have a reference)
     assert len(page.images) == html.read_text().count("<img ") >= 6 * len(tasks)
@@ -73,8 +77,7 @@ def test_each_task_of_the_markdown_report_says_what_it_is() -> None:
     """Offline variants must be labelled as such wherever their numbers appear: report.md gives each task's
     kind and description (an offline variant's says so) under its heading, as report.html does."""
     markdown = (STANDARD / "report" / "report.md").read_text()
-    with (STANDARD / "report" / "leaderboard.csv").open() as handle:
-        tasks = {row["task"] for row in csv.DictReader(handle)}
+    tasks = _published_tasks()
     for name in tasks:
         spec = load_task(name)
         assert f"## {name}\n\n*{spec.kind}.* {spec.description}\n" in markdown
