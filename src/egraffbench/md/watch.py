@@ -17,8 +17,9 @@ from egraffbench.metrics.structure import StructureFunction, rdf_frames
 class StabilityWatch:
     """Per-replica memory the criteria need (initial structure, bonds, recent g(r)) and the batched check.
 
-    Bonds (pairs within 1.2 × the sum of covalent radii at the start) are watched for molecules; the windowed
-    g(r) drift for periodic replicas that have a reference g(r).
+    Bonds (pairs within 1.2 × the sum of covalent radii at the start) are watched for molecules, up to a
+    relabelling of their atoms (``StabilityCriteria.bond_relabelling``); the windowed g(r) drift for periodic
+    replicas that have a reference g(r).
     """
 
     def __init__(
@@ -30,6 +31,7 @@ class StabilityWatch:
         """``structures`` and ``reference_rdfs`` are keyed by replica id."""
         self.criteria = criteria
         self.initial = {r: np.array(atoms.positions, dtype=float) for r, atoms in structures.items()}
+        self.numbers = {r: np.array(atoms.numbers) for r, atoms in structures.items()}
         self.bonds = {
             r: bonded_pairs(atoms.positions, atoms.numbers) if not atoms.pbc.any() else np.zeros((0, 2), int)
             for r, atoms in structures.items()
@@ -73,6 +75,7 @@ class StabilityWatch:
             periodic=state.pbc.all(1).cpu().numpy(),
             initial_positions=np.concatenate([self.initial[r] for r in replica_ids]),
             bonds=bonds,
+            numbers=np.concatenate([self.numbers[r] for r in replica_ids]),
             rdf_mae=rdf_mae,
             criteria=self.criteria,
         )

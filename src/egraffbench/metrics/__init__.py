@@ -21,6 +21,7 @@ from egraffbench.metrics.stability import (
     check_stability,
     first_failure,
     kinetic_temperature,
+    relabelled_bonds,
     windowed_rdf_mae,
 )
 from egraffbench.metrics.structure import (
@@ -78,6 +79,7 @@ __all__ = [
     "radial_distribution",
     "rdf_frames",
     "reference_structure",
+    "relabelled_bonds",
     "running_coordination",
     "score_structure",
     "structure_kind",

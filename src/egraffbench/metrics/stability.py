@@ -8,7 +8,7 @@ A replica fails with the first reason that applies, in this order:
 - ``"temperature"``: kinetic temperature above ``temperature_factor`` × the target temperature;
 - ``"pair-distance"``: two atoms (any periodic images) closer than ``pair_floor``;
 - ``"bond-deviation"``: a bonded pair of the initial structure (molecules) is longer or shorter than
-  initially by more than ``bond_deviation``;
+  initially by more than ``bond_deviation``, and no relabelling of the atoms mends it (below);
 - ``"rdf-drift"``: the mean absolute difference between g(r) averaged over the last ``rdf_window`` frames and
   the reference g(r) exceeds ``rdf_mae_bound`` (periodic systems).
 
@@ -17,6 +17,12 @@ of two independent AIMD runs differ by about 0.05 (GeTe glass) and 0.02 (LiPS, 1
 a thermal fcc Cu crystal 1 % expanded is 0.15 away, while an ideal gas at the same density is 0.4–0.5 away
 from GeTe or LiPS and 0.86 from the Cu crystal. It flags a lost structure, not a slightly different one
 (that is what WF and JSD measure).
+
+Relabelling (``bond_relabelling``, on by default): a molecule whose bonds deviate is still intact when some
+element-preserving permutation φ of its atoms keeps every initial bond (i, j) within ``bond_deviation`` of its
+initial length as the pair (φ(i), φ(j)). The enol proton transfer of acetylacetone, which turns the molecule
+into its mirror tautomer, is such a case; a hydrogen moving between two inequivalent carbons is not. The
+verdict at a checked step is whether such a φ exists, so it does not depend on which φ a search finds first.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import networkx as nx
 import numpy as np
 from ase.data import covalent_radii
 from ase.units import fs, kB
@@ -46,6 +53,7 @@ class StabilityCriteria:
     temperature_factor: float = 5.0  # × target temperature
     pair_floor: float = 0.5  # Å
     bond_deviation: float = 0.5  # Å
+    bond_relabelling: bool = True  # a deviation mended by relabelling atoms is no failure (module docstring)
     rdf_mae_bound: float = 0.3  # mean |g_window(r) − g_ref(r)| over bins, dimensionless
     rdf_window: int = 100  # frames
 
@@ -125,6 +133,7 @@ def check_stability(
     periodic: ArrayLike = False,
     initial_positions: ArrayLike | None = None,
     bonds: ArrayLike | None = None,
+    numbers: ArrayLike | None = None,
     rdf_mae: ArrayLike | None = None,
     criteria: StabilityCriteria | None = None,
 ) -> list[str | None]:
@@ -134,7 +143,8 @@ def check_stability(
     energies: (R,) eV; temperatures (R,) K, or velocities (n_atoms, 3) Å/fs with masses (n_atoms,) amu;
     target_temperatures: (R,) or scalar K (None skips the temperature check); cells: (R, 3, 3) Å;
     periodic: (R,) or scalar bool; initial_positions: (n_atoms, 3) Å and bonds: (n_bonds, 2) global atom
-    indices, for the bond check; rdf_mae: (R,) windowed RDF MAE (:func:`windowed_rdf_mae`), NaN = not checked.
+    indices, for the bond check; numbers: (n_atoms,) atomic numbers, which enable relabelling; rdf_mae: (R,)
+    windowed RDF MAE (:func:`windowed_rdf_mae`), NaN = not checked.
     """
     criteria = criteria or StabilityCriteria()
     positions = np.asarray(positions, dtype=float)
@@ -160,15 +170,21 @@ def check_stability(
         positions, system_index, finite, cells, periodic, criteria.pair_floor
     )
     if bonds is not None and initial_positions is not None:
+        initial_positions = np.asarray(initial_positions, dtype=float)
+        bonds = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
         failed["bond-deviation"] = _bond_violations(
-            positions,
-            np.asarray(initial_positions, dtype=float),
-            np.asarray(bonds, dtype=np.int64),
-            system_index,
-            cells,
-            periodic,
-            criteria.bond_deviation,
+            positions, initial_positions, bonds, system_index, cells, periodic, criteria.bond_deviation
         )
+        if criteria.bond_relabelling and numbers is not None:
+            failed["bond-deviation"] &= ~_mended_by_relabelling(
+                failed["bond-deviation"] & finite & ~periodic,
+                positions,
+                initial_positions,
+                np.asarray(numbers),
+                bonds,
+                system_index,
+                criteria.bond_deviation,
+            )
     if rdf_mae is not None:
         with np.errstate(invalid="ignore"):
             failed["rdf-drift"] = np.asarray(rdf_mae, dtype=float).reshape(-1) > criteria.rdf_mae_bound
@@ -189,6 +205,7 @@ def first_failure(
     cell: ArrayLike | None = None,
     periodic: bool = False,
     bonds: ArrayLike | None = None,
+    numbers: ArrayLike | None = None,
     reference_rdf: StructureFunction | None = None,
     check_every: int = 1,
     criteria: StabilityCriteria | None = None,
@@ -197,7 +214,8 @@ def first_failure(
 
     positions: (n_frames, n_atoms, 3) Å; energies (n_frames,) eV; temperatures (n_frames,) K or velocities
     (n_frames, n_atoms, 3) Å/fs with masses (n_atoms,) amu; cell (3, 3) or (n_frames, 3, 3) Å;
-    bonds (n_bonds, 2) atom indices checked against frame 0; reference_rdf enables the RDF-drift check of
+    bonds (n_bonds, 2) atom indices checked against frame 0; numbers (n_atoms,) atomic numbers, which enable
+    relabelling (module docstring); reference_rdf enables the RDF-drift check of
     periodic systems (its windows use every frame, whatever ``check_every``).
     """
     criteria = criteria or StabilityCriteria()
@@ -236,6 +254,7 @@ def first_failure(
         bonds=None
         if bonds is None
         else _bonds_per_frame(np.asarray(bonds, dtype=np.int64), n_checked, n_atoms),
+        numbers=None if numbers is None else np.tile(np.asarray(numbers), n_checked),
         rdf_mae=None if rdf_mae is None else rdf_mae[checked],
         criteria=criteria,
     )
@@ -293,6 +312,72 @@ def _bond_violations(
     with np.errstate(invalid="ignore"):
         broken = np.abs(now - start) > tolerance
     return np.bincount(system_of_bond, weights=broken, minlength=n_systems) > 0
+
+
+def _mended_by_relabelling(
+    candidates: np.ndarray,
+    positions: np.ndarray,
+    initial_positions: np.ndarray,
+    numbers: np.ndarray,
+    bonds: np.ndarray,
+    system_index: np.ndarray,
+    tolerance: float,
+) -> np.ndarray:
+    """True for each candidate molecule whose deviating bonds some relabelling of its atoms mends."""
+    mended = np.zeros(candidates.size, dtype=bool)
+    system_of_bond = system_index[bonds[:, 0]]
+    for system in np.flatnonzero(candidates):
+        atoms = np.flatnonzero(system_index == system)
+        local = np.searchsorted(atoms, bonds[system_of_bond == system])
+        reference = np.linalg.norm(
+            initial_positions[atoms][local[:, 1]] - initial_positions[atoms][local[:, 0]], axis=1
+        )
+        mended[system] = (
+            relabelled_bonds(positions[atoms], numbers[atoms], local, reference, tolerance) is not None
+        )
+    return mended
+
+
+def relabelled_bonds(
+    positions: ArrayLike, numbers: ArrayLike, bonds: ArrayLike, lengths: ArrayLike, tolerance: float
+) -> np.ndarray | None:
+    """``bonds`` relabelled by an element-preserving permutation φ of the atoms under which every bond
+    (φ(i), φ(j)) is within ``tolerance`` (Å) of its reference length, or None when no such φ exists.
+
+    positions: (n_atoms, 3) Å of one molecule (not periodic); numbers: (n_atoms,); bonds: (n_bonds, 2);
+    lengths: (n_bonds,) Å. The search is networkx's VF2 subgraph monomorphism of the bond graph into the graph
+    of atom pairs at compatible distances; extra close contacts are allowed, as for the identity.
+    """
+    positions = np.asarray(positions, dtype=float)
+    numbers = np.asarray(numbers)
+    bonds = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    lengths = np.asarray(lengths, dtype=float)
+    if bonds.size == 0:
+        return bonds
+    if not np.all(np.isfinite(positions)):
+        return None
+    reach = float(lengths.max()) + tolerance
+    first, second = np.triu_indices(len(positions), k=1)
+    distances = np.linalg.norm(positions[second] - positions[first], axis=1)
+    near = distances <= reach
+    current = nx.Graph()
+    current.add_nodes_from((atom, {"z": int(z)}) for atom, z in enumerate(numbers))
+    current.add_weighted_edges_from(zip(first[near], second[near], distances[near], strict=True), "length")
+    reference = nx.Graph()
+    reference.add_nodes_from((atom, {"z": int(z)}) for atom, z in enumerate(numbers))
+    reference.add_weighted_edges_from(
+        ((int(i), int(j), float(d)) for (i, j), d in zip(bonds, lengths, strict=True)), "length"
+    )
+    matcher = nx.algorithms.isomorphism.GraphMatcher(
+        current,
+        reference,
+        node_match=lambda a, b: a["z"] == b["z"],
+        edge_match=lambda now, then: abs(now["length"] - then["length"]) <= tolerance,
+    )
+    for mapping in matcher.subgraph_monomorphisms_iter():  # current atom → reference atom
+        image = {reference_atom: atom for atom, reference_atom in mapping.items()}
+        return np.array([[image[int(i)], image[int(j)]] for i, j in bonds], dtype=np.int64)
+    return None
 
 
 def _bond_lengths(

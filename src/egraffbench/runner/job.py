@@ -28,9 +28,10 @@ from egraffbench.runner.cost import measured
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
+from egraffbench.runner.relabelling import keyed_protocol, unrelabelled_predecessor
 from egraffbench.runner.replay import replay_plan, replay_scores, replay_stage
 from egraffbench.runner.rollout_scoring import ScoredSegment
-from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER, StageCache
+from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER, Predecessor, StageCache
 from egraffbench.runner.stages import (
     MODEL_FOLDER,
     PARITY_FILE,
@@ -110,15 +111,22 @@ class _Job:
         return result
 
     def _stage(
-        self, stage: str, key: str, inputs: dict[str, Any], compute: Callable[[Path], dict], kind: type[R]
+        self,
+        stage: str,
+        key: str,
+        inputs: dict[str, Any],
+        compute: Callable[[Path], dict],
+        kind: type[R],
+        predecessor: Predecessor | None = None,
     ) -> R:
-        """A cached stage: its stored result for ``key``, else ``compute(folder)`` with its cost (a reused
-        result keeps the cost of the attempt that computed it), as a ``kind`` record."""
+        """A cached stage: its stored result for ``key`` (or the ``predecessor``'s that carries over), else
+        ``compute(folder)`` with its cost (a reused result keeps the cost of the attempt that computed it), as
+        a ``kind`` record."""
         found = self._timed(
             stage,
             key,
             lambda: self.cache.get_or_compute(
-                stage, key, inputs, partial(measured, compute), STAGE_CHECKS[stage]
+                stage, key, inputs, partial(measured, compute), STAGE_CHECKS[stage], predecessor
             ),
         )
         return read_record(kind, found, str(self.cache.folder(stage, key) / RESULT_FILE))
@@ -272,9 +280,12 @@ class _Job:
             "test": self.digests["test"],
             "temperatures": self._temperatures(),
             "replicas": settings.replicas,
-            "protocol": protocol.model_dump(mode="json", exclude={"temperature_K"}),
+            "protocol": keyed_protocol(protocol, exclude={"temperature_K"}),
         }
         self.simulate_key = stage_key("simulate", inputs)
+        predecessor = unrelabelled_predecessor(
+            "simulate", inputs, lambda folder, _: [folder / TRAJECTORY_FILE]
+        )
         self.results.md = self._stage(
             "simulate",
             self.simulate_key,
@@ -289,6 +300,7 @@ class _Job:
                 self.hooks.on_md,
             ),
             SimulateResult,
+            predecessor,
         )
         self.trajectory = self.cache.folder("simulate", self.simulate_key) / TRAJECTORY_FILE
         self.artifacts["trajectory"] = self._relative(self.trajectory)
@@ -305,9 +317,12 @@ class _Job:
             "model": self.model_id,
             "test": self.digests["test"],
             "plan": plan,
-            "protocol": protocol.model_dump(mode="json", exclude={"temperature_K", "steps", "seed"}),
+            "protocol": keyed_protocol(protocol, exclude={"temperature_K", "steps", "seed"}),
         }
         self.replay_key = stage_key("replay", inputs)
+        predecessor = unrelabelled_predecessor(
+            "replay", inputs, lambda folder, result: [folder / s["file"] for s in result["systems"].values()]
+        )
         self.results.replay = self._stage(
             "replay",
             self.replay_key,
@@ -316,6 +331,7 @@ class _Job:
                 self.model, self.spec.model.name, self.test_systems, plan, protocol, folder, self.hooks.on_md
             ),
             ReplayResult,
+            predecessor,
         )
 
     def _replay_scores(self, element_energies: dict[int, float]) -> ScoredSegment | None:

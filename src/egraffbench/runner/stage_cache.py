@@ -6,6 +6,11 @@ result must parse and hold the stage's fields, every artifact must match its che
 structural check (e.g. the trajectory opens and has the frames the result says) must pass; otherwise the
 folder is emptied, a one-line warning names it, and the stage is computed again.
 
+A stage may name a predecessor: the key of a result that is provably also this key's (e.g. the same MD made
+before a setting existed that could not have acted on it). When this key has no finished result and the
+predecessor's passes verification and its ``carries_over`` test, its artifacts are hard-linked (copied across
+file systems) into this key's folder and its result stored here with ``adopted_from`` naming it.
+
 A file lock per key folder lets concurrent workers that need the same stage (e.g. two tasks sharing a
 training set) compute it once: the second waits, then reuses the first's result.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +47,14 @@ class StageCheck:
 
     fields: Sequence[str] = ()
     artifacts: Callable[[Path, dict[str, Any]], None] | None = None
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """A key whose finished result is also the result sought when ``carries_over(folder, result)`` says so."""
+
+    key: str
+    carries_over: Callable[[Path, dict[str, Any]], bool]
 
 
 class StaleStageError(Exception):
@@ -109,6 +123,14 @@ def _empty(folder: Path) -> None:
             entry.unlink()
 
 
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not supported
+        shutil.copy2(source, target)
+
+
 def stage_result_path(stage: str, key: str) -> str:
     """Where the result record of (stage, key) lives, relative to a run folder (POSIX separators)."""
     return f"{STAGE_FOLDER}/{stage}/{key}/{RESULT_FILE}"
@@ -140,9 +162,11 @@ class StageCache:
         inputs: dict[str, Any],
         compute: Callable[[Path], dict[str, Any]],
         check: StageCheck | None = None,
+        predecessor: Predecessor | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """The result of (stage, key) and whether it was reused; ``compute(folder)`` runs if it is missing or
-        fails verification (the folder is emptied first, with a warning).
+        """The result of (stage, key) and whether it was reused (or adopted from ``predecessor``);
+        ``compute(folder)`` runs if it is missing or fails verification (the folder is emptied first, with a
+        warning).
 
         ``compute`` may find partial outputs of an interrupted earlier attempt in its folder and resume them.
         """
@@ -162,8 +186,28 @@ class StageCache:
             else:
                 if cached is not None:
                     return cached, True
+            if predecessor is not None and self._adopt(stage, folder, inputs, predecessor, check):
+                return verified_result(folder, check) or {}, True
             atomic_write_json(folder / INPUTS_FILE, inputs)
             result = compute(folder)
             checksums = {str(p.relative_to(folder)): file_checksum(p) for p in _artifacts(folder)}
             atomic_write_json(folder / RESULT_FILE, {**result, CHECKSUMS: checksums})
         return verified_result(folder, check) or {}, False
+
+    def _adopt(
+        self, stage: str, folder: Path, inputs: dict[str, Any], predecessor: Predecessor, check: StageCheck
+    ) -> bool:
+        """Store the predecessor's result in ``folder`` if it is finished, verified and carries over."""
+        source = self.folder(stage, predecessor.key)
+        found = self.result(stage, predecessor.key, check)
+        if found is None or not predecessor.carries_over(source, found):
+            return False
+        _empty(folder)  # partial outputs of an interrupted computation
+        for artifact in _artifacts(source):
+            _link_or_copy(artifact, folder / artifact.relative_to(source))
+        atomic_write_json(folder / INPUTS_FILE, inputs)
+        checksums = {str(p.relative_to(folder)): file_checksum(p) for p in _artifacts(folder)}
+        atomic_write_json(
+            folder / RESULT_FILE, {**found, "adopted_from": predecessor.key, CHECKSUMS: checksums}
+        )
+        return True

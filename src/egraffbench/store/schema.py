@@ -161,6 +161,7 @@ class SimulateResult(Record):
     atoms: int
     protocol: dict[str, Any]
     cost: StageCost | None = None
+    adopted_from: str | None = None  # key of the run without bond relabelling this result carried over from
 
 
 class ReplayReplica(Stored):
@@ -186,6 +187,7 @@ class ReplayResult(Record):
 
     systems: dict[str, ReplaySystem]
     cost: StageCost | None = None
+    adopted_from: str | None = None  # as SimulateResult.adopted_from
 
 
 class Interval(Stored):

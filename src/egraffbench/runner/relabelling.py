@@ -1,0 +1,51 @@
+"""MD keyed with and without bond relabelling, and when a result made without it is also the result with it.
+
+Relabelling (``StabilityCriteria.bond_relabelling``) acts only at a checked step where a molecule's bonds
+deviate, i.e. where the check without it stops the replica with ``bond-deviation``. A run in which no replica
+stopped so never reached such a step: both settings integrate it identically, step for step. The setting is
+keyed only when it is on, so keys made before it existed (no relabelling) still name the same results, and
+those results carry over to the relabelling key when no replica failed by ``bond-deviation``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from egraffbench.md.protocol import MDProtocol
+from egraffbench.md.trajectory import read_outcomes
+from egraffbench.runner.hashing import stage_key
+from egraffbench.runner.stage_cache import Predecessor
+
+SETTING = "bond_relabelling"
+
+
+def keyed_protocol(protocol: MDProtocol, exclude: set[str]) -> dict[str, Any]:
+    """The protocol as a stage key holds it: without ``exclude``, and without relabelling when it is off."""
+    keyed = protocol.model_dump(mode="json", exclude=exclude)
+    if not protocol.stability.bond_relabelling:
+        del keyed["stability"][SETTING]
+    return keyed
+
+
+def unrelabelled_predecessor(
+    stage: str, inputs: dict[str, Any], trajectories: Callable[[Path, dict[str, Any]], list[Path]]
+) -> Predecessor | None:
+    """The same stage's key without relabelling, whose result carries over when none of its trajectories
+    (``trajectories(folder, result)``) has a replica that failed by ``bond-deviation``; None when ``inputs``
+    (with a keyed protocol) already have relabelling off."""
+    if SETTING not in inputs["protocol"]["stability"]:
+        return None
+    plain = copy.deepcopy(inputs)
+    del plain["protocol"]["stability"][SETTING]
+
+    def carries_over(folder: Path, result: dict[str, Any]) -> bool:
+        return not any(
+            outcome.failure_reason == "bond-deviation"
+            for path in trajectories(folder, result)
+            for outcome in read_outcomes(path).values()
+        )
+
+    return Predecessor(stage_key(stage, plain), carries_over)
