@@ -12,11 +12,13 @@ from ase.build import molecule
 
 from egraffbench.md import read_replica
 from egraffbench.md.trajectory import ReplicaOutcome, create_trajectory, write_outcomes
+from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.hashing import stage_key
 from egraffbench.runner.job import run_job
 from egraffbench.runner.matrix import expand_jobs
+from egraffbench.runner.publish import publish_run
 from egraffbench.runner.relabelling import unrelabelled_predecessor
-from egraffbench.runner.stage_cache import Predecessor, StageCache
+from egraffbench.runner.stage_cache import Predecessor, StageCache, stage_result_path
 from egraffbench.tasks import ModeOverride, load_task
 from test_runner_fixtures import write_tiny_task
 
@@ -37,8 +39,8 @@ def _simulate(record) -> tuple[str, str]:
 
 def test_md_without_bond_failures_carries_over_and_equals_a_fresh_run(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    plain = run_job(_emt_job(tmp_path, relabelling=False), run)
-    relabelled = run_job(_emt_job(tmp_path, relabelling=True), run)
+    (plain,) = run_benchmark([_emt_job(tmp_path, relabelling=False)], run).records
+    (relabelled,) = run_benchmark([_emt_job(tmp_path, relabelling=True)], run).records
     fresh = run_job(_emt_job(tmp_path, relabelling=True), tmp_path / "fresh")
     assert plain.status == relabelled.status == fresh.status == "done"
     (plain_key, _), (key, status) = _simulate(plain), _simulate(relabelled)
@@ -56,6 +58,10 @@ def test_md_without_bond_failures_carries_over_and_equals_a_fresh_run(tmp_path: 
         assert ours.outcome == theirs.outcome
     scores = [{k: v for k, v in r.results["scores"].items() if k != "cost"} for r in (relabelled, fresh)]
     assert scores[0] == scores[1] and scores[0]["stable_fraction"]["value"] == 1.0
+    published = publish_run(
+        run, tmp_path / "published"
+    )  # the adopted record is published, computed by no run
+    assert stage_result_path("simulate", key) in published["files"]
 
 
 def _trajectory_with(folder: Path, reason: str | None) -> None:

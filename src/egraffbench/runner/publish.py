@@ -75,11 +75,12 @@ def _runs(store: ResultsStore) -> list[dict[str, Any]]:
 
 def _stage_records(store: ResultsStore, run_ids: list[str], run_dir: Path) -> set[str]:
     """The result record of every stage any run computed or reused (relative paths; stages whose folder
-    has gone, such as a cache cleared by hand, are left out)."""
+    has gone, such as a cache cleared by hand, are left out). Reused ones count: a result carried over from
+    another key (``adopted_from``) was computed by no run."""
     records = set()
     for run_id in run_ids:
         for row in store.stages(run_id):
-            if row["status"] != "done" or row["key"] is None:
+            if row["status"] not in ("done", "cached") or row["key"] is None:
                 continue
             relative = stage_result_path(row["stage"], row["key"])
             if (run_dir / relative).is_file():
