@@ -11,7 +11,9 @@ import pytest
 from ase.build import molecule
 
 from egraffbench.md import read_replica
+from egraffbench.md.protocol import MDProtocol
 from egraffbench.md.trajectory import ReplicaOutcome, create_trajectory, write_outcomes
+from egraffbench.metrics import StabilityCriteria
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.hashing import stage_key
 from egraffbench.runner.job import run_job
@@ -118,3 +120,14 @@ def test_cache_adopts_a_predecessor_only_when_it_carries_over(tmp_path: Path) ->
     ).stat().st_ino
     missing = Predecessor("never-computed", lambda folder, result: True)
     assert cache.get_or_compute("simulate", "c", {}, _write(4), predecessor=missing) == ({"value": 4}, False)
+
+
+def test_relabelling_is_keyed_and_fingerprinted_only_when_on() -> None:
+    """Off, the protocol's identity is the one it had before the setting existed (keys and MD fingerprints
+    of earlier runs stay valid); on, fingerprints hash the full protocol as before."""
+    on, off = MDProtocol(), MDProtocol(stability=StabilityCriteria(bond_relabelling=False))
+    assert "bond_relabelling" not in off.identity_json()
+    assert "bond_relabelling" not in off.identity(exclude={"seed"})["stability"]
+    assert "seed" not in off.identity(exclude={"seed"})
+    assert on.identity()["stability"]["bond_relabelling"] is True
+    assert on.identity_json() == on.model_dump_json()

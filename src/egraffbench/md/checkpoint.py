@@ -94,7 +94,7 @@ def run_fingerprint(
     """sha256 of everything that determines the trajectory: model (config and weights), initial structures
     and velocities, temperatures, replica ids and protocol."""
     digest = hashlib.sha256()
-    digest.update(protocol.model_dump_json().encode())
+    digest.update(protocol.identity_json().encode())
     digest.update(repr(model.config()).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())

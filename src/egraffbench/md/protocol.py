@@ -49,6 +49,21 @@ class MDProtocol(BaseModel):
         """Steps a replica runs unless it fails: `steps`, or `stability_steps` when that is longer."""
         return max(self.steps, self.stability_steps or 0)
 
+    def identity(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        """The protocol as stage keys hold it (JSON types, without ``exclude``): bond relabelling appears only
+        when it is on, so protocols without it keep the keys they had before the setting existed."""
+        return self.model_dump(mode="json", exclude=self._unkeyed(exclude))
+
+    def identity_json(self) -> str:
+        """:meth:`identity` as the JSON that run fingerprints hash (``model_dump_json``'s bytes)."""
+        return self.model_dump_json(exclude=self._unkeyed(None))
+
+    def _unkeyed(self, exclude: set[str] | None) -> dict[str, Any]:
+        unkeyed: dict[str, Any] = dict.fromkeys(exclude or (), True)
+        if not self.stability.bond_relabelling:
+            unkeyed["stability"] = {"bond_relabelling"}
+        return unkeyed
+
     @property
     def torch_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == "float64" else torch.float32

@@ -28,7 +28,7 @@ from egraffbench.runner.cost import measured
 from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
 from egraffbench.runner.matrix import JobSpec
-from egraffbench.runner.relabelling import keyed_protocol, unrelabelled_predecessor
+from egraffbench.runner.relabelling import unrelabelled_predecessor
 from egraffbench.runner.replay import replay_plan, replay_scores, replay_stage
 from egraffbench.runner.rollout_scoring import ScoredSegment
 from egraffbench.runner.stage_cache import RESULT_FILE, STAGE_FOLDER, Predecessor, StageCache
@@ -280,7 +280,7 @@ class _Job:
             "test": self.digests["test"],
             "temperatures": self._temperatures(),
             "replicas": settings.replicas,
-            "protocol": keyed_protocol(protocol, exclude={"temperature_K"}),
+            "protocol": protocol.identity(exclude={"temperature_K"}),
         }
         self.simulate_key = stage_key("simulate", inputs)
         predecessor = unrelabelled_predecessor(
@@ -317,7 +317,7 @@ class _Job:
             "model": self.model_id,
             "test": self.digests["test"],
             "plan": plan,
-            "protocol": keyed_protocol(protocol, exclude={"temperature_K", "steps", "seed"}),
+            "protocol": protocol.identity(exclude={"temperature_K", "steps", "seed"}),
         }
         self.replay_key = stage_key("replay", inputs)
         predecessor = unrelabelled_predecessor(

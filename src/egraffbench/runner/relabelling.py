@@ -3,8 +3,9 @@
 Relabelling (``StabilityCriteria.bond_relabelling``) acts only at a checked step where a molecule's bonds
 deviate, i.e. where the check without it stops the replica with ``bond-deviation``. A run in which no replica
 stopped so never reached such a step: both settings integrate it identically, step for step. The setting is
-keyed only when it is on, so keys made before it existed (no relabelling) still name the same results, and
-those results carry over to the relabelling key when no replica failed by ``bond-deviation``.
+keyed only when it is on (``MDProtocol.identity``), so keys made before it existed (no relabelling) still name
+the same results, and those results carry over to the relabelling key when no replica failed by
+``bond-deviation``.
 """
 
 from __future__ import annotations
@@ -14,20 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from egraffbench.md.protocol import MDProtocol
 from egraffbench.md.trajectory import read_outcomes
 from egraffbench.runner.hashing import stage_key
 from egraffbench.runner.stage_cache import Predecessor
 
 SETTING = "bond_relabelling"
-
-
-def keyed_protocol(protocol: MDProtocol, exclude: set[str]) -> dict[str, Any]:
-    """The protocol as a stage key holds it: without ``exclude``, and without relabelling when it is off."""
-    keyed = protocol.model_dump(mode="json", exclude=exclude)
-    if not protocol.stability.bond_relabelling:
-        del keyed["stability"][SETTING]
-    return keyed
 
 
 def unrelabelled_predecessor(
