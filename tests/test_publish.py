@@ -5,6 +5,7 @@ the published folder gives the same leaderboard as the run."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.collect import read_run
+from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.publish import HEAVY_KINDS, PROVENANCE_FILE, publish_run, verify_publication
+from egraffbench.runner.stage_cache import stage_result_path
 from egraffbench.store.database import DATABASE_FILE, ResultsStore
-from test_runner_fixtures import ReferenceRun, shared_reference_run
+from test_runner_fixtures import ReferenceRun, shared_reference_run, tiny_jobs
 
 runner = CliRunner(env={"COLUMNS": "240"})
 
@@ -95,3 +98,38 @@ def test_the_report_of_a_published_run_shows_what_the_run_shows(run: ReferenceRu
         figures[folder] = [(f.anchor, f.caption, len(f.png) > 0) for f in shown]
         assert not [note for task in report.tasks for note in task.notes if "missing" in note]
     assert figures[out] == figures[run.run_dir] and len(figures[out]) >= 5
+
+
+def test_only_the_latest_run_is_published_with_every_stage_it_reused(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    """A later run of one of the two models (every stage reused) supersedes the first: the publication holds
+    its job and files only, the record of every stage it reused, and both runs' commands and stage rows."""
+    source = Path(shutil.copytree(run.run_dir, tmp_path / "run"))
+    latest = run_benchmark(tiny_jobs(run.task_file, models=["emt"]), source, command="egraffbench run emt")
+    assert latest.counts["cached"] == 1
+    out = tmp_path / "published"
+    provenance = publish_run(source, out)
+    assert provenance["published_run"] == latest.run_id and len(provenance["runs"]) == 2
+    with ResultsStore.open_existing(out) as store:
+        assert [job["model"] for job in store.jobs(latest.run_id)] == ["emt"]
+        assert [r["run_id"] for r in store.runs()][-1] == latest.run_id
+        assert all(store.stages(r["run_id"]) for r in store.runs())  # earlier stage rows stay (job costs)
+        assert not [row for row in store.artifacts(run.result.run_id)]
+    (emt,) = latest.records
+    reused = {
+        stage_result_path(s.stage, s.key) for s in emt.stages if s.key is not None and s.stage != "fetch"
+    }
+    assert reused and reused <= set(provenance["files"])
+    with ResultsStore.open_existing(source) as store:
+        kept = {row["path"] for row in store.artifacts(latest.run_id)}
+        superseded = {
+            row["path"] for row in store.artifacts(run.result.run_id) if row["kind"] not in HEAVY_KINDS
+        }
+    assert superseded - kept and not (superseded - kept) & set(
+        provenance["files"]
+    )  # mace's series, parity...
+    assert [row for row in _leaderboard(out) if row["model"] == "emt"] == [
+        row for row in _leaderboard(run.run_dir) if row["model"] == "emt"
+    ]
+    assert verify_publication(out) == []

@@ -1,8 +1,11 @@
-"""Publish a run folder: copy what its report and leaderboard read — the results store and every registered
-artifact except model checkpoints and MD trajectories — and every stage's typed result record (its metrics
-and what it cost: `benchmarks/job_costs.py` reads them) into a folder small enough to commit, with a
-provenance file (commands, hosts, package versions, machine, a sha256 of every file) so that anyone can
-rebuild the report from it without retraining or re-simulating."""
+"""Publish a run folder: copy what its report and leaderboard read — the latest run of its results store and
+every artifact that run registered except model checkpoints and MD trajectories — and the typed result record
+of every stage that run computed or reused (its metrics and what it cost: `benchmarks/job_costs.py` reads
+them) into a folder small enough to commit, with a provenance file (every invocation's command, host and
+package versions, the machine, a sha256 of every file) so that anyone can rebuild the report from it without
+retraining or re-simulating. Earlier runs' jobs, metrics and files (superseded by the latest, which reuses
+what still holds) are left out; their commands and stage timings stay, since the latest run reuses what they
+computed."""
 
 from __future__ import annotations
 
@@ -24,17 +27,22 @@ from egraffbench.store.database import DATABASE_FILE, ResultsStore
 
 HEAVY_KINDS = ("checkpoint", "trajectory")  # what the report does not read: weights and MD frames
 PROVENANCE_FILE = "provenance.json"
+# what an earlier run left that the latest supersedes; its `runs` row (command) and `stages` rows (what it
+# computed, in how many seconds: benchmarks/job_costs.py) stay
+SUPERSEDED_TABLES = ("jobs", "metrics", "summaries", "artifacts")
 
 
-def _copy_store(source: Path, target: Path) -> None:
-    """A consistent copy of the store (sqlite's backup, so a store in WAL mode loses nothing), without the
-    rows of the artifacts that are not published, as one file (rollback journal: reading it leaves no
-    -wal/-shm files beside it in a repository)."""
+def _copy_store(source: Path, target: Path, run_id: str) -> None:
+    """A consistent copy of the store (sqlite's backup, so a store in WAL mode loses nothing) with the jobs,
+    metrics and artifacts of run ``run_id`` only, without the rows of the artifacts that are not published,
+    as one file (rollback journal: reading it leaves no -wal/-shm files beside it in a repository)."""
     reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     writer = sqlite3.connect(target)
     try:
         reader.backup(writer)
         writer.execute("PRAGMA journal_mode=DELETE")
+        for table in SUPERSEDED_TABLES:
+            writer.execute(f"DELETE FROM {table} WHERE run_id != ?", (run_id,))
         placeholders = ", ".join("?" * len(HEAVY_KINDS))
         writer.execute(f"DELETE FROM artifacts WHERE kind IN ({placeholders})", HEAVY_KINDS)
         writer.commit()
@@ -73,18 +81,16 @@ def _runs(store: ResultsStore) -> list[dict[str, Any]]:
     return described
 
 
-def _stage_records(store: ResultsStore, run_ids: list[str], run_dir: Path) -> set[str]:
-    """The result record of every stage any run computed or reused (relative paths; stages whose folder
-    has gone, such as a cache cleared by hand, are left out). Reused ones count: a result carried over from
-    another key (``adopted_from``) was computed by no run."""
+def _stage_records(store: ResultsStore, run_id: str, run_dir: Path) -> set[str]:
+    """The result record of every stage the run computed or reused (relative paths; stages whose folder
+    has gone, such as a cache cleared by hand, are left out)."""
     records = set()
-    for run_id in run_ids:
-        for row in store.stages(run_id):
-            if row["status"] not in ("done", "cached") or row["key"] is None:
-                continue
-            relative = stage_result_path(row["stage"], row["key"])
-            if (run_dir / relative).is_file():
-                records.add(relative)
+    for row in store.stages(run_id):
+        if row["status"] not in ("done", "cached") or row["key"] is None:
+            continue
+        relative = stage_result_path(row["stage"], row["key"])
+        if (run_dir / relative).is_file():
+            records.add(relative)
     return records
 
 
@@ -95,17 +101,14 @@ def publish_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
     if out_dir.exists() and not (out_dir / PROVENANCE_FILE).is_file():
         raise ConfigError(f"{out_dir}: exists and is not a published run folder; choose a new --out folder")
     with ResultsStore.open_existing(run_dir) as store:
-        runs = _runs(store)
+        runs, latest = _runs(store), store.latest_run()
         artifacts = {
-            row["path"]
-            for run in runs
-            for row in store.artifacts(run["run_id"])
-            if row["kind"] not in HEAVY_KINDS
-        } | _stage_records(store, [run["run_id"] for run in runs], run_dir)
+            row["path"] for row in store.artifacts(latest) if row["kind"] not in HEAVY_KINDS
+        } | _stage_records(store, latest, run_dir)
     staging = out_dir.with_name(f".{out_dir.name}.publishing")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE)
+    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE, latest)
     files = {DATABASE_FILE: file_checksum(staging / DATABASE_FILE)}
     for relative in sorted(artifacts):
         source = run_dir / relative
@@ -119,6 +122,7 @@ def publish_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
         "egraffbench": __version__,
         "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source": str(run_dir.resolve()),
+        "published_run": latest,
         "runs": runs,
         "machine": _machine(),
         "left_out": list(HEAVY_KINDS),
