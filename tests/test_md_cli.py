@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
 from egraffbench.md import read_outcomes, read_replica, replica_ids
+from egraffbench.md.trajectory import read_protocol
 from test_md_support import one_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -58,6 +59,16 @@ def test_simulate_takes_velocities_from_the_file_and_prints_a_summary(tmp_path: 
     first, second = read_replica(out, 0).positions, read_replica(out, 1).positions
     np.testing.assert_allclose(first, second, rtol=0, atol=1e-10)
     assert {o.status for o in read_outcomes(out).values()} == {"completed"}
+    assert read_protocol(out)["stability"]["bond_relabelling"] is True
+
+
+def test_simulate_can_turn_bond_relabelling_off(tmp_path: Path) -> None:
+    out, structure = tmp_path / "run.h5", copper_file(tmp_path, with_momenta=False)
+    invoke(
+        *f"simulate --model emt --structure {structure} --replicas 1 --steps 2 --no-bond-relabelling "
+        f"--out {out}".split()
+    )
+    assert read_protocol(out)["stability"]["bond_relabelling"] is False
 
 
 def test_export_round_trips_positions_energies_forces_and_momenta(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from egraffbench.md.engine import simulate as run_simulation
 from egraffbench.md.export import export_formats, export_trajectory
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.md.trajectory import read_header, read_outcomes
+from egraffbench.metrics.stability import StabilityCriteria
 from egraffbench.metrics.structure import StructureFunction, radial_distribution
 from egraffbench.models.storage import load_force_field
 
@@ -78,6 +79,14 @@ def simulate(
     checkpoint_every: Annotated[
         int, typer.Option("--checkpoint-every", min=1, help="checkpoint every N steps")
     ] = 100,
+    bond_relabelling: Annotated[
+        bool,
+        typer.Option(
+            "--bond-relabelling/--no-bond-relabelling",
+            help="a molecule whose bonds deviate fails only if no relabelling of its atoms mends them "
+            "(a tautomer, e.g. a proton transfer between equivalent sites, is not a failure)",
+        ),
+    ] = True,
     device: Annotated[
         str,
         typer.Option(
@@ -124,6 +133,7 @@ def simulate(
         stride=stride,
         check_every=check_every,
         checkpoint_every=checkpoint_every,
+        stability=StabilityCriteria(bond_relabelling=bond_relabelling),
     )
     console = Console(stderr=True)
     with progress_display(console, *_COLUMNS) as progress:
