@@ -86,14 +86,14 @@ def test_only_bond_deviation_failures_stop_the_carry_over(
         "model": "m",
         "protocol": {"steps": 10, "stability": {"bond_deviation": 0.5, "bond_relabelling": True}},
     }
-    predecessor = unrelabelled_predecessor("simulate", inputs, lambda folder, _: [folder / "trajectory.h5"])
+    predecessor = unrelabelled_predecessor("simulate", inputs)
     assert predecessor is not None
     plain = {"model": "m", "protocol": {"steps": 10, "stability": {"bond_deviation": 0.5}}}
     assert predecessor.key == stage_key("simulate", plain)
     _trajectory_with(tmp_path, reason)
     assert predecessor.carries_over(tmp_path, {}) is carries
     inputs["protocol"]["stability"]["bond_relabelling"] = False
-    assert unrelabelled_predecessor("simulate", plain, lambda folder, _: []) is None
+    assert unrelabelled_predecessor("simulate", plain) is None
 
 
 def _write(value: int):

@@ -283,9 +283,7 @@ class _Job:
             "protocol": protocol.identity(exclude={"temperature_K"}),
         }
         self.simulate_key = stage_key("simulate", inputs)
-        predecessor = unrelabelled_predecessor(
-            "simulate", inputs, lambda folder, _: [folder / TRAJECTORY_FILE]
-        )
+        predecessor = unrelabelled_predecessor("simulate", inputs)
         self.results.md = self._stage(
             "simulate",
             self.simulate_key,
@@ -320,9 +318,7 @@ class _Job:
             "protocol": protocol.identity(exclude={"temperature_K", "steps", "seed"}),
         }
         self.replay_key = stage_key("replay", inputs)
-        predecessor = unrelabelled_predecessor(
-            "replay", inputs, lambda folder, result: [folder / s["file"] for s in result["systems"].values()]
-        )
+        predecessor = unrelabelled_predecessor("replay", inputs)
         self.results.replay = self._stage(
             "replay",
             self.replay_key,

@@ -11,23 +11,21 @@ the same results, and those results carry over to the relabelling key when no re
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from egraffbench.md.trajectory import read_outcomes
 from egraffbench.runner.hashing import stage_key
 from egraffbench.runner.stage_cache import Predecessor
+from egraffbench.runner.stages import STAGE_TRAJECTORIES
 
 SETTING = "bond_relabelling"
 
 
-def unrelabelled_predecessor(
-    stage: str, inputs: dict[str, Any], trajectories: Callable[[Path, dict[str, Any]], list[Path]]
-) -> Predecessor | None:
-    """The same stage's key without relabelling, whose result carries over when none of its trajectories
-    (``trajectories(folder, result)``) has a replica that failed by ``bond-deviation``; None when ``inputs``
-    (with a keyed protocol) already have relabelling off."""
+def unrelabelled_predecessor(stage: str, inputs: dict[str, Any]) -> Predecessor | None:
+    """The same MD stage's key without relabelling, whose result carries over when none of its trajectories
+    (``STAGE_TRAJECTORIES``) has a replica that failed by ``bond-deviation``; None when ``inputs`` (with a
+    keyed protocol) already have relabelling off."""
     if SETTING not in inputs["protocol"]["stability"]:
         return None
     plain = copy.deepcopy(inputs)
@@ -36,7 +34,7 @@ def unrelabelled_predecessor(
     def carries_over(folder: Path, result: dict[str, Any]) -> bool:
         return not any(
             outcome.failure_reason == "bond-deviation"
-            for path in trajectories(folder, result)
+            for path in STAGE_TRAJECTORIES[stage](folder, result)
             for outcome in read_outcomes(path).values()
         )
 

@@ -131,6 +131,12 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+def _store_result(folder: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` as the folder's finished result, with the checksum of every artifact beside it."""
+    checksums = {str(p.relative_to(folder)): file_checksum(p) for p in _artifacts(folder)}
+    atomic_write_json(folder / RESULT_FILE, {**result, CHECKSUMS: checksums})
+
+
 def stage_result_path(stage: str, key: str) -> str:
     """Where the result record of (stage, key) lives, relative to a run folder (POSIX separators)."""
     return f"{STAGE_FOLDER}/{stage}/{key}/{RESULT_FILE}"
@@ -189,9 +195,7 @@ class StageCache:
             if predecessor is not None and self._adopt(stage, folder, inputs, predecessor, check):
                 return verified_result(folder, check) or {}, True
             atomic_write_json(folder / INPUTS_FILE, inputs)
-            result = compute(folder)
-            checksums = {str(p.relative_to(folder)): file_checksum(p) for p in _artifacts(folder)}
-            atomic_write_json(folder / RESULT_FILE, {**result, CHECKSUMS: checksums})
+            _store_result(folder, compute(folder))
         return verified_result(folder, check) or {}, False
 
     def _adopt(
@@ -206,8 +210,5 @@ class StageCache:
         for artifact in _artifacts(source):
             _link_or_copy(artifact, folder / artifact.relative_to(source))
         atomic_write_json(folder / INPUTS_FILE, inputs)
-        checksums = {str(p.relative_to(folder)): file_checksum(p) for p in _artifacts(folder)}
-        atomic_write_json(
-            folder / RESULT_FILE, {**found, "adopted_from": predecessor.key, CHECKSUMS: checksums}
-        )
+        _store_result(folder, {**found, "adopted_from": predecessor.key})
         return True

@@ -80,10 +80,21 @@ def _trajectory_matches(folder: Path, result: dict[str, Any]) -> None:
         raise TrajectoryError(f"{path}: frames per replica {frames}, the result says {expected}")
 
 
+def _replay_files(folder: Path, result: dict[str, Any]) -> list[Path]:
+    return [folder / entry["file"] for entry in result["systems"].values()]
+
+
 def _replays_complete(folder: Path, result: dict[str, Any]) -> None:
     """Every replay trajectory the result lists opens and holds a finished simulation."""
-    for entry in result["systems"].values():
-        _finished(folder / entry["file"])
+    for path in _replay_files(folder, result):
+        _finished(path)
+
+
+# The MD trajectories a finished stage's result stands on, by stage.
+STAGE_TRAJECTORIES: dict[str, Callable[[Path, dict[str, Any]], list[Path]]] = {
+    "simulate": lambda folder, result: [folder / TRAJECTORY_FILE],
+    "replay": _replay_files,
+}
 
 
 # What a finished stage's result holds and how its artifacts are checked before they are reused.
