@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -100,7 +101,7 @@ class ForceField(torch.nn.Module):
             positions = torch.einsum("ni,nij->nj", positions, identity + symmetric[batch.system_index])
             cell = torch.einsum("bki,bij->bkj", cell, identity + symmetric)
             inputs.append(strain)
-        with torch.enable_grad():
+        with torch.enable_grad(), unoptimised_torchscript():
             graph = batch.with_positions(positions, cell)
             learned = self.atomic_energies(graph, species_index).to(torch.float64)
             reference = self.reference_energies.to(positions.device)[batch.atomic_numbers]
@@ -133,6 +134,20 @@ class ForceField(torch.nn.Module):
             "hyperparameters": self.hyperparameters,
             "dtype": str(next(self.parameters(), torch.zeros(())).dtype),
         }
+
+
+def unoptimised_torchscript() -> AbstractContextManager[None]:
+    """Run the TorchScript code of a model call (e3nn's, nequip's and mace's scripted functions, a deployed
+    model) unoptimised, so that every call computes the same numbers.
+
+    TorchScript's profiling executor runs a function's first call(s) plainly, then an optimised graph whose
+    autodiff rounds differently: the first call in a process gave forces up to 2.7e-6 eV/Å (allegro, float32)
+    off every later call, so a run that started or resumed cold differed bitwise from one that had called the
+    model before; it also re-specialises for every new graph size (seconds per new batch shape in training).
+    Unoptimised execution is the same plan on every call, at the same speed on CPU
+    (benchmarks/torchscript_execution.py).
+    """
+    return torch.jit.optimized_execution(False)
 
 
 def _zero_if_none(gradient: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:

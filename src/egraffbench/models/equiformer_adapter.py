@@ -66,7 +66,4 @@ class EquiformerForceField(ForceField):
         )
 
     def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
-        # e3nn's TorchScript modules run unoptimised: the profiling executor would re-specialise them for
-        # every new graph size (seconds per new batch shape in training) and is no faster once warm
-        with torch.jit.optimized_execution(False):
-            return self.network(species_index, batch.edge_index, batch.edge_vectors())
+        return self.network(species_index, batch.edge_index, batch.edge_vectors())

@@ -11,7 +11,7 @@ import torch
 from ase.data import atomic_numbers, chemical_symbols
 
 from egraffbench.errors import ModelError
-from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.base import ForceField, TrainingStatistics, unoptimised_torchscript
 from egraffbench.models.foreign import ForeignForceField
 from egraffbench.models.graph import AtomicBatch
 
@@ -169,18 +169,19 @@ class DeployedNequIPForceField(ForeignForceField):
         counts = batch.n_atoms_per_system
         ptr = torch.zeros(batch.n_systems + 1, dtype=torch.long, device=counts.device)
         ptr[1:] = torch.cumsum(counts, 0)
-        output = self.model(
-            {
-                "pos": graph.positions.detach(),
-                "edge_index": graph.edge_index,
-                "cell": graph.cell,
-                "edge_cell_shift": graph.unit_shifts,
-                "pbc": graph.pbc,
-                "batch": graph.system_index,
-                "ptr": ptr,
-                "atom_types": types.unsqueeze(-1),
-            }
-        )
+        with unoptimised_torchscript():
+            output = self.model(
+                {
+                    "pos": graph.positions.detach(),
+                    "edge_index": graph.edge_index,
+                    "cell": graph.cell,
+                    "edge_cell_shift": graph.unit_shifts,
+                    "pbc": graph.pbc,
+                    "batch": graph.system_index,
+                    "ptr": ptr,
+                    "atom_types": types.unsqueeze(-1),
+                }
+            )
         energy_unit = self.energy_scale
         energy = output["total_energy"].detach().reshape(-1).to(torch.float64) * energy_unit
         forces = output["forces"].detach() * (energy_unit / self.length_unit)

@@ -27,6 +27,18 @@ STAGE_VERSIONS: dict[str, int] = {
     "replay": 2,
     "score": 7,
 }
+# Version of an architecture's numerics, for changes that alter one model's numbers and not the others'
+# (so that only its results are recomputed): keyed into its train stage (and a pretrained model's
+# identity) only when listed here, which leaves every other architecture's keys as they were.
+# 2: TorchScript runs unoptimised (base.py), which removed a first-call difference in the last bits.
+ARCHITECTURE_VERSIONS: dict[str, int] = {
+    "nequip": 2,
+    "allegro": 2,
+    "mace": 2,
+    "botnet": 2,
+    "pretrained-nequip": 2,
+    "pretrained-mace": 2,
+}
 # Packages whose version can change what a stage computes for the same inputs (numerics of torch, the
 # architectures' implementations); each is part of every stage key.
 KEYED_PACKAGES = ("torch", "e3nn", "mace-torch", "nequip", "nequip-allegro", "torchmd-net", "ase")
@@ -64,6 +76,12 @@ def stage_key(stage: str, inputs: dict[str, Any]) -> str:
             "inputs": inputs,
         }
     )
+
+
+def architecture_version(architecture: str) -> dict[str, int]:
+    """The key entry of an architecture's numerics version: empty unless ARCHITECTURE_VERSIONS lists it."""
+    listed = ARCHITECTURE_VERSIONS.get(architecture)
+    return {} if listed is None else {"architecture_version": listed}
 
 
 def file_checksum(path: Path) -> str:

@@ -26,7 +26,13 @@ from egraffbench.models.storage import load_force_field
 from egraffbench.runner.baselines import baselines_stage
 from egraffbench.runner.cost import measured
 from egraffbench.runner.flatten import job_metrics
-from egraffbench.runner.hashing import data_checksum, file_checksum, stable_hash, stage_key
+from egraffbench.runner.hashing import (
+    architecture_version,
+    data_checksum,
+    file_checksum,
+    stable_hash,
+    stage_key,
+)
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.relabelling import unrelabelled_predecessor
 from egraffbench.runner.replay import replay_plan, replay_scores, replay_stage
@@ -217,6 +223,7 @@ class _Job:
             identity = {
                 "model": pretrained.describe(),
                 "file": None if pretrained.keyed_file is None else file_checksum(pretrained.keyed_file),
+                **architecture_version(self.model.architecture),
             }
             self.model_id = f"pretrained:{stable_hash(identity)}"
             self.results.training = TrainResult(
@@ -232,6 +239,7 @@ class _Job:
             "train": self.digests["train"],
             "val": self.digests["val"],
             "seed": spec.seed,
+            **architecture_version(spec.model.config.architecture),
         }
         key = stage_key("train", inputs)
         self.train_folder = self.cache.folder("train", key)
