@@ -4,6 +4,7 @@ run (torch threads, batch order: see summation_order.py)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from summation_order import batch_order_name, configured_threads
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FOREIGN_TORCHSCRIPT_TESTS = "test_models_pretrained.py"
 
 
 def shared_datasets_dir() -> Path:
@@ -44,6 +46,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that load a foreign TorchScript file (a deployed NequIP) run last: loading one changed the last
+    bits of models built later in the same process (docs/md.md), which the bitwise rerun comparisons of the
+    runner tests would see."""
+    items.sort(key=lambda item: item.path.name == FOREIGN_TORCHSCRIPT_TESTS)  # stable: order kept otherwise
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     threads = configured_threads() or "default"
     kernels = os.environ.get("ATEN_CPU_CAPABILITY") or "native"
@@ -60,3 +69,15 @@ def configured_torch_threads() -> None:
         import torch  # only then: most test modules need no torch
 
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def unoptimised_torchscript_in_tests() -> Iterator[None]:
+    """The whole session runs TorchScript unoptimised, as egraffbench runs every model call: a test or
+    fixture that calls e3nn, nequip or mace code directly (a layer's equivariance, a package's own
+    calculator) would otherwise run it optimised, which changes the last bits of later model calls in the
+    process (docs/md.md)."""
+    from egraffbench.models import unoptimised_torchscript
+
+    with unoptimised_torchscript():
+        yield

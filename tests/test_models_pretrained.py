@@ -222,13 +222,16 @@ def test_deployed_nequip_batched_matches_nequips_own_calculator(
     assert loaded.species == [29, 79] and loaded.cutoff == 4.0
     frames = alloys(3)
     energies, forces = predicted(loaded.to(torch.float32), frames)  # a cast leaves the float64 model alone
-    own = NequIPCalculator.from_deployed_model(
-        deployed_nequip, species_to_type_name={"Cu": "Cu", "Au": "Au"}, set_global_options=False
-    )
-    for index, atoms in enumerate(frames):
-        atoms.calc = own
-        assert energies[index] == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
-        np.testing.assert_allclose(forces[16 * index : 16 * (index + 1)], atoms.get_forces(), atol=1e-6)
+    # nequip's calculator freezes and runs its model optimised, as nequip does (conftest runs the tests
+    # unoptimised; frozen unoptimised, the model's calls do not find their methods)
+    with torch.jit.optimized_execution(True):
+        own = NequIPCalculator.from_deployed_model(
+            deployed_nequip, species_to_type_name={"Cu": "Cu", "Au": "Au"}, set_global_options=False
+        )
+        for index, atoms in enumerate(frames):
+            atoms.calc = own
+            assert energies[index] == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
+            np.testing.assert_allclose(forces[16 * index : 16 * (index + 1)], atoms.get_forces(), atol=1e-6)
 
 
 def test_deployed_nequip_runs_through_the_benchmark(

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
+from egraffbench.md.protocol import MDProtocol
 from egraffbench.metrics.survival import median_interval, wilson_interval
 from egraffbench.report.build import ReportFiles, build_report
 from egraffbench.report.collect import read_run
@@ -105,6 +106,25 @@ def test_html_table_shows_the_stored_metrics(report_files: ReportFiles, stored_r
         compared += 1
     assert compared >= 3 * 10  # three models, ten or more stored leaderboard metrics each
     assert {model for model, _ in shown} == {"emt", "soft", "wild"}  # the failed job has no row
+
+
+def test_md_line_states_the_stability_rule_of_the_md_record(
+    report_files: ReportFiles, stored_run: StoredRun
+) -> None:
+    text, _ = read_page(report_files.html)
+    with ResultsStore.open_existing(stored_run.run_dir) as store:
+        (job,) = read_run(store).done_jobs(TASK, "wild")
+    protocol = job.results["md"]["protocol"]
+    criteria = protocol["stability"]
+    horizon_ps = MDProtocol.model_validate(protocol).horizon_steps * protocol["timestep_fs"] / 1000
+    relabelling = " with no relabelling of its atoms mending it" if criteria["bond_relabelling"] else ""
+    assert (
+        f"Stable: no failure to {horizon_ps:.3g} ps, checked every {protocol['check_every']} steps; a "
+        f"failure is a temperature above {criteria['temperature_factor']:g}× the target, two atoms closer "
+        f"than {criteria['pair_floor']:g} Å, a molecule&#x27;s bond off its initial length by more than "
+        f"{criteria['bond_deviation']:g} Å{relabelling}, or a periodic g(r) over the last "
+        f"{criteria['rdf_window']} frames"
+    ) in text
 
 
 def test_baselines_ranks_and_best_values(report_files: ReportFiles, stored_run: StoredRun) -> None:

@@ -43,6 +43,19 @@ def test_a_new_stage_code_version_changes_its_key(monkeypatch: pytest.MonkeyPatc
     assert stage_key("simulate", {"steps": 300}) != before
 
 
+def test_an_architecture_version_keys_only_the_architectures_it_lists(reference_run: ReferenceRun) -> None:
+    version = hashing.ARCHITECTURE_VERSIONS["mace"]
+    assert hashing.architecture_version("mace") == {"architecture_version": version}
+    assert hashing.architecture_version("torchmdnet") == {}  # unlisted: its keys stay as they were
+    (stored,) = (reference_run.run_dir / "stages" / "train").glob("*/inputs.json")
+    inputs = json.loads(stored.read_text())
+    assert inputs["config"]["architecture"] == "mace"
+    assert inputs["architecture_version"] == version
+    assert stored.parent.name == stage_key("train", inputs)
+    unversioned = {name: value for name, value in inputs.items() if name != "architecture_version"}
+    assert stage_key("train", unversioned) != stored.parent.name
+
+
 def test_data_checksums_follow_file_bytes_in_files_and_folders(tmp_path: Path) -> None:
     folder = tmp_path / "deepmd"
     (folder / "set.000").mkdir(parents=True)

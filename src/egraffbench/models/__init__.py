@@ -2,7 +2,7 @@
 
 # First: every adapter module lives in this package, so this runs before any of them imports e3nn.
 import egraffbench.models.torch_setup  # noqa: F401
-from egraffbench.models.base import ForceField, TrainingStatistics
+from egraffbench.models.base import ForceField, TrainingStatistics, unoptimised_torchscript
 from egraffbench.models.graph import AtomicBatch, batch_from_arrays, batch_from_atoms
 from egraffbench.models.registry import ARCHITECTURES, REFERENCE_POTENTIALS, build_force_field
 from egraffbench.models.storage import load_force_field, save_force_field
@@ -18,4 +18,5 @@ __all__ = [
     "build_force_field",
     "load_force_field",
     "save_force_field",
+    "unoptimised_torchscript",
 ]

@@ -166,7 +166,25 @@ def _protocol(task: TaskReport) -> str:
         f"MD: {protocol.get('ensemble', '')}, {steps} steps of {timestep} fs{length}; {systems} per seed, "
         "started from the first test frames."
     )
-    return _el("p", escape(text), cls="meta")
+    return _el("p", escape(f"{text} {_stability_rule(protocol)}".strip()), cls="meta")
+
+
+def _stability_rule(protocol: dict) -> str:
+    """The stability watch's horizon and failure criteria, as the MD record states them."""
+    criteria, timestep = protocol.get("stability"), protocol.get("timestep_fs")
+    if not criteria or not timestep or not protocol.get("steps"):
+        return ""
+    horizon = max(protocol["steps"], protocol.get("stability_steps") or 0)  # MDProtocol.horizon_steps
+    relabelling = " with no relabelling of its atoms mending it" if criteria.get("bond_relabelling") else ""
+    return (
+        f"Stable: no failure to {horizon * timestep / 1000:.3g} ps, checked every "
+        f"{protocol.get('check_every')} steps; a failure is a temperature above "
+        f"{criteria['temperature_factor']:g}× the target, two atoms closer than "
+        f"{criteria['pair_floor']:g} Å, a molecule's bond off its initial length by more than "
+        f"{criteria['bond_deviation']:g} Å{relabelling}, or a periodic g(r) over the last "
+        f"{criteria['rdf_window']} frames off the reference by a mean |Δg| above "
+        f"{criteria['rdf_mae_bound']:g}."
+    )
 
 
 def _figure(figure: Figure) -> str:
