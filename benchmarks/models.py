@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +72,9 @@ def build(architecture: str, preset: str, frame: Atoms, device: str) -> tuple[Fo
     return untrained_force_field(config, [frame], examples).to(device), graph.to(device)
 
 
-def measure(architecture: str, preset: str, system: str, frame: Atoms, args: argparse.Namespace) -> Cost:
-    torch.manual_seed(0)
-    model, graph = build(architecture, preset, frame, args.device)
-    reference = torch.zeros(len(frame), 3, device=args.device)
+def model_calls(model: ForceField, graph: AtomicBatch) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The MD call (energy and forces) and a training step (the same plus the loss gradient) of ``model``."""
+    reference = torch.zeros_like(graph.positions)
 
     def md_call() -> None:
         model(graph)["forces"].sum().item()
@@ -85,6 +85,13 @@ def measure(architecture: str, preset: str, system: str, frame: Atoms, args: arg
         loss = output["energy"].square().sum() + (output["forces"] - reference).square().mean()
         loss.backward()
 
+    return md_call, train_step
+
+
+def measure(architecture: str, preset: str, system: str, frame: Atoms, args: argparse.Namespace) -> Cost:
+    torch.manual_seed(0)
+    model, graph = build(architecture, preset, frame, args.device)
+    md_call, train_step = model_calls(model, graph)
     model.eval()
     md_ms = median_ms(md_call, args.repeats, args.device)
     model.train()

@@ -29,6 +29,7 @@ from egraffbench.models.presets import load_preset
 from egraffbench.training.examples import build_examples
 from egraffbench.training.trainer import untrained_force_field
 from machine import describe
+from models import model_calls
 
 REPLICAS = 10
 
@@ -57,17 +58,7 @@ def measure(architecture: str, frames: list, repeats: int) -> tuple[float, float
     examples = build_examples(frames, config.cutoff, torch.float32)
     graph, _, _ = examples.batch(list(range(len(frames))))
     model = untrained_force_field(config, frames, examples)
-    reference = torch.zeros_like(graph.positions)
-
-    def md_call() -> None:
-        model(graph)["forces"].sum().item()
-
-    def train_step() -> None:
-        model.zero_grad(set_to_none=True)
-        output = model(graph, training=True)
-        loss = output["energy"].square().sum() + (output["forces"] - reference).square().mean()
-        loss.backward()
-
+    md_call, train_step = model_calls(model, graph)
     model.eval()
     md = alternating_medians(md_call, repeats)
     model.train()
