@@ -78,8 +78,9 @@ def _temperatures(results: Sequence[JobResults]) -> dict[str, float]:
 
 
 def _protocol(results: Sequence[JobResults]) -> dict[str, Any]:
-    """The MD protocol of a task's jobs (the first that has one), replicas per system and temperatures."""
-    for result in results:
+    """The MD protocol of a task's jobs (the first that has one, preferring MD computed under the current key
+    to MD carried over from an earlier one), replicas per system and temperatures."""
+    for result in sorted(results, key=lambda r: r.md is not None and r.md.adopted_from is not None):
         if result.md is not None and result.md.protocol:
             systems: dict[str, int] = {}
             for entry in result.md.replicas:
