@@ -47,9 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that load a foreign TorchScript file (a deployed NequIP) run last: loading one changed the last
-    bits of models built later in the same process (docs/md.md), which the bitwise rerun comparisons of the
-    runner tests would see."""
+    """Tests of foreign TorchScript models run last: nequip's own calculator must run its frozen model
+    optimised, and once a scripted function has an optimised plan TorchScript keeps using it with
+    optimisation off, which changes the last bits of later model calls in the process (docs/md.md) that the
+    bitwise rerun comparisons of the runner tests would see."""
     items.sort(key=lambda item: item.path.name == FOREIGN_TORCHSCRIPT_TESTS)  # stable: order kept otherwise
 
 
