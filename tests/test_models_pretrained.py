@@ -25,6 +25,7 @@ from egraffbench.errors import ConfigError, ModelError
 from egraffbench.models import batch_from_atoms, load_force_field
 from egraffbench.models.pretrained import load_declaration
 from egraffbench.results import benchmark, to_dataframe
+from egraffbench.runner import hashing
 from egraffbench.store.database import ResultsStore
 from test_runner_fixtures import write_tiny_task
 
@@ -138,7 +139,7 @@ def test_mace_file_gives_the_energies_and_forces_of_the_model_it_was_saved_from(
 
 
 def test_mace_file_runs_through_the_benchmark_and_a_new_file_reruns_it(
-    mace_model: torch.nn.Module, task_file: Path, tmp_path: Path
+    mace_model: torch.nn.Module, task_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     torch.save(mace_model, tmp_path / "my.model")
     model = declaration(tmp_path, "my-mace", "format: mace\npath: my.model\n")
@@ -151,6 +152,14 @@ def test_mace_file_runs_through_the_benchmark_and_a_new_file_reruns_it(
     rerun = benchmark([str(model)], task=task_file, replicas=2, steps=10, out=tmp_path / "run")  # no report
     assert rerun["model"].tolist() == ["my-mace"]
     assert {s["status"] for s in stored_jobs(tmp_path / "run")["my-mace"]["stages"]} == {"cached"}
+    assert load_force_field(model).architecture == "pretrained-mace"
+    # a new numerics version of the pretrained-MACE adapter is part of the model's identity: recomputed
+    version = hashing.ARCHITECTURE_VERSIONS["pretrained-mace"]
+    monkeypatch.setitem(hashing.ARCHITECTURE_VERSIONS, "pretrained-mace", version + 1)
+    benchmark([str(model)], task=task_file, replicas=2, steps=10, out=tmp_path / "run")
+    stages = {s["stage"]: s["status"] for s in stored_jobs(tmp_path / "run")["my-mace"]["stages"]}
+    assert stages["evaluate"] == "done" and stages["simulate"] == "done"
+    monkeypatch.undo()
     with torch.no_grad():
         mace_model.atomic_energies_fn.atomic_energies += 0.01  # a retrained model in the same file
     torch.save(mace_model, tmp_path / "my.model")
