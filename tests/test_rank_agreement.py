@@ -13,6 +13,7 @@ from egraffbench.report.sensitivity import (
     DOES_NOT_HOLD,
     HOLDS,
     INCONCLUSIVE,
+    TaskSensitivity,
     VariantRanking,
     sensitivity_markdown,
     task_sensitivity,
@@ -75,11 +76,15 @@ def test_a_swap_of_models_tied_within_noise_is_inconclusive() -> None:
     found = rank_agreement({m: (default[m] + centred[m], variant[m] + centred[m]) for m in "abc"})
     assert found.tau == pytest.approx(1.0 / 3.0) and found.low == pytest.approx(1.0)
     assert not found.best_kept
-    result = verdict([VariantRanking(VARIANTS[0], {"wf_percent": found, "jsd": None})])
-    assert result == (
+    variants = (VariantRanking(VARIANTS[0], {"wf_percent": found, "jsd": None}),)
+    assert verdict(list(variants)) == (
         INCONCLUSIVE,
         "τ or its interval below 0.6 for dr_0.02 (WF); best model changes under dr_0.02 (WF): a → b",
     )
+    # the table marks τ outside its interval and says once what that means
+    table = sensitivity_markdown([TaskSensitivity("t", ("a", "b", "c"), variants, *verdict(list(variants)))])
+    assert "| 0.33 [1.00, 1.00] ‡ | n/a |" in table
+    assert table.count("‡") == 2 and "‡ τ lies outside its own interval" in table
 
 
 def test_resampled_taus_are_scipys_tau_b_with_and_without_ties() -> None:
@@ -130,6 +135,7 @@ def test_a_ranking_every_variant_keeps_holds() -> None:
     table = sensitivity_markdown([result])
     assert "**t** (4 models: a, b, c, d): ranking holds" in table
     assert "| Δr = 0.02 Å (`dr_0.02`) | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | yes |" in table
+    assert "‡" not in table  # every τ inside its interval: no mark, no note
 
 
 def test_a_ranking_reversed_by_the_bin_width_does_not_hold() -> None:

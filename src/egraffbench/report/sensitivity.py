@@ -158,10 +158,27 @@ def sensitivity_finding(result: TaskSensitivity) -> Finding | None:
     return Finding(f"Metric sensitivity, {result.task}", f"{result.verdict}: {result.reason}.")
 
 
+OUTSIDE_MARK = "‡"
+OUTSIDE_NOTE = (
+    f"{OUTSIDE_MARK} τ lies outside its own interval: the models' means order two of them one way while most "
+    "resamples of their replicas order them the other way, i.e. their difference is within replica noise; "
+    "the rule above therefore asks both τ and its interval to clear the threshold."
+)
+
+
+def _outside(agreement: RankAgreement | None) -> bool:
+    """τ outside its percentile interval (possible for a discrete statistic of near-tied models), beyond the
+    last-bit difference between scipy's τ and the vectorised resampled τ (1e-9)."""
+    if agreement is None or agreement.tau is None:
+        return False
+    return not agreement.low - 1e-9 <= agreement.tau <= agreement.high + 1e-9
+
+
 def _cell(agreement: RankAgreement | None) -> str:
     if agreement is None or agreement.tau is None:
         return "n/a"
-    return f"{agreement.tau:.2f} [{agreement.low:.2f}, {agreement.high:.2f}]"
+    mark = f" {OUTSIDE_MARK}" if _outside(agreement) else ""
+    return f"{agreement.tau:.2f} [{agreement.low:.2f}, {agreement.high:.2f}]{mark}"
 
 
 def _best(ranking: VariantRanking) -> str:
@@ -195,6 +212,8 @@ def sensitivity_markdown(results: Sequence[TaskSensitivity]) -> str:
             f"{_cell(r.agreements['jsd'])} | {_best(r)} |"
             for r in result.variants
         ]
+    outside = [a for result in results for r in result.variants for a in r.agreements.values() if _outside(a)]
+    lines += ["", OUTSIDE_NOTE] if outside else []
     return "\n".join(lines) + "\n"
 
 
