@@ -515,6 +515,16 @@ ROWS = [
         ],
         "weights.pt",
     ),
+    row(
+        "evaluate-no-model",
+        lambda w, f, s: ["evaluate", "--dataset", "md17-ethanol", "--data-root", s],
+        "evaluate needs a model",
+    ),
+    row(
+        "evaluate-two-models",
+        lambda w, f, s: ["evaluate", w.model, "--model", f / "m", "--dataset", "md17-ethanol"],
+        "evaluate got two models",
+    ),
     # data
     row("data-unknown", lambda w, f, s: ["data", "info", "md17-asprin"], "did you mean"),
     row(

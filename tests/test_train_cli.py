@@ -68,3 +68,14 @@ def test_evaluate_json_matches_an_independent_computation(
     assert errors["energy_mae_per_atom"] == pytest.approx(np.mean(np.abs(per_atom)), rel=1e-9)
     assert errors["reference_force_std"] == pytest.approx(reference.std(), rel=1e-12)
     assert 0.5 < errors["reference_force_std"] < 2.0  # MD17 ethanol forces, eV/Å
+
+
+def test_evaluate_takes_the_model_as_simulate_does(trained: Path, shared_datasets: Path, tmp_path) -> None:
+    """`--model DIR` (simulate's spelling) gives the same errors as the argument (neither, or two different
+    models: test_bad_inputs.py)."""
+    common = ["--dataset", "md17-ethanol", "--data-root", str(shared_datasets)]
+    for name, model in (("argument", [str(trained)]), ("option", ["--model", str(trained)])):
+        outcome = runner.invoke(cli, ["evaluate", *model, *common, "-o", str(tmp_path / f"{name}.json")])
+        assert outcome.exit_code == 0, outcome.output
+    found = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("argument", "option")}
+    assert found["argument"] == found["option"]

@@ -15,6 +15,7 @@ from egraffbench.cli.options import deprecated_alias, hidden_alias
 from egraffbench.cli.progress import progress_display
 from egraffbench.data import load_dataset
 from egraffbench.data.reference import reference_forces
+from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_json
 from egraffbench.models.presets import load_model_config
 from egraffbench.models.storage import load_force_field
@@ -72,11 +73,17 @@ def train(
 
 
 def evaluate(
-    model_dir: Annotated[
-        str,
-        typer.Argument(help="trained model folder, reference potential (emt) or pretrained-model YAML"),
-    ],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset name (see `egraffbench data list`)")],
+    model_dir: Annotated[
+        str | None,
+        typer.Argument(
+            help="trained model folder, reference potential (emt) or pretrained-model YAML (or --model)",
+            show_default=False,
+        ),
+    ] = None,
+    model_option: Annotated[
+        str | None, typer.Option("--model", help="the model, as `simulate` takes it (or as the argument)")
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="dataset split to evaluate on")] = "test",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write the errors to this JSON file")
@@ -88,6 +95,7 @@ def evaluate(
 ) -> None:
     """Energy and force errors of a model on a dataset split."""
     output = deprecated_alias(output, json_path, "-o/--output", "--json")
+    model_dir = _one_model(model_dir, model_option)
     model = load_force_field(model_dir)
     structures = load_dataset(dataset, split, root=data_root)
     model.check_elements(structures)
@@ -102,3 +110,12 @@ def evaluate(
     Console().print(table)
     if output is not None:
         atomic_write_json(output, {"model": str(model_dir), "dataset": dataset, "split": split, **errors})
+
+
+def _one_model(argument: str | None, option: str | None) -> str:
+    """The model of `evaluate`, given as its argument or as --model (not both, unless they agree)."""
+    if argument is None and option is None:
+        raise ConfigError("evaluate needs a model: egraffbench evaluate --model DIR|YAML --dataset NAME")
+    if argument is not None and option is not None and argument != option:
+        raise ConfigError(f"evaluate got two models, {argument!r} and --model {option!r}; give one")
+    return argument if argument is not None else str(option)
