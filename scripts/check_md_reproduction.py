@@ -3,14 +3,15 @@ whose model was trained in the run, the step-0 forces of all its replicas are re
 model and starting positions, in one batch as the MD engine's first call makes them, and compared bit for
 bit with the forces the trajectory stored.
 
-    python scripts/check_md_reproduction.py RUN_DIR [--architecture mace]
+    python scripts/check_md_reproduction.py RUN_DIR [--architecture mace] [--latest-run]
 
 Prints one line per stage (architecture, its `ARCHITECTURE_VERSIONS` entry, test system, largest force
 difference in eV/Å: 0 means the same bits) and exits 1 when any differs. Run it in a fresh interpreter after a
 change that may move an architecture's numbers: an architecture whose stored MD it no longer reproduces needs
 its `ARCHITECTURE_VERSIONS` entry raised (docs/running.md). MD is chaotic, so step 0 decides: the same
 first forces and the same code give the same trajectory. The check needs the run folder itself (published
-folders hold no models or trajectories).
+folders hold no models or trajectories). ``--latest-run`` checks only the MD the folder's latest run used,
+what `egraffbench publish` would publish: before publishing, every line should say "same bits".
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from egraffbench.md.trajectory import EV_PER_FORCE_UNIT, read_protocol, read_rep
 from egraffbench.models import load_force_field
 from egraffbench.runner.stage_cache import StageCache
 from egraffbench.runner.stages import MODEL_FOLDER, TRAJECTORY_FILE
+from egraffbench.store.database import ResultsStore
 
 TRAINED = "train:"
 
@@ -89,10 +91,15 @@ def check_stage(cache: StageCache, key: str, architecture: str | None = None) ->
     )
 
 
-def check_run(run_dir: Path, architecture: str | None = None) -> list[StageCheck]:
-    """:func:`check_stage` of every stored simulate stage of ``run_dir`` (one architecture's if given)."""
+def check_run(run_dir: Path, architecture: str | None = None, latest_run: bool = False) -> list[StageCheck]:
+    """:func:`check_stage` of every stored simulate stage of ``run_dir`` (one architecture's if given; only
+    those of the folder's latest run with ``latest_run``)."""
     cache = StageCache(run_dir / "stages")
     keys = sorted(folder.name for folder in cache.folder("simulate", "").iterdir())
+    if latest_run:
+        with ResultsStore.open_existing(run_dir) as store:
+            used = {row["key"] for row in store.stages(store.latest_run()) if row["stage"] == "simulate"}
+        keys = [key for key in keys if key in used]
     checks = (check_stage(cache, key, architecture) for key in keys)
     return [check for check in checks if check is not None]
 
@@ -101,9 +108,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--architecture", help="check this architecture's stages only")
+    parser.add_argument("--latest-run", action="store_true", help="only the MD the latest run used")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    checks = check_run(args.run_dir, args.architecture)
+    checks = check_run(args.run_dir, args.architecture, args.latest_run)
     for check in checks:
         print(check.line(), flush=True)
     differing = sum(check.max_force_difference != 0.0 for check in checks)

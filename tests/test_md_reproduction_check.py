@@ -1,5 +1,6 @@
 """`scripts/check_md_reproduction.py`: the step-0 forces of a run's stored MD, recomputed from its stored
-model, are the stored bits (the reference run), and one changed bit in a stored force is found."""
+model, are the stored bits (the reference run), one changed bit in a stored force is found, and
+``latest_run`` leaves out MD that the latest run did not use."""
 
 from __future__ import annotations
 
@@ -38,3 +39,7 @@ def test_stored_md_is_reproduced_and_one_changed_bit_is_found(
     changed = check.check_run(copy)
     assert 0 < changed[0].max_force_difference < 1e-5
     assert "mace v" in changed[0].line() and "eV/Å" in changed[0].line()
+    simulate = copy / "stages" / "simulate"
+    shutil.copytree(simulate / found[0].key, simulate / ("0" * 20))  # MD under a key no run used
+    assert len(check.check_run(copy)) == 2
+    assert [c.key for c in check.check_run(copy, latest_run=True)] == [found[0].key]
