@@ -1,0 +1,69 @@
+"""`scripts/check_reproduction.py`: the step-0 forces of a run's stored MD, recomputed from its stored model,
+and the first epoch of its stored training, run again, are the stored bits (the reference run); one changed
+bit in a stored force or a stored loss is found; ``latest_run`` leaves out MD the latest run did not use."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import h5py
+import numpy as np
+import pytest
+
+from repository_scripts import load_script
+from test_runner_fixtures import ReferenceRun, shared_reference_run
+
+
+@pytest.fixture
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def check() -> ModuleType:
+    return load_script("scripts/check_reproduction.py")
+
+
+def test_stored_md_is_reproduced_and_one_changed_bit_is_found(
+    check: ModuleType, reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    found = check.check_run(reference_run.run_dir)
+    assert [(c.architecture, c.max_force_difference) for c in found] == [("mace", 0.0)]  # emt: not trained
+    assert found[0].architecture_version >= 2 and found[0].system == "cuau" and found[0].same
+    assert check.check_run(reference_run.run_dir, "nequip") == []
+
+    copy = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, copy)
+    trajectory = copy / "stages" / "simulate" / found[0].key / "trajectory.h5"
+    with h5py.File(trajectory, "r+") as file:
+        forces = file["particles/replica_1/force/value"]
+        stored = forces[0, 3, 2]
+        forces[0, 3, 2] = np.nextafter(stored, np.float32(np.inf), dtype=np.float32)  # one ulp
+    changed = check.check_run(copy)
+    assert 0 < changed[0].max_force_difference < 1e-5 and not changed[0].same
+    assert "mace v" in changed[0].line() and "eV/Å" in changed[0].line()
+    simulate = copy / "stages" / "simulate"
+    shutil.copytree(simulate / found[0].key, simulate / ("0" * 20))  # MD under a key no run used
+    assert len(check.check_run(copy)) == 2
+    assert [c.key for c in check.check_run(copy, latest_run=True)] == [found[0].key]
+
+
+def test_stored_training_is_reproduced_and_one_changed_bit_is_found(
+    check: ModuleType, reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    tasks = {"tiny-cuau": reference_run.task_file}
+    found = check.check_training(reference_run.run_dir, tmp_path, task_files=tasks)
+    assert [(c.architecture, c.task, c.differing) for c in found] == [("mace", "tiny-cuau", ())]
+    assert found[0].line().endswith("same bits")
+
+    copy = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, copy)
+    log = copy / "stages" / "train" / found[0].key / "model" / "training_log.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records[0]["val_loss"] = float(np.nextafter(records[0]["val_loss"], np.inf))  # one ulp
+    log.write_text("".join(json.dumps(record) + "\n" for record in records))
+    changed = check.check_training(copy, tmp_path, task_files=tasks)
+    assert changed[0].differing == ("val_loss",) and "differs in val_loss" in changed[0].line()
