@@ -17,11 +17,12 @@ from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.presets import load_preset
 from egraffbench.models.registry import reference_potential
+from egraffbench.numerics import RESULT_TORCH_THREADS
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.runner.publish import publish_run
 from egraffbench.runner.stages import train_stage
-from egraffbench.store.schema import SimulateResult, TrainResult
+from egraffbench.store.schema import SimulateResult, StageCost, TrainResult
 from repository_scripts import load_script
 from summation_order import torch_threads
 from test_runner_fixtures import ReferenceRun, rattled, shared_reference_run, tiny_jobs
@@ -164,3 +165,19 @@ def test_a_published_run_reports_the_same_costs(
     rows = job_costs.job_rows(published)
     assert rows == job_costs.job_rows(reference_run.run_dir)
     assert all(row["train"] and row["simulate"] and row["cpu"] for row in rows if row["model"] != "emt")
+
+
+def test_jobs_run_with_the_results_thread_count_whatever_the_process_had(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    """A process with 2 torch threads (a 2-core machine's default) still runs every stage with one
+    (egraffbench.numerics: the thread count changes the last bits)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_benchmark(tiny_jobs(reference_run.task_file, models=["emt"]), tmp_path / "run")
+    finally:
+        torch.set_num_threads(previous)
+    results = [json.loads(path.read_text()) for path in (tmp_path / "run").glob("stages/*/*/result.json")]
+    threads = [StageCost.model_validate(result["cost"]).torch_threads for result in results]
+    assert len(threads) >= 4 and set(threads) == {RESULT_TORCH_THREADS} == {1}

@@ -35,6 +35,7 @@ from egraffbench.md.trajectory import read_header, read_outcomes
 from egraffbench.metrics.stability import StabilityCriteria
 from egraffbench.metrics.structure import StructureFunction, radial_distribution
 from egraffbench.models.storage import load_force_field
+from egraffbench.numerics import pin_torch_threads
 
 ExportFormat = choices("ExportFormat", export_formats())
 
@@ -107,6 +108,7 @@ def simulate(
     Initial velocities come from the structure file when it has momenta, else are drawn at the target
     temperature. Prints a per-replica summary (status, failure reason, time to failure) at the end.
     """
+    pin_torch_threads()
     output = deprecated_alias(output, out, "-o/--output", "--out")
     if output is None:
         raise ConfigError("simulate: give the trajectory file to write with -o/--output FILE")

@@ -19,6 +19,7 @@ from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_json
 from egraffbench.models.presets import load_model_config
 from egraffbench.models.storage import load_force_field
+from egraffbench.numerics import pin_torch_threads
 from egraffbench.training import train_force_field
 from egraffbench.training.evaluation import evaluate_force_field
 
@@ -39,6 +40,7 @@ def train(
     ] = None,
 ) -> None:
     """Train a force field on a dataset's train split, selecting by its validation split."""
+    pin_torch_threads()
     model_config = load_model_config(model, config)
     out = out or Path("models") / f"{model}-{dataset.replace('/', '_')}-seed{seed}"
     train_split = load_dataset(dataset, "train", root=data_root)
@@ -96,6 +98,7 @@ def evaluate(
     """Energy and force errors of a model on a dataset split."""
     output = deprecated_alias(output, json_path, "-o/--output", "--json")
     model_dir = _one_model(model_dir, model_option)
+    pin_torch_threads()
     model = load_force_field(model_dir)
     structures = load_dataset(dataset, split, root=data_root)
     model.check_elements(structures)

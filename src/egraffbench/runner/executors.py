@@ -6,7 +6,6 @@ every job writes its stage outputs to the shared run folder and returns its reco
 from __future__ import annotations
 
 import logging
-import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from egraffbench.errors import ConfigError
+from egraffbench.numerics import RESULT_TORCH_THREADS
 from egraffbench.runner.job import JobHooks, failed_record, run_job
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.store.records import JobRecord
@@ -36,7 +36,7 @@ class InProcessExecutor:
 
     parallel = False
 
-    def __init__(self, torch_threads: int | None = None) -> None:
+    def __init__(self, torch_threads: int = RESULT_TORCH_THREADS) -> None:
         self.torch_threads = torch_threads
 
     def run(
@@ -53,7 +53,7 @@ class DaskExecutor:
 
     parallel = True
 
-    def __init__(self, client: object, torch_threads: int | None = None) -> None:
+    def __init__(self, client: object, torch_threads: int = RESULT_TORCH_THREADS) -> None:
         self.client = client
         self.torch_threads = torch_threads
 
@@ -78,11 +78,6 @@ class DaskExecutor:
             except Exception as error:
                 record = failed_record(job, error, "".join(traceback.format_exception(error)))
             yield job, record
-
-
-def _threads_per_worker(workers: int) -> int:
-    """Torch threads per worker process so that workers share the cores without oversubscription."""
-    return max(1, (os.cpu_count() or 1) // workers)
 
 
 @contextmanager
@@ -123,4 +118,4 @@ def dask_executor(
         ) as cluster,
         Client(cluster) as client,
     ):
-        yield DaskExecutor(client, _threads_per_worker(workers))
+        yield DaskExecutor(client)

@@ -14,7 +14,6 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import torch
 from ase import Atoms
 
 from egraffbench.data import data_root
@@ -23,6 +22,7 @@ from egraffbench.md.engine import SimulationProgress
 from egraffbench.models.base import ForceField
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
+from egraffbench.numerics import RESULT_TORCH_THREADS, pin_torch_threads
 from egraffbench.runner.baselines import baselines_stage
 from egraffbench.runner.cost import measured
 from egraffbench.runner.flatten import job_metrics
@@ -414,11 +414,13 @@ def failed_record(spec: JobSpec, error: BaseException, trace: str) -> JobRecord:
 
 
 def run_job(
-    spec: JobSpec, run_dir: Path, hooks: JobHooks | None = None, torch_threads: int | None = None
+    spec: JobSpec, run_dir: Path, hooks: JobHooks | None = None, torch_threads: int = RESULT_TORCH_THREADS
 ) -> JobRecord:
-    """Run (or resume) one job, its stages cached under ``run_dir/stages``; never raises for a job error."""
-    if torch_threads is not None:
-        torch.set_num_threads(torch_threads)
+    """Run (or resume) one job, its stages cached under ``run_dir/stages``; never raises for a job error.
+
+    Torch runs with ``torch_threads`` intra-op threads (the results' count: egraffbench.numerics); the stage
+    keys assume that count, so other counts are for tests that compare a run with itself."""
+    pin_torch_threads(torch_threads)
     clock = time.perf_counter()
     record = _record(spec, "done", time.time())
     job = _Job(spec, Path(run_dir), hooks or JobHooks())
