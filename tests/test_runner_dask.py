@@ -79,4 +79,4 @@ def test_the_documented_slurm_configuration_makes_a_job_script() -> None:
         script = cluster.job_script()
     assert "#SBATCH -p compute" in script and "#SBATCH -t 04:00:00" in script
     assert "export EGRAFFBENCH_DATA=/shared/egraffbench/datasets" in script
-    assert "--cpus-per-task=8" in script and "--nthreads 1" in script  # one job per worker process
+    assert "--cpus-per-task=1" in script and "--nthreads 1" in script  # one job, one core per worker
