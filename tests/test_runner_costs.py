@@ -171,11 +171,12 @@ def test_jobs_run_with_the_results_thread_count_whatever_the_process_had(
     reference_run: ReferenceRun, tmp_path: Path
 ) -> None:
     """A process with 2 torch threads (a 2-core machine's default) still runs every stage with one
-    (egraffbench.numerics: the thread count changes the last bits)."""
+    (egraffbench.numerics: the thread count changes the last bits), and has its 2 back afterwards."""
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         run_benchmark(tiny_jobs(reference_run.task_file, models=["emt"]), tmp_path / "run")
+        assert torch.get_num_threads() == 2  # the caller's count, restored
     finally:
         torch.set_num_threads(previous)
     results = [json.loads(path.read_text()) for path in (tmp_path / "run").glob("stages/*/*/result.json")]

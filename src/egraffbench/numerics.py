@@ -7,6 +7,9 @@ jobs side by side (`egraffbench run --workers N`), never from splitting one job'
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 RESULT_TORCH_THREADS = 1
@@ -15,3 +18,15 @@ RESULT_TORCH_THREADS = 1
 def pin_torch_threads(threads: int = RESULT_TORCH_THREADS) -> None:
     """Set torch's intra-op threads of this process to ``threads`` (the results' count by default)."""
     torch.set_num_threads(threads)
+
+
+@contextmanager
+def result_threads(threads: int = RESULT_TORCH_THREADS) -> Iterator[None]:
+    """Torch's intra-op threads set to ``threads`` inside, restored after (a library call must not leave
+    its caller's process single-threaded)."""
+    previous = torch.get_num_threads()
+    pin_torch_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -22,7 +22,7 @@ from egraffbench.md.engine import SimulationProgress
 from egraffbench.models.base import ForceField
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
-from egraffbench.numerics import RESULT_TORCH_THREADS, pin_torch_threads
+from egraffbench.numerics import RESULT_TORCH_THREADS, result_threads
 from egraffbench.runner.baselines import baselines_stage
 from egraffbench.runner.cost import measured
 from egraffbench.runner.flatten import job_metrics
@@ -419,13 +419,14 @@ def run_job(
     """Run (or resume) one job, its stages cached under ``run_dir/stages``; never raises for a job error.
 
     Torch runs with ``torch_threads`` intra-op threads (the results' count: egraffbench.numerics); the stage
-    keys assume that count, so other counts are for tests that compare a run with itself."""
-    pin_torch_threads(torch_threads)
+    keys assume that count, so other counts are for tests that compare a run with itself; the process's own
+    count is restored afterwards."""
     clock = time.perf_counter()
     record = _record(spec, "done", time.time())
     job = _Job(spec, Path(run_dir), hooks or JobHooks())
     try:
-        job.run()
+        with result_threads(torch_threads):
+            job.run()
     except Exception as error:
         record.status = "failed"
         record.error = f"{type(error).__name__}: {error}"
