@@ -38,6 +38,7 @@ from egraffbench.md.state import state_from_structures
 from egraffbench.md.trajectory import EV_PER_FORCE_UNIT, read_protocol, read_replica, replica_ids
 from egraffbench.models import load_force_field
 from egraffbench.models.presets import ModelConfig
+from egraffbench.numerics import pin_torch_threads
 from egraffbench.runner.stage_cache import StageCache
 from egraffbench.runner.stages import MODEL_FOLDER, TRAJECTORY_FILE
 from egraffbench.store.database import ResultsStore
@@ -51,7 +52,7 @@ UNTIMED = frozenset({"wall_seconds"})  # the one field of a training log record 
 
 
 @dataclass(frozen=True)
-class StageCheck:
+class MDCheck:
     """One stored MD stage: its model's architecture and version, test system, largest |ΔF| at step 0."""
 
     key: str
@@ -74,7 +75,7 @@ def _as_stored(forces: np.ndarray) -> np.ndarray:
     return (forces / EV_PER_FORCE_UNIT).astype(np.float32) * EV_PER_FORCE_UNIT
 
 
-def check_stage(cache: StageCache, key: str, architecture: str | None = None) -> StageCheck | None:
+def check_stage(cache: StageCache, key: str, architecture: str | None = None) -> MDCheck | None:
     """The step-0 check of simulate stage ``key``; None when its model was not trained in this run (a
     reference potential, a pretrained file), is not of ``architecture`` (when given), or its trajectory
     holds no frame yet."""
@@ -99,7 +100,7 @@ def check_stage(cache: StageCache, key: str, architecture: str | None = None) ->
     neighbours = SkinNeighbourList(state, model.cutoff, inputs["protocol"]["skin"])
     _, forces = evaluate_forces(model, neighbours, state, state.positions)
     stored = np.concatenate([replica.forces[0] for replica in replicas])
-    return StageCheck(
+    return MDCheck(
         key=key,
         architecture=train_inputs["config"]["architecture"],
         architecture_version=train_inputs.get("architecture_version", 1),
@@ -108,7 +109,7 @@ def check_stage(cache: StageCache, key: str, architecture: str | None = None) ->
     )
 
 
-def check_run(run_dir: Path, architecture: str | None = None, latest_run: bool = False) -> list[StageCheck]:
+def check_run(run_dir: Path, architecture: str | None = None, latest_run: bool = False) -> list[MDCheck]:
     """:func:`check_stage` of every stored simulate stage of ``run_dir`` (one architecture's if given; only
     those of the folder's latest run with ``latest_run``)."""
     cache = StageCache(run_dir / "stages")
@@ -191,8 +192,8 @@ def main() -> None:
     parser.add_argument("--training", action="store_true", help="also rerun each training's first epoch")
     parser.add_argument("--data-root", type=Path, help="dataset folder of --training (default: the cache)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    checks: list[StageCheck | TrainingCheck] = []
+    pin_torch_threads()  # the thread count every stored result was computed with
+    checks: list[MDCheck | TrainingCheck] = []
     for check in check_run(args.run_dir, args.architecture, args.latest_run):
         print(check.line(), flush=True)
         checks.append(check)
