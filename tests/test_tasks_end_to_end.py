@@ -12,9 +12,13 @@ import pytest
 
 from egraffbench.data import get_dataset_spec
 from egraffbench.data.dataset import split_available, split_frame_count
+from egraffbench.metrics.accuracy import ERROR_NAMES, error_sums, errors_from_sums
 from egraffbench.models.presets import load_preset
+from egraffbench.runner.accuracy_summary import structure_arrays
+from egraffbench.runner.flatten import job_metrics
 from egraffbench.runner.job import run_job
 from egraffbench.runner.matrix import JobSpec, ModelChoice
+from egraffbench.store.schema import StructureErrorSums
 from egraffbench.tasks import ModeOverride, TaskSpec, list_tasks, load_task, run_settings
 from egraffbench.tasks.schema import SystemSpec
 
@@ -76,6 +80,16 @@ def _run(task: TaskSpec, root: Path | None, run_dir: Path) -> None:
     assert sorted(errors["systems"]) == sorted(names)
     assert all(math.isfinite(errors["systems"][name]["force_mae"]) for name in names)
     assert errors["force_mae"] > 0
+    # the stored per-structure sums (7 digits) give back each system's stored errors
+    for name in names:
+        stored_sums = StructureErrorSums(**errors["structures"][name])
+        sums = errors_from_sums(error_sums(structure_arrays([stored_sums])))
+        stored = errors["systems"][name]
+        assert len(errors["structures"][name]["atoms"]) == TEST_FRAMES
+        for metric in ERROR_NAMES:
+            assert sums[metric] == pytest.approx(stored[metric], rel=2e-6), (name, metric)
+    pooled = {row.name: row for row in job_metrics(record.results) if row.system == ""}
+    assert pooled["force_mae"].low <= errors["force_mae"] <= pooled["force_mae"].high
     scores = record.results["scores"]
     assert scores["replicas"] == len(names) and sorted(scores["systems"]) == sorted(names)
     assert record.results["training"]["epochs"] == 1

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from egraffbench.runner.accuracy_summary import ERROR_UNITS, accuracy_metrics
 from egraffbench.store.catalog import STORED
 from egraffbench.store.records import MetricValue
+from egraffbench.store.schema import EvaluateResult, read_record
 
-ERROR_UNITS = {m.key: m.unit for m in STORED if m.section == "test_errors"}
+JOB_SEED = 0  # seed of the bootstrap of one job's test errors over its test structures
+
 SCORE_UNITS = {m.key: m.unit for m in STORED if m.section == "scores"}
 RUN_UNITS = {(m.section, m.key): m.unit for m in STORED if m.section in ("training", "md")}
 
@@ -38,9 +41,12 @@ def job_metrics(results: dict[str, Any]) -> list[MetricValue]:
     """Every number of a job's results worth querying: test errors, MD scores, cost."""
     rows: list[MetricValue] = []
     errors = results.get("test_errors") or {}
-    rows += _block(errors, ERROR_UNITS, "")
-    for system, values in errors.get("systems", {}).items():
-        rows += _block(values, ERROR_UNITS, system)
+    if errors.get("structures"):
+        rows += accuracy_metrics([read_record(EvaluateResult, errors, "test errors")], JOB_SEED)
+    else:
+        rows += _block(errors, ERROR_UNITS, "")
+        for system, values in errors.get("systems", {}).items():
+            rows += _block(values, ERROR_UNITS, system)
     rows += score_metrics(results.get("scores") or {})
     for (section, name), unit in RUN_UNITS.items():
         row = _metric(name, (results.get(section) or {}).get(name), unit, "")

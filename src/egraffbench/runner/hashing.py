@@ -22,7 +22,7 @@ from egraffbench.errors import DatasetError
 STAGE_VERSIONS: dict[str, int] = {
     "baselines": 1,
     "train": 3,
-    "evaluate": 2,
+    "evaluate": 3,
     "simulate": 2,
     "replay": 2,
     "score": 7,

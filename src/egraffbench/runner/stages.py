@@ -19,13 +19,14 @@ from egraffbench.fileio import atomic_write_text
 from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.md.trajectory import read_header, read_outcomes, read_protocol, read_replica
-from egraffbench.metrics.accuracy import energy_force_errors
+from egraffbench.metrics.accuracy import energy_force_errors, structure_errors
 from egraffbench.metrics.structure import radial_distribution
 from egraffbench.models.base import ForceField
 from egraffbench.models.graph import batch_from_arrays
 from egraffbench.models.presets import ModelConfig
 from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
+from egraffbench.runner.accuracy_summary import stored_structure_errors
 from egraffbench.runner.baselines import composition_energies
 from egraffbench.runner.cost import CARRIED
 from egraffbench.runner.diffusion_scoring import DiffusionReference, diffusion_reference, replica_diffusivity
@@ -138,11 +139,12 @@ def train_stage(
 def evaluate_stage(
     model: ForceField, systems: Sequence[SystemData], element_energies: dict[int, float], folder: Path
 ) -> dict[str, Any]:
-    """Energy/force errors on every test system and on all of them pooled; the parity arrays of at most
-    MAX_PARITY_FRAMES test frames (energies per atom relative to the composition energy of
-    ``element_energies``, the task's E0) are written to ``folder/parity.json``."""
+    """Energy/force errors on every test system and on all of them pooled, with per test system the
+    per-structure sums their intervals resample; the parity arrays of at most MAX_PARITY_FRAMES test frames
+    (energies per atom relative to the composition energy of ``element_energies``, the task's E0) are
+    written to ``folder/parity.json``."""
     energies, forces, references, reference_force_sets, frames = [], [], [], [], []
-    per_system = {}
+    per_system, structures = {}, {}
     for system in systems:
         predicted_energy, predicted_forces = predict(model, system.frames)
         split = np.split(predicted_forces, np.cumsum([len(a) for a in system.frames])[:-1])
@@ -150,6 +152,9 @@ def evaluate_stage(
         truth_forces = [reference_forces(a) for a in system.frames]
         per_system[system.conditions.name] = energy_force_errors(
             predicted_energy, truth_energy, split, truth_forces
+        )
+        structures[system.conditions.name] = stored_structure_errors(
+            structure_errors(predicted_energy, truth_energy, split, truth_forces)
         )
         energies.extend(predicted_energy)
         forces.extend(split)
@@ -170,7 +175,7 @@ def evaluate_stage(
         force_predicted=np.concatenate([forces[i].ravel() for i in chosen]).tolist(),
     )
     atomic_write_text(folder / PARITY_FILE, parity.model_dump_json())
-    return {**pooled, "frames": len(energies), "systems": per_system}
+    return {**pooled, "frames": len(energies), "systems": per_system, "structures": structures}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Metrics of a model on a task over all its seeds: MD scores from the replicas of every seed pooled (so the
 intervals cover replicas and seeds; among them the Wilson interval of the fraction stable, the Kaplan–Meier
-interval of the median time to failure and the diffusivity error), static errors and costs as means over
-seeds with a bootstrap interval."""
+interval of the median time to failure and the diffusivity error), static errors as means over seeds with a
+bootstrap interval over seeds and test structures (runner.accuracy_summary), costs as means over seeds with a
+bootstrap interval."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from egraffbench.metrics.uncertainty import bootstrap_ci
-from egraffbench.runner.flatten import ERROR_UNITS, RUN_UNITS, score_metrics
+from egraffbench.runner.accuracy_summary import accuracy_metrics
+from egraffbench.runner.flatten import RUN_UNITS, score_metrics
 from egraffbench.runner.rollout_scoring import aggregate_replicas
 from egraffbench.store.records import JobRecord, MetricValue
 from egraffbench.store.schema import JobResults, read_record
@@ -25,15 +27,8 @@ def _mean_over_seeds(name: str, values: Sequence[float], unit: str, system: str)
 
 
 def _seed_means(results: Sequence[JobResults]) -> list[MetricValue]:
-    rows = []
     errors = [r.test_errors for r in results if r.test_errors is not None]
-    systems = sorted({system for e in errors for system in e.systems})
-    for system in ["", *systems]:
-        blocks = [e if system == "" else e.systems.get(system) for e in errors]
-        for name, unit in ERROR_UNITS.items():
-            values = [getattr(b, name) for b in blocks if b is not None and getattr(b, name) is not None]
-            if values:
-                rows.append(_mean_over_seeds(name, values, unit, system))
+    rows = accuracy_metrics(errors, SUMMARY_SEED) if errors else []
     for (section, name), unit in RUN_UNITS.items():
         values = [getattr(getattr(r, section), name, None) for r in results]
         values = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]

@@ -133,11 +133,31 @@ class Errors(Stored):
     force_rmse: float | None
 
 
+class StructureErrorSums(Stored):
+    """Per test structure of one test system, in test-frame order: energy error predicted − reference (eV),
+    atom count, and the sums of the absolute and squared force-component errors (eV/Å, eV²/Å²), each to 7
+    significant digits: what the intervals of the test errors resample (docs/metrics.md)."""
+
+    energy_error: list[float]
+    atoms: list[int]
+    force_abs_sum: list[float]
+    force_sq_sum: list[float]
+
+    @model_validator(mode="after")
+    def _aligned(self) -> StructureErrorSums:
+        lengths = {len(self.energy_error), len(self.atoms), len(self.force_abs_sum), len(self.force_sq_sum)}
+        if len(lengths) != 1:
+            raise ValueError("per-structure error lists differ in length")
+        return self
+
+
 class EvaluateResult(Errors, Record):
-    """The evaluate stage: errors on all test frames pooled and per test system."""
+    """The evaluate stage: errors on all test frames pooled and per test system, and per test system the
+    per-structure sums their intervals resample (absent in results of evaluate version 2 and earlier)."""
 
     frames: int
     systems: dict[str, Errors]
+    structures: dict[str, StructureErrorSums] = Field(default_factory=dict)
     cost: StageCost | None = None
 
 

@@ -1,0 +1,76 @@
+"""Test errors of a model over its seeds as stored metric rows, each with its 95 % interval: from the stored
+per-structure sums a two-stage bootstrap over seeds and test structures (metrics.accuracy_intervals); for
+results stored without them (evaluate version 2 and earlier), a bootstrap over the seeds' values, which one
+seed leaves without an interval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from egraffbench.metrics.accuracy import ERROR_NAMES, StructureErrors
+from egraffbench.metrics.accuracy_intervals import error_intervals
+from egraffbench.metrics.uncertainty import bootstrap_ci
+from egraffbench.store.catalog import STORED
+from egraffbench.store.records import MetricValue
+from egraffbench.store.schema import Errors, EvaluateResult, StructureErrorSums
+
+ERROR_UNITS = {m.key: m.unit for m in STORED if m.section == "test_errors"}
+STORED_DIGITS = 7  # significant digits of the stored per-structure sums: float32 models give no more
+
+
+def stored_structure_errors(errors: StructureErrors) -> dict[str, list]:
+    """``errors`` as the evaluate stage stores them (StructureErrorSums), to STORED_DIGITS digits."""
+
+    def rounded(values: np.ndarray) -> list[float]:
+        return [float(f"{value:.{STORED_DIGITS}g}") for value in values]
+
+    return {
+        "energy_error": rounded(errors.energy_error),
+        "atoms": [int(n) for n in errors.atoms],
+        "force_abs_sum": rounded(errors.force_abs_sum),
+        "force_sq_sum": rounded(errors.force_sq_sum),
+    }
+
+
+def structure_arrays(stored: Sequence[StructureErrorSums]) -> StructureErrors:
+    """Stored per-structure sums of one or more test systems, concatenated."""
+    return StructureErrors(
+        energy_error=np.array([v for s in stored for v in s.energy_error], dtype=float),
+        atoms=np.array([n for s in stored for n in s.atoms], dtype=int),
+        force_abs_sum=np.array([v for s in stored for v in s.force_abs_sum], dtype=float),
+        force_sq_sum=np.array([v for s in stored for v in s.force_sq_sum], dtype=float),
+    )
+
+
+def _per_seed_structures(seeds: Sequence[EvaluateResult], system: str) -> list[StructureErrors] | None:
+    """Each seed's stored per-structure sums of ``system`` ("" = every test system), None unless every seed
+    stored them."""
+    chosen = []
+    for result in seeds:
+        stored = list(result.structures.values()) if system == "" else [result.structures.get(system)]
+        if not stored or any(s is None for s in stored) or set(result.structures) != set(result.systems):
+            return None
+        chosen.append(structure_arrays(stored))
+    return chosen
+
+
+def accuracy_metrics(seeds: Sequence[EvaluateResult], seed: int) -> list[MetricValue]:
+    """Per test system ("" = all pooled) and error metric, the mean over ``seeds``' errors with its 95 %
+    interval (bootstrap resampling seeded with ``seed``)."""
+    rows = []
+    systems = sorted({system for result in seeds for system in result.systems})
+    for system in ["", *systems]:
+        blocks: list[Errors | None] = [r if system == "" else r.systems.get(system) for r in seeds]
+        structures = _per_seed_structures(seeds, system)
+        intervals = error_intervals(structures, seed) if structures is not None else None
+        for name in ERROR_NAMES:
+            values = [getattr(b, name) for b in blocks if b is not None and getattr(b, name) is not None]
+            if not values:
+                continue
+            estimate, low, high = bootstrap_ci(np.asarray(values, dtype=float), seed=seed)
+            if intervals is not None and len(values) == len(seeds):
+                low, high = intervals[name] or (None, None)
+            rows.append(MetricValue(name, estimate, low, high, ERROR_UNITS[name], system))
+    return rows

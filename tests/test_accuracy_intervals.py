@@ -1,0 +1,137 @@
+"""Intervals of test errors: per-structure sums give back the errors; one seed's interval (a bootstrap over
+test structures) against scipy's paired bootstrap and against its nominal coverage; several seeds widen it
+to the spread between trainings; the stored form and the summary rows, with and without stored sums."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from egraffbench.metrics.accuracy import (
+    ERROR_NAMES,
+    StructureErrors,
+    energy_force_errors,
+    error_sums,
+    errors_from_sums,
+    structure_errors,
+)
+from egraffbench.metrics.accuracy_intervals import error_intervals
+from egraffbench.runner.accuracy_summary import accuracy_metrics, stored_structure_errors, structure_arrays
+from egraffbench.store.schema import EvaluateResult, StructureErrorSums
+
+
+def _test_set(rng: np.random.Generator, structures: int, scale: float = 0.05) -> tuple:
+    """Predictions and references of ``structures`` structures of 3 to 7 atoms (ragged)."""
+    reference = [rng.normal(size=(int(rng.integers(3, 8)), 3)) for _ in range(structures)]
+    predicted = [f + rng.normal(scale=scale, size=f.shape) for f in reference]
+    energy = rng.normal(size=structures)
+    return energy + rng.normal(scale=0.1, size=structures), energy, predicted, reference
+
+
+def test_per_structure_sums_give_back_every_error() -> None:
+    errors = _test_set(np.random.default_rng(0), 40)
+    direct = energy_force_errors(*errors)
+    from_sums = errors_from_sums(error_sums(structure_errors(*errors)))
+    assert set(from_sums) == set(ERROR_NAMES) == set(direct)
+    for name in ERROR_NAMES:
+        assert from_sums[name] == pytest.approx(direct[name], rel=1e-12)
+
+
+def test_one_seed_interval_agrees_with_scipys_paired_bootstrap() -> None:
+    """Force MAE is Σ|ΔF| / Σ components over structures: scipy resamples the two arrays paired."""
+    structures = structure_errors(*_test_set(np.random.default_rng(1), 300))
+    ours = error_intervals([structures], seed=5, resamples=4000)["force_mae"]
+    assert ours is not None
+
+    def ratio(sums: np.ndarray, components: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.sum(sums, axis=axis) / np.sum(components, axis=axis)
+
+    theirs = stats.bootstrap(
+        (structures.force_abs_sum, 3.0 * structures.atoms),
+        ratio,
+        paired=True,
+        vectorized=True,
+        n_resamples=4000,
+        method="percentile",
+        rng=np.random.default_rng(9),
+    ).confidence_interval
+    width = theirs.high - theirs.low
+    assert width > 0
+    # different random streams: the endpoints agree to Monte Carlo error, a few % of the width
+    assert ours[0] == pytest.approx(theirs.low, abs=0.08 * width)
+    assert ours[1] == pytest.approx(theirs.high, abs=0.08 * width)
+
+
+def test_one_seed_interval_covers_the_true_error_at_its_nominal_rate() -> None:
+    """Structures drawn from a known law: |ΔF| components half-normal with σ = 0.05, so the true force MAE
+    is σ·√(2/π); 200 test sets of 60 structures, each interval from 1000 resamples."""
+    rng = np.random.default_rng(2)
+    truth = 0.05 * np.sqrt(2 / np.pi)
+    covered = 0
+    for trial in range(200):
+        interval = error_intervals([structure_errors(*_test_set(rng, 60))], seed=trial, resamples=1000)
+        low, high = interval["force_mae"]
+        covered += low <= truth <= high
+    assert 0.89 <= covered / 200 <= 0.99  # 95 % nominal; binomial sd at n = 200 is 1.5 %
+
+
+def test_several_seeds_widen_the_interval_to_the_spread_between_trainings() -> None:
+    """Three trainings whose force errors differ by 2× and 3×: with 1000 structures each, the structures
+    alone resolve them; resampling the seeds spans from the best training to the worst (all three draws
+    the same seed has probability 1/27 > 2.5 %)."""
+    rng = np.random.default_rng(3)
+    seeds = [structure_errors(*_test_set(rng, 1000, scale=scale)) for scale in (0.02, 0.04, 0.06)]
+    per_seed = [errors_from_sums(error_sums(s))["force_mae"] for s in seeds]
+    low, high = error_intervals(seeds, seed=0)["force_mae"]
+    assert low == pytest.approx(per_seed[0], rel=0.03)
+    assert high == pytest.approx(per_seed[2], rel=0.03)
+    one_low, one_high = error_intervals(seeds[1:2], seed=0)["force_mae"]
+    assert one_high - one_low < 0.05 * (high - low)
+    assert error_intervals(seeds, seed=0) == error_intervals(seeds, seed=0)  # seeded
+
+
+def test_identical_structures_give_a_zero_width_interval_and_non_finite_errors_none() -> None:
+    same = StructureErrors(np.full(5, 0.2), np.full(5, 4), np.full(5, 1.2), np.full(5, 0.5))
+    low, high = error_intervals([same])["force_mae"]
+    assert low == high == pytest.approx(1.2 / 12)
+    broken = same._replace(force_abs_sum=np.array([1.2, np.nan, 1.2, 1.2, 1.2]))
+    intervals = error_intervals([broken])
+    assert intervals["force_mae"] is None and intervals["energy_mae"] is not None
+
+
+def test_stored_sums_keep_seven_significant_digits() -> None:
+    structures = structure_errors(*_test_set(np.random.default_rng(4), 50))
+    stored = StructureErrorSums(**stored_structure_errors(structures))
+    back = structure_arrays([stored])
+    np.testing.assert_array_equal(back.atoms, structures.atoms)
+    for name in ("energy_error", "force_abs_sum", "force_sq_sum"):
+        np.testing.assert_allclose(getattr(back, name), getattr(structures, name), rtol=5e-7, atol=0)
+        assert not np.array_equal(getattr(back, name), getattr(structures, name))  # rounded, not raw
+    with pytest.raises(ValueError, match="differ in length"):
+        StructureErrorSums(energy_error=[0.1], atoms=[1, 2], force_abs_sum=[0.1], force_sq_sum=[0.1])
+
+
+def _evaluated(errors: tuple, with_sums: bool) -> EvaluateResult:
+    """An evaluate record of one test system "s" (and the same pooled), as the stage stores it."""
+    values = energy_force_errors(*errors)
+    sums = {"s": stored_structure_errors(structure_errors(*errors))} if with_sums else {}
+    return EvaluateResult(**values, frames=len(errors[1]), systems={"s": values}, structures=sums)
+
+
+def test_summary_rows_take_the_structure_interval_and_keep_the_stored_value() -> None:
+    errors = _test_set(np.random.default_rng(5), 200)
+    value = energy_force_errors(*errors)["force_mae"]
+    rows = {(r.name, r.system): r for r in accuracy_metrics([_evaluated(errors, True)], seed=0)}
+    assert {system for _, system in rows} == {"", "s"}
+    row = rows[("force_mae", "")]
+    assert row.value == value  # the stored error itself, not recomputed from rounded sums
+    assert row.low < value < row.high and row.unit == "eV/Å"
+    one_system = rows[("force_mae", "s")]  # the only system: its structures are the pooled ones
+    assert (one_system.value, one_system.low, one_system.high) == (row.value, row.low, row.high)
+    # results stored before the sums (evaluate version 2): one seed has no interval, as before
+    old = {(r.name, r.system): r for r in accuracy_metrics([_evaluated(errors, False)], seed=0)}
+    assert old[("force_mae", "")].low == old[("force_mae", "")].high == value
+    # a mix of seeds with and without sums falls back to the bootstrap over seeds
+    mixed = accuracy_metrics([_evaluated(errors, True), _evaluated(errors, False)], seed=0)
+    assert all(r.low == r.high for r in mixed)
