@@ -68,6 +68,12 @@ def test_evaluate_json_matches_an_independent_computation(
     assert errors["energy_mae_per_atom"] == pytest.approx(np.mean(np.abs(per_atom)), rel=1e-9)
     assert errors["reference_force_std"] == pytest.approx(reference.std(), rel=1e-12)
     assert 0.5 < errors["reference_force_std"] < 2.0  # MD17 ethanol forces, eV/Å
+    # 95 % bootstrap intervals over the test structures, around each error
+    assert set(errors["intervals"]) == {k for k in errors if k.startswith(("energy_", "force_"))}
+    for name, (low, high) in errors["intervals"].items():
+        assert low < errors[name] < high, name
+    low, high = errors["intervals"]["force_mae"]
+    assert high - low < 0.2 * errors["force_mae"]  # 1000 structures: a few % of the error
 
 
 def test_evaluate_takes_the_model_as_simulate_does(trained: Path, shared_datasets: Path, tmp_path) -> None:

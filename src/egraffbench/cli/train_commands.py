@@ -21,7 +21,7 @@ from egraffbench.models.presets import load_model_config
 from egraffbench.models.storage import load_force_field
 from egraffbench.numerics import pin_torch_threads
 from egraffbench.training import train_force_field
-from egraffbench.training.evaluation import evaluate_force_field
+from egraffbench.training.evaluation import evaluate_with_intervals
 
 console = Console(stderr=True)
 
@@ -102,17 +102,22 @@ def evaluate(
     model = load_force_field(model_dir)
     structures = load_dataset(dataset, split, root=data_root)
     model.check_elements(structures)
-    errors = evaluate_force_field(model, structures)
+    errors, intervals = evaluate_with_intervals(model, structures)
     # The yardstick for the force errors: predicting zero forces gives an RMSE of about this.
     errors["reference_force_std"] = float(np.concatenate([reference_forces(a) for a in structures]).std())
     table = Table(title=f"{model_dir} on {dataset}/{split} ({len(structures)} structures)")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_column("95 % interval over the structures", justify="right")
     for key, value in errors.items():
-        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+        interval = intervals.get(key)
+        shown = f"{interval[0]:.6g} … {interval[1]:.6g}" if interval is not None else ""
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value), shown)
     Console().print(table)
     if output is not None:
-        atomic_write_json(output, {"model": str(model_dir), "dataset": dataset, "split": split, **errors})
+        bounds = {key: list(interval) for key, interval in intervals.items() if interval is not None}
+        record = {"model": str(model_dir), "dataset": dataset, "split": split, **errors, "intervals": bounds}
+        atomic_write_json(output, record)
 
 
 def _one_model(argument: str | None, option: str | None) -> str:
