@@ -3,10 +3,12 @@ whose model was trained in the run, the step-0 forces of all its replicas are re
 model and starting positions, in one batch as the MD engine's first call makes them, and compared bit for
 bit with the forces the trajectory stored. With ``--training``, the first epoch of every training the
 folder's latest run used is run again (stored configuration, seed and the task's data) and its log record
-compared with the stored one, every field but the wall time.
+compared with the stored one, every field but the wall time. With ``--evaluation``, every evaluate stage
+the latest run used is computed again from the stored model on the task's test data and compared with its
+stored errors, per-structure sums and parity arrays.
 
     python scripts/check_reproduction.py RUN_DIR [--architecture mace] [--latest-run]
-        [--training [--data-root DIR]]
+        [--training] [--evaluation] [--data-root DIR]
 
 Prints one line per stage (architecture, its `ARCHITECTURE_VERSIONS` entry, test system or task, "same
 bits" or what differs) and exits 1 when any differs. Run it in a fresh interpreter after a change that may
@@ -39,11 +41,12 @@ from egraffbench.md.trajectory import EV_PER_FORCE_UNIT, read_protocol, read_rep
 from egraffbench.models import load_force_field
 from egraffbench.models.presets import ModelConfig
 from egraffbench.numerics import pin_torch_threads
-from egraffbench.runner.stage_cache import StageCache
-from egraffbench.runner.stages import MODEL_FOLDER, TRAJECTORY_FILE
+from egraffbench.runner.stage_cache import RESULT_FILE, StageCache
+from egraffbench.runner.stages import MODEL_FOLDER, PARITY_FILE, TRAJECTORY_FILE, evaluate_stage
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import load_task
-from egraffbench.tasks.sources import load_sources
+from egraffbench.tasks.sources import load_source, load_sources, system_conditions
+from egraffbench.tasks.systems import SystemData
 from egraffbench.training import train_force_field
 from egraffbench.training.trainer import LOG_FILE
 
@@ -123,9 +126,11 @@ def check_run(run_dir: Path, architecture: str | None = None, latest_run: bool =
 
 
 @dataclass(frozen=True)
-class TrainingCheck:
-    """One stored training: its architecture and version, task, and the epoch-1 log fields that differ."""
+class RecomputedCheck:
+    """One stored training (its first epoch) or evaluation, computed again: its model's architecture and
+    version, task, and the stored fields that differ."""
 
+    stage: str  # "training" or "evaluation"
     key: str
     architecture: str
     architecture_version: int
@@ -138,11 +143,21 @@ class TrainingCheck:
 
     def line(self) -> str:
         verdict = "same bits" if self.same else f"differs in {', '.join(self.differing)}"
-        return f"{self.architecture} v{self.architecture_version} {self.task} training {self.key}: {verdict}"
+        version = f"v{self.architecture_version}"
+        return f"{self.architecture} {version} {self.task} {self.stage} {self.key}: {verdict}"
 
 
 def _first_record(log: Path) -> dict:
     return json.loads(log.read_text().splitlines()[0])
+
+
+def _latest_run_stages(run_dir: Path, stage: str) -> list[tuple[str, str]]:
+    """(task, key) of every ``stage`` the folder's latest run used, sorted."""
+    with ResultsStore.open_existing(run_dir) as store:
+        run_id = store.latest_run()
+        tasks = {job["job_id"]: job["task"] for job in store.jobs(run_id)}
+        used = {(tasks[row["job_id"]], row["key"]) for row in store.stages(run_id) if row["stage"] == stage}
+    return sorted(pair for pair in used if pair[1])
 
 
 def check_training(
@@ -150,17 +165,13 @@ def check_training(
     root: Path,
     architecture: str | None = None,
     task_files: Mapping[str, Path] | None = None,
-) -> list[TrainingCheck]:
+) -> list[RecomputedCheck]:
     """Epoch 1 of every training the folder's latest run used, run again here with the stored configuration
     and seed on the task's data (under ``root``; a task that is not shipped is found in ``task_files``,
     name → file), against the stored epoch-1 log record."""
     cache = StageCache(run_dir / "stages")
-    with ResultsStore.open_existing(run_dir) as store:
-        run_id = store.latest_run()
-        tasks = {job["job_id"]: job["task"] for job in store.jobs(run_id)}
-        used = {(tasks[row["job_id"]], row["key"]) for row in store.stages(run_id) if row["stage"] == "train"}
     checks = []
-    for task_name, key in sorted(pair for pair in used if pair[1]):
+    for task_name, key in _latest_run_stages(run_dir, "train"):
         folder = cache.folder("train", key)
         if not (folder / "inputs.json").is_file():
             continue  # a pretrained model or a reference potential: nothing trained here
@@ -180,7 +191,49 @@ def check_training(
         stored = _first_record(folder / MODEL_FOLDER / LOG_FILE)
         differing = tuple(name for name in stored if name not in UNTIMED and fresh.get(name) != stored[name])
         version = inputs.get("architecture_version", 1)
-        checks.append(TrainingCheck(key, config.architecture, version, task_name, differing))
+        checks.append(RecomputedCheck("training", key, config.architecture, version, task_name, differing))
+    return checks
+
+
+def check_evaluation(
+    run_dir: Path,
+    root: Path,
+    architecture: str | None = None,
+    task_files: Mapping[str, Path] | None = None,
+) -> list[RecomputedCheck]:
+    """Every evaluate stage the folder's latest run used, computed again from the stored model on the task's
+    test data (under ``root``; ``task_files`` as in :func:`check_training`) and compared with what it
+    stored, every field but the cost."""
+    cache = StageCache(run_dir / "stages")
+    checks = []
+    for task_name, key in _latest_run_stages(run_dir, "evaluate"):
+        folder = cache.folder("evaluate", key)
+        inputs = json.loads((folder / "inputs.json").read_text())
+        train = cache.folder("train", inputs["model"].removeprefix(TRAINED))
+        if not inputs["model"].startswith(TRAINED) or not (train / MODEL_FOLDER).is_dir():
+            continue  # a pretrained model or a reference potential: nothing trained here
+        train_inputs = json.loads((train / "inputs.json").read_text())
+        if architecture not in (None, train_inputs["config"]["architecture"]):
+            continue
+        task = load_task((task_files or {}).get(task_name, task_name))
+        systems = []
+        for system in task.test:
+            frames = load_source(system, root)
+            systems.append(SystemData(system_conditions(system, frames, None), frames))
+        stored_parity = json.loads((folder / PARITY_FILE).read_text())
+        element_energies = {int(z): e for z, e in stored_parity["element_energies"].items()}
+        model = load_force_field(train / MODEL_FOLDER)
+        with tempfile.TemporaryDirectory() as scratch:
+            fresh = evaluate_stage(model, systems, element_energies, Path(scratch))
+            fresh_parity = json.loads((Path(scratch) / PARITY_FILE).read_text())
+        stored = json.loads((folder / RESULT_FILE).read_text())
+        differing = [name for name, value in fresh.items() if stored.get(name) != value]
+        differing += ["parity"] if fresh_parity != stored_parity else []
+        version = train_inputs.get("architecture_version", 1)
+        architecture_name = train_inputs["config"]["architecture"]
+        checks.append(
+            RecomputedCheck("evaluation", key, architecture_name, version, task_name, tuple(differing))
+        )
     return checks
 
 
@@ -190,15 +243,23 @@ def main() -> None:
     parser.add_argument("--architecture", help="check this architecture's stages only")
     parser.add_argument("--latest-run", action="store_true", help="only the MD the latest run used")
     parser.add_argument("--training", action="store_true", help="also rerun each training's first epoch")
-    parser.add_argument("--data-root", type=Path, help="dataset folder of --training (default: the cache)")
+    parser.add_argument("--evaluation", action="store_true", help="also recompute each evaluate stage")
+    parser.add_argument(
+        "--data-root", type=Path, help="dataset folder of --training and --evaluation (default: the cache)"
+    )
     args = parser.parse_args()
     pin_torch_threads()  # the thread count every stored result was computed with
-    checks: list[MDCheck | TrainingCheck] = []
+    checks: list[MDCheck | RecomputedCheck] = []
     for check in check_run(args.run_dir, args.architecture, args.latest_run):
         print(check.line(), flush=True)
         checks.append(check)
+    root = args.data_root or data_root()
     if args.training:
-        for check in check_training(args.run_dir, args.data_root or data_root(), args.architecture):
+        for check in check_training(args.run_dir, root, args.architecture):
+            print(check.line(), flush=True)
+            checks.append(check)
+    if args.evaluation:
+        for check in check_evaluation(args.run_dir, root, args.architecture):
             print(check.line(), flush=True)
             checks.append(check)
     same = sum(check.same for check in checks)

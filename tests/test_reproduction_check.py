@@ -67,3 +67,24 @@ def test_stored_training_is_reproduced_and_one_changed_bit_is_found(
     log.write_text("".join(json.dumps(record) + "\n" for record in records))
     changed = check.check_training(copy, tmp_path, task_files=tasks)
     assert changed[0].differing == ("val_loss",) and "differs in val_loss" in changed[0].line()
+
+
+def test_stored_evaluation_is_reproduced_and_one_changed_bit_is_found(
+    check: ModuleType, reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    tasks = {"tiny-cuau": reference_run.task_file}
+    found = check.check_evaluation(reference_run.run_dir, tmp_path, task_files=tasks)
+    assert [(c.architecture, c.task, c.differing) for c in found] == [("mace", "tiny-cuau", ())]  # emt: none
+    assert found[0].line().endswith("same bits") and " evaluation " in found[0].line()
+
+    copy = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, copy)
+    folder = copy / "stages" / "evaluate" / found[0].key
+    result = json.loads((folder / "result.json").read_text())
+    result["force_mae"] = float(np.nextafter(result["force_mae"], np.inf))  # one ulp
+    (folder / "result.json").write_text(json.dumps(result))
+    parity = json.loads((folder / "parity.json").read_text())
+    parity["force_predicted"][0] += 1e-6
+    (folder / "parity.json").write_text(json.dumps(parity))
+    changed = check.check_evaluation(copy, tmp_path, task_files=tasks)
+    assert changed[0].differing == ("force_mae", "parity")
