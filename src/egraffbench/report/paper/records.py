@@ -156,4 +156,9 @@ def conjunction(verdicts: Sequence[Verdict]) -> Verdict:
 
 def point_note(used_points: bool) -> str:
     """The sentence a reason ends with when a value without an interval was compared."""
-    return " Some values have no interval (one seed) and were compared as points." if used_points else ""
+    return (
+        " Some values have no interval (test errors stored before they had one, or a value of one seed) and "
+        "were compared as points."
+        if used_points
+        else ""
+    )
