@@ -91,7 +91,7 @@ def check_stage(cache: StageCache, key: str, architecture: str | None = None) ->
     train_inputs = json.loads((train / "inputs.json").read_text())
     if architecture not in (None, train_inputs["config"]["architecture"]):
         return None
-    replicas = [read_replica(path, replica) for replica in replica_ids(path)]
+    replicas = [read_replica(path, replica, frames=slice(0, 1)) for replica in replica_ids(path)]
     if any(len(replica.forces) == 0 for replica in replicas):
         return None
     dtype = getattr(torch, read_protocol(path)["dtype"])

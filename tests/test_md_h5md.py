@@ -43,6 +43,13 @@ def test_mdanalysis_reads_positions_forces_box_and_time(tmp_path: Path) -> None:
     raw.close()
     assert read_header(path)["complete"] is True
     assert replica_ids(path) == [0, 1]
+    # some frames, read without the others, are those frames of the whole replica
+    part = read_replica(path, 1, frames=slice(3, 7))
+    whole = read_replica(path, 1)
+    for name in ("positions", "velocities", "forces", "energy", "cell", "step", "time_fs"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(whole, name)[3:7])
+    np.testing.assert_array_equal(part.atomic_numbers, whole.atomic_numbers)
+    assert part.atoms(0).get_potential_energy() == whole.atoms(3).get_potential_energy()
 
 
 def test_a_file_of_the_first_layout_is_still_read(tmp_path: Path) -> None:
@@ -66,6 +73,9 @@ def test_a_file_of_the_first_layout_is_still_read(tmp_path: Path) -> None:
         group["cell"] = np.stack([np.eye(3) * 5.0] * 2)
     trajectory = read_replica(path, 0)
     np.testing.assert_array_equal(trajectory.forces, 2 * positions)  # eV/Å as stored then
+    last = read_replica(path, 0, frames=slice(1, 2))
+    np.testing.assert_array_equal(last.positions, positions[1:])
+    np.testing.assert_array_equal(last.step, [5])
     assert read_outcomes(path)[0].failure_reason == "temperature" and trajectory.outcome.frames == 2
 
 

@@ -228,8 +228,9 @@ def read_outcomes(path: Path) -> dict[int, ReplicaOutcome]:
         return {replica: _outcome(file, replica) for replica in replicas}
 
 
-def read_replica(path: Path, replica: int) -> ReplicaTrajectory:
-    """All frames of replica ``replica`` (forces in eV/Å whatever unit the file stores)."""
+def read_replica(path: Path, replica: int, frames: slice = slice(None)) -> ReplicaTrajectory:
+    """The frames ``frames`` (default: all) of replica ``replica``, read from the file without the others
+    (forces in eV/Å whatever unit the file stores)."""
     with _open(path, "r") as file:
         if str(replica) not in _extra(file)["replicas"]:
             raise TrajectoryError(
@@ -237,18 +238,19 @@ def read_replica(path: Path, replica: int) -> ReplicaTrajectory:
             )
         if _extra(file) is file:  # layout 1: plain datasets in /replicas/<id>
             group = file[f"replicas/{replica}"]
-            names = (*PER_ATOM, *PER_FRAME, "atomic_numbers", "masses", "pbc")
-            return ReplicaTrajectory(outcome=_outcome(file, replica), **{n: group[n][()] for n in names})
+            series = {n: group[n][frames] for n in (*PER_ATOM, *PER_FRAME)}
+            constant = {n: group[n][()] for n in ("atomic_numbers", "masses", "pbc")}
+            return ReplicaTrajectory(outcome=_outcome(file, replica), **series, **constant)
         group = file[f"particles/{_group(replica)}"]
-        arrays = {field: group[f"{element}/value"][()] for field, (element, _) in ELEMENTS.items()}
+        arrays = {field: group[f"{element}/value"][frames] for field, (element, _) in ELEMENTS.items()}
         arrays["forces"] = arrays["forces"] * EV_PER_FORCE_UNIT
         return ReplicaTrajectory(
             outcome=_outcome(file, replica),
             atomic_numbers=group["species"][()],
             masses=group["mass"][()],
             pbc=np.array([_plain(b) == "periodic" for b in group["box"].attrs["boundary"]]),
-            step=group["position/step"][()],
-            time_fs=group["position/time"][()],
+            step=group["position/step"][frames],
+            time_fs=group["position/time"][frames],
             **arrays,
         )
 
