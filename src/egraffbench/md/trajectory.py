@@ -27,8 +27,11 @@ checkpoint are cut on resume.
 
 from __future__ import annotations
 
+import errno
 import json
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,8 @@ VERSION = 2
 EXTRA = "egraffbench"  # the H5MD file's group of run metadata and replica outcomes
 FORCE_UNIT = "kJ mol-1 Angstrom-1"
 EV_PER_FORCE_UNIT = units.kJ / units.mol  # eV/Å in one kJ mol-1 Å-1
+METADATA_BYTES = 1 << 16  # room kept for HDF5's own growth (chunk index nodes, headers) per append
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 # field → (element path in the particle group, unit); step and time_fs are the elements' step and time
 ELEMENTS = {
     "positions": ("position", "Angstrom"),
@@ -162,8 +167,17 @@ def _extensible(group: h5py.Group, name: str, shape: tuple[int, ...], kind: Any)
 
 
 def append_frames(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) -> None:
-    """Append frames per replica id (fields as in :class:`ReplicaTrajectory`, first axis = frames)."""
-    with _open(path, "a") as file:
+    """Append frames per replica id (fields as in :class:`ReplicaTrajectory`, first axis = frames). Raises
+    OSError(ENOSPC) before writing anything when the disk has no room for them (:func:`bytes_to_append`)."""
+    needed = bytes_to_append(path, frames)
+    free = shutil.disk_usage(path.parent).free
+    if free < needed:
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left on device ({needed} bytes needed for the next frames, {free} free)",
+            str(path),
+        )
+    with _writing(path) as file:
         for replica, fields in frames.items():
             for field, values in fields.items():
                 dataset = _dataset(file, replica, field)
@@ -172,9 +186,28 @@ def append_frames(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) ->
                 dataset[start:] = values / EV_PER_FORCE_UNIT if field == "forces" else values
 
 
+def bytes_to_append(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) -> int:
+    """Disk bytes that appending ``frames`` can take at most: every chunk the new frames reach into that is
+    not allocated yet (HDF5 allocates whole chunks), plus METADATA_BYTES for chunk indexes and headers.
+
+    Checked before a write because HDF5 does not survive a full disk mid-write: the write fails inside the
+    library, closing the file fails again, and the process can crash when the objects are freed (seen: a
+    segmentation fault after a full tmpfs); a check beforehand leaves the file as the last write left it."""
+    needed = METADATA_BYTES
+    with _open(path, "r") as file:
+        for replica, fields in frames.items():
+            for field, values in fields.items():
+                dataset = _dataset(file, replica, field)
+                per_chunk = dataset.chunks[0]
+                start = dataset.shape[0]
+                new_chunks = -(-(start + len(values)) // per_chunk) - -(-start // per_chunk)
+                needed += new_chunks * int(np.prod(dataset.chunks)) * dataset.dtype.itemsize
+    return needed
+
+
 def truncate_frames(path: Path, frame_counts: Mapping[int, int]) -> None:
     """Cut each replica's frames to ``frame_counts[replica]`` (frames written after the last checkpoint)."""
-    with _open(path, "a") as file:
+    with _writing(path) as file:
         for replica, count in frame_counts.items():
             for field in (*PER_ATOM, *PER_FRAME):
                 _dataset(file, replica, field).resize(count, axis=0)
@@ -195,7 +228,7 @@ def _dataset(file: h5py.File, replica: int, field: str) -> h5py.Dataset:
 
 def write_outcomes(path: Path, outcomes: Mapping[int, ReplicaOutcome], complete: bool) -> None:
     """Record each replica's status (and failure) and whether the run is complete."""
-    with _open(path, "a") as file:
+    with _writing(path) as file:
         extra = _extra(file)
         extra.attrs["complete"] = complete
         for replica, outcome in outcomes.items():
@@ -296,6 +329,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[h5py.File]:
+    """The trajectory opened for writing; a full disk that HDF5 reports (as OSError or RuntimeError naming
+    errno 28 or 122) is raised as OSError(ENOSPC), which the commands report as out of space."""
+    try:
+        with _open(path, "a") as file:
+            yield file
+    except (OSError, RuntimeError) as error:
+        if getattr(error, "errno", None) in _NO_SPACE or any(
+            f"errno = {n}," in str(error) for n in _NO_SPACE
+        ):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+        raise
 
 
 def _open(path: Path, mode: str) -> h5py.File:
