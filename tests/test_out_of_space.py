@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import yaml
 from ase.build import bulk
 from ase.io import write
 
+from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.main import app
 from egraffbench.md.trajectory import read_outcomes, read_replica
 from egraffbench.models.presets import load_preset
@@ -181,3 +183,17 @@ def test_full_disk_during_data_fetch_then_rerun(
     for split in ("train", "val", "test"):
         fetched = data_cache / "md17" / "ethanol" / f"{split}.npz"
         assert fetched.read_bytes() == (shared_datasets / "md17" / "ethanol" / f"{split}.npz").read_bytes()
+
+
+def test_a_full_results_database_is_reported_as_out_of_space(tmp_path: Path) -> None:
+    """SQLite's own 'database or disk is full' (here its page limit, which raises the same SQLITE_FULL) is a
+    full disk, not a damaged results.sqlite."""
+    database = sqlite3.connect(tmp_path / "results.sqlite")
+    database.execute("create table t (x blob)")
+    database.execute("pragma max_page_count = 2")
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        database.execute("insert into t values (?)", (b"0" * 100_000,))
+    message = expected_failure(raised.value)
+    assert message is not None and "out of space" in message and "is the file" not in message
+    other = expected_failure(sqlite3.DatabaseError("file is not a database"))
+    assert other is not None and "is the file a results.sqlite" in other

@@ -45,6 +45,11 @@ def expected_failure(error: BaseException) -> str | None:
         return one_line(str(error))
     if isinstance(error, OSError):
         return _os_error(error)
+    if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return (
+            "results database: out of space on the disk (no partial output is kept as if complete); "
+            "free some space and rerun the same command"
+        )
     if isinstance(error, sqlite3.Error):
         return f"results database: {one_line(str(error))} (is the file a results.sqlite of egraffbench?)"
     if isinstance(error, ValidationError):
