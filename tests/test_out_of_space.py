@@ -8,7 +8,6 @@ import errno
 import shlex
 import shutil
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.main import app
 from egraffbench.md.trajectory import read_outcomes, read_replica
 from egraffbench.models.presets import load_preset
+from mount_namespace import needs_mount_namespace, run_in_namespace
 
 
 def _run(args: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -88,16 +88,7 @@ def test_full_disk_during_simulate_then_rerun(
     _same_trajectories(out, tmp_path / "reference.h5")
 
 
-def _mount_namespaces() -> bool:
-    """Whether this machine lets a user mount a tmpfs in its own user and mount namespaces."""
-    if shutil.which("unshare") is None:
-        return False
-    return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(
-    not _mount_namespaces(), reason="needs `unshare -rm` (user and mount namespaces) to mount a tmpfs"
-)
+@needs_mount_namespace
 def test_a_really_full_disk_during_simulate_then_rerun(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,7 +115,7 @@ def test_a_really_full_disk_during_simulate_then_rerun(
         {cli} -o {out} 2> {tmp_path / "second.err"}; echo $? > {tmp_path / "second.rc"}
         cp {out} {tmp_path / "rerun.h5"}
     """
-    subprocess.run(["unshare", "-rm", "bash", "-c", script], check=True, capture_output=True)
+    run_in_namespace(script)
     first = (tmp_path / "first.err").read_text()
     _assert_out_of_space(int((tmp_path / "first.rc").read_text()), first)
     second = (tmp_path / "second.err").read_text()
