@@ -63,8 +63,9 @@ def accuracy_metrics(seeds: Sequence[EvaluateResult], seed: int) -> list[MetricV
     systems = sorted({system for result in seeds for system in result.systems})
     for system in ["", *systems]:
         blocks: list[Errors | None] = [r if system == "" else r.systems.get(system) for r in seeds]
-        structures = _per_seed_structures(seeds, system)
-        intervals = error_intervals(structures, seed) if structures is not None else None
+        if system == "" or len(systems) > 1:  # one test system: its structures are the pooled ones
+            structures = _per_seed_structures(seeds, system)
+            intervals = error_intervals(structures, seed) if structures is not None else None
         for name in ERROR_NAMES:
             values = [getattr(b, name) for b in blocks if b is not None and getattr(b, name) is not None]
             if not values:
