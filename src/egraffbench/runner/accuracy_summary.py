@@ -44,15 +44,17 @@ def structure_arrays(stored: Sequence[StructureErrorSums]) -> StructureErrors:
     )
 
 
-def _per_seed_structures(seeds: Sequence[EvaluateResult], system: str) -> list[StructureErrors] | None:
-    """Each seed's stored per-structure sums of ``system`` ("" = every test system), None unless every seed
-    stored them."""
+def _per_seed_structures(
+    seeds: Sequence[EvaluateResult], system: str
+) -> list[list[StructureErrors]] | None:
+    """Each seed's stored per-structure sums of ``system`` ("" = every test system), one entry per system;
+    None unless every seed stored them."""
     chosen = []
     for result in seeds:
         stored = list(result.structures.values()) if system == "" else [result.structures.get(system)]
         if not stored or any(s is None for s in stored) or set(result.structures) != set(result.systems):
             return None
-        chosen.append(structure_arrays(stored))
+        chosen.append([structure_arrays([s]) for s in stored if s is not None])
     return chosen
 
 

@@ -35,7 +35,8 @@ def evaluate_force_field(
 def evaluate_with_intervals(
     model: ForceField, structures: Sequence[Atoms], batch_size: int = 16, seed: int = 0
 ) -> tuple[dict[str, float], dict[str, tuple[float, float] | None]]:
-    """The errors of :func:`evaluate_force_field` and their 95 % bootstrap intervals over ``structures``
-    (metrics.accuracy_intervals; None where an error is not finite)."""
+    """The errors of :func:`evaluate_force_field` and their 95 % bootstrap intervals over ``structures``, in
+    blocks as long as consecutive structures' errors stay correlated (metrics.accuracy_intervals; None where
+    an error is not finite)."""
     compared = _compared(model, structures, batch_size)
-    return energy_force_errors(**compared), error_intervals([structure_errors(**compared)], seed)
+    return energy_force_errors(**compared), error_intervals([[structure_errors(**compared)]], seed)
