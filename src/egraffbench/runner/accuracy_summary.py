@@ -44,9 +44,7 @@ def structure_arrays(stored: Sequence[StructureErrorSums]) -> StructureErrors:
     )
 
 
-def _per_seed_structures(
-    seeds: Sequence[EvaluateResult], system: str
-) -> list[list[StructureErrors]] | None:
+def _per_seed_structures(seeds: Sequence[EvaluateResult], system: str) -> list[list[StructureErrors]] | None:
     """Each seed's stored per-structure sums of ``system`` ("" = every test system), one entry per system;
     None unless every seed stored them."""
     chosen = []
