@@ -153,7 +153,7 @@ def test_identical_structures_give_a_zero_width_interval_and_non_finite_errors_n
 def test_stored_sums_keep_seven_significant_digits() -> None:
     structures = structure_errors(*_test_set(np.random.default_rng(4), 50))
     stored = StructureErrorSums(**stored_structure_errors(structures))
-    back = structure_arrays([stored])
+    back = structure_arrays(stored)
     np.testing.assert_array_equal(back.atoms, structures.atoms)
     for name in ("energy_error", "force_abs_sum", "force_sq_sum"):
         np.testing.assert_allclose(getattr(back, name), getattr(structures, name), rtol=5e-7, atol=0)

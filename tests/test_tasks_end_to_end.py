@@ -83,7 +83,7 @@ def _run(task: TaskSpec, root: Path | None, run_dir: Path) -> None:
     # the stored per-structure sums (7 digits) give back each system's stored errors
     for name in names:
         stored_sums = StructureErrorSums(**errors["structures"][name])
-        sums = errors_from_sums(error_sums(structure_arrays([stored_sums])))
+        sums = errors_from_sums(error_sums(structure_arrays(stored_sums)))
         stored = errors["systems"][name]
         assert len(errors["structures"][name]["atoms"]) == TEST_FRAMES
         for metric in ERROR_NAMES:

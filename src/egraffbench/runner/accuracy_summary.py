@@ -34,13 +34,13 @@ def stored_structure_errors(errors: StructureErrors) -> dict[str, list]:
     }
 
 
-def structure_arrays(stored: Sequence[StructureErrorSums]) -> StructureErrors:
-    """Stored per-structure sums of one or more test systems, concatenated."""
+def structure_arrays(stored: StructureErrorSums) -> StructureErrors:
+    """One test system's stored per-structure sums as arrays."""
     return StructureErrors(
-        energy_error=np.array([v for s in stored for v in s.energy_error], dtype=float),
-        atoms=np.array([n for s in stored for n in s.atoms], dtype=int),
-        force_abs_sum=np.array([v for s in stored for v in s.force_abs_sum], dtype=float),
-        force_sq_sum=np.array([v for s in stored for v in s.force_sq_sum], dtype=float),
+        energy_error=np.array(stored.energy_error, dtype=float),
+        atoms=np.array(stored.atoms, dtype=int),
+        force_abs_sum=np.array(stored.force_abs_sum, dtype=float),
+        force_sq_sum=np.array(stored.force_sq_sum, dtype=float),
     )
 
 
@@ -52,7 +52,7 @@ def _per_seed_structures(seeds: Sequence[EvaluateResult], system: str) -> list[l
         stored = list(result.structures.values()) if system == "" else [result.structures.get(system)]
         if not stored or any(s is None for s in stored) or set(result.structures) != set(result.systems):
             return None
-        chosen.append([structure_arrays([s]) for s in stored if s is not None])
+        chosen.append([structure_arrays(s) for s in stored if s is not None])
     return chosen
 
 
