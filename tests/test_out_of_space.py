@@ -1,6 +1,6 @@
-"""Fault injection: the disk fills up (ENOSPC) during `simulate`, `train` and `data fetch`. Each reports one
-`error:` line saying it is out of space, leaves no damaged output, and the same command rerun after space is
-freed ends with exactly what an uninterrupted run gives."""
+"""Fault injection: the disk fills up (ENOSPC) during `simulate`, `train`, `data fetch` and `run`. Each
+reports one `error:` line saying it is out of space, leaves no damaged output, and the same command rerun
+after space is freed ends with exactly what an uninterrupted run gives."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.main import app
 from egraffbench.md.trajectory import read_outcomes, read_replica
 from egraffbench.models.presets import load_preset
+from egraffbench.runner.benchmark import run_benchmark
+from egraffbench.store.database import ResultsStore
 from mount_namespace import needs_mount_namespace, run_in_namespace
+from test_runner_fixtures import tiny_jobs, write_tiny_task
 
 
 def _run(args: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -188,3 +191,27 @@ def test_a_full_results_database_is_reported_as_out_of_space(tmp_path: Path) -> 
     assert message is not None and "out of space" in message and "is the file" not in message
     other = expected_failure(sqlite3.DatabaseError("file is not a database"))
     assert other is not None and "is the file a results.sqlite" in other
+
+
+def test_a_run_stops_at_the_first_job_out_of_space_then_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jobs after one that ran out of space would fail the same way, after their training: the run
+    stops there, stored as interrupted, and the same run after space is freed does the rest."""
+    jobs = tiny_jobs(write_tiny_task(tmp_path / "task"), ["emt"], seeds=2)
+    run_dir = tmp_path / "run"
+    from egraffbench.md import engine
+
+    monkeypatch.setattr(engine, "append_frames", _fails_on_call(engine.append_frames, 1))
+    with pytest.raises(OSError) as raised:
+        run_benchmark(jobs, run_dir)
+    assert raised.value.errno == errno.ENOSPC and jobs[0].job_id in raised.value.filename
+    assert expected_failure(raised.value) is not None and "out of space" in expected_failure(raised.value)
+    with ResultsStore.open_existing(run_dir) as store:
+        run_id = store.latest_run()
+        statuses = {job["job_id"]: job["status"] for job in store.jobs(run_id)}
+        assert {run["run_id"]: run["status"] for run in store.runs()}[run_id] == "interrupted"
+    assert statuses == {jobs[0].job_id: "failed", jobs[1].job_id: "pending"}  # the second never started
+    monkeypatch.undo()
+    rerun = run_benchmark(jobs, run_dir)
+    assert [record.status for record in rerun.records] == ["done", "done"]

@@ -1,5 +1,14 @@
 """Typed errors. Each carries where the problem is and what was expected; the CLI prints them as one line."""
 
+import errno
+
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # a full disk or an exhausted quota: "out of space"
+
+
+def out_of_space(error: BaseException) -> bool:
+    """Whether ``error`` says the disk (or the quota) is full."""
+    return isinstance(error, OSError) and error.errno in NO_SPACE_ERRNOS
+
 
 class EgraffbenchError(Exception):
     """Base class of every error the CLI reports as a single line."""

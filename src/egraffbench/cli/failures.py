@@ -4,15 +4,12 @@ keeps its traceback."""
 
 from __future__ import annotations
 
-import errno
 import pickle
 import sqlite3
 
 from pydantic import ValidationError
 
-from egraffbench.errors import EgraffbenchError
-
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+from egraffbench.errors import EgraffbenchError, out_of_space
 
 
 def one_line(text: str) -> str:
@@ -21,7 +18,7 @@ def one_line(text: str) -> str:
 
 def _os_error(error: OSError) -> str:
     where = f"{error.filename}: " if error.filename else ""
-    if error.errno in _NO_SPACE or "No space left on device" in str(error):
+    if out_of_space(error) or "No space left on device" in str(error):
         return (
             f"{where}out of space on the disk (no partial output is kept as if complete); "
             "free some space and rerun the same command"

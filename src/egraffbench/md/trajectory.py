@@ -42,7 +42,7 @@ from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from egraffbench import __version__
-from egraffbench.errors import TrajectoryError
+from egraffbench.errors import NO_SPACE_ERRNOS, TrajectoryError
 
 FORMAT = "egraffbench-md-trajectory"
 VERSION = 2
@@ -50,7 +50,6 @@ EXTRA = "egraffbench"  # the H5MD file's group of run metadata and replica outco
 FORCE_UNIT = "kJ mol-1 Angstrom-1"
 EV_PER_FORCE_UNIT = units.kJ / units.mol  # eV/Å in one kJ mol-1 Å-1
 METADATA_BYTES = 1 << 16  # room kept for HDF5's own growth (chunk index nodes, headers) per append
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 # field → (element path in the particle group, unit); step and time_fs are the elements' step and time
 ELEMENTS = {
     "positions": ("position", "Angstrom"),
@@ -339,8 +338,8 @@ def _writing(path: Path) -> Iterator[h5py.File]:
         with _open(path, "a") as file:
             yield file
     except (OSError, RuntimeError) as error:
-        if getattr(error, "errno", None) in _NO_SPACE or any(
-            f"errno = {n}," in str(error) for n in _NO_SPACE
+        if getattr(error, "errno", None) in NO_SPACE_ERRNOS or any(
+            f"errno = {n}," in str(error) for n in NO_SPACE_ERRNOS
         ):
             raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
         raise

@@ -3,6 +3,7 @@ results store as it comes back, then per-(model, task) summaries over seeds."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from collections.abc import Sequence
@@ -105,7 +106,8 @@ def run_benchmark(
     command: str = "",
 ) -> RunResult:
     """Run ``jobs`` on ``executor`` (default: in this process) with stage outputs and `results.sqlite` in
-    ``run_dir``; a failing job is recorded and the run goes on."""
+    ``run_dir``; a failing job is recorded and the run goes on, except after a job that ran out of disk
+    space: the run is then stored as interrupted and OSError(ENOSPC) raised (rerun to resume)."""
     _check_unique(jobs)
     run_dir = Path(run_dir)
     executor = executor or InProcessExecutor()
@@ -141,6 +143,9 @@ def run_benchmark(
                 store.record_job(run_id, record)
                 records.append(record)
                 observer.job_finished(job, record)
+                if record.out_of_space:  # every job after it would fail the same way, after its work
+                    where = f"{run_dir} (job {job.job_id})"
+                    raise OSError(errno.ENOSPC, "No space left on device", where)
         except BaseException:
             store.finish_run(run_id, "interrupted", result.counts)
             raise

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ase import Atoms
 
 from egraffbench.data import data_root
-from egraffbench.errors import ModelError
+from egraffbench.errors import ModelError, out_of_space
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.models.base import ForceField
 from egraffbench.models.registry import reference_potential
@@ -431,6 +431,7 @@ def run_job(
         record.status = "failed"
         record.error = f"{type(error).__name__}: {error}"
         record.traceback = traceback.format_exc()
+        record.out_of_space = out_of_space(error)
     record.seconds = time.perf_counter() - clock
     record.stages, record.results, record.artifacts = job.stages, job.results.stored(), job.artifacts
     record.metrics = job_metrics(record.results)

@@ -49,6 +49,7 @@ class JobRecord:
     results: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+    out_of_space: bool = False  # it failed because the disk is full (not stored: the error says so)
 
     @property
     def reused_stages(self) -> int:
