@@ -176,7 +176,8 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "Intervals",
         "[low, high] under a value is its 95 % interval: bootstrap over replicas and seeds for MD scores "
         "(percentile; BCa for NVE drift, VDOS and ADF error); over seeds and test structures for test "
-        "errors (two-stage bootstrap: with one seed it covers the test structures only; results of "
+        "errors (two-stage bootstrap, consecutive test frames in blocks: with one seed it covers the test "
+        "structures only; results of "
         "evaluate version 2 or earlier: over seeds); over seeds for speed and training time (zero width "
         "with one seed).",
     ),
