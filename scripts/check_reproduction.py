@@ -45,8 +45,8 @@ from egraffbench.runner.stage_cache import RESULT_FILE, StageCache
 from egraffbench.runner.stages import MODEL_FOLDER, PARITY_FILE, TRAJECTORY_FILE, evaluate_stage
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import load_task
-from egraffbench.tasks.sources import load_source, load_sources, system_conditions
-from egraffbench.tasks.systems import SystemData
+from egraffbench.tasks.sources import load_sources
+from egraffbench.tasks.systems import load_test_systems
 from egraffbench.training import train_force_field
 from egraffbench.training.trainer import LOG_FILE
 
@@ -216,10 +216,7 @@ def check_evaluation(
         if architecture not in (None, train_inputs["config"]["architecture"]):
             continue
         task = load_task((task_files or {}).get(task_name, task_name))
-        systems = []
-        for system in task.test:
-            frames = load_source(system, root)
-            systems.append(SystemData(system_conditions(system, frames, None), frames))
+        systems = load_test_systems(task.test, root, None)  # evaluate uses their frames and names only
         stored_parity = json.loads((folder / PARITY_FILE).read_text())
         element_energies = {int(z): e for z, e in stored_parity["element_energies"].items()}
         model = load_force_field(train / MODEL_FOLDER)

@@ -29,8 +29,8 @@ from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
 from egraffbench.store.schema import Baselines, SimulateResult, TaskCard, read_record_file
 from egraffbench.tasks import TaskSpec, read_task_file, run_settings
-from egraffbench.tasks.sources import load_source, load_sources, system_conditions
-from egraffbench.tasks.systems import SystemData
+from egraffbench.tasks.sources import load_sources
+from egraffbench.tasks.systems import SystemData, load_test_systems
 from test_runner_fixtures import TINY_MODE, write_tiny_task
 
 TASK = "tiny-cuau"
@@ -185,10 +185,7 @@ class StoredRun:
 def make_stored_run(folder: Path) -> StoredRun:
     """Write the tiny task and a run of emt, soft (two seeds) and wild on it, plus one failed job."""
     task = read_task_file(write_tiny_task(folder / "task", TASK))
-    systems = []
-    for system in task.test:
-        frames = load_source(system, folder)
-        systems.append(SystemData(system_conditions(system, frames, None), frames))
+    systems = load_test_systems(task.test, folder, None)
     run_dir = folder / "run"
     baselines = run_dir / "baselines.json"
     test = [atoms for system in systems for atoms in system.frames]

@@ -43,20 +43,10 @@ def structure_errors(
     ``forces`` is an array (n_structures, n_atoms, 3) or, for structures of different sizes, a sequence of
     (n_atoms_i, 3) arrays; the atom counts come from it.
     """
-    energy = np.asarray(energy, dtype=float).reshape(-1)
-    reference_energy = np.asarray(reference_energy, dtype=float).reshape(-1)
-    predicted, reference = _structures(forces), _structures(reference_forces)
-    if not energy.size == reference_energy.size == len(predicted) == len(reference) > 0:
-        raise TrajectoryError(
-            f"need the same number (> 0) of structures: {energy.size} energies, {reference_energy.size} "
-            f"reference energies, {len(predicted)} force sets, {len(reference)} reference force sets"
-        )
-    if any(p.shape != r.shape for p, r in zip(predicted, reference, strict=True)):
-        raise TrajectoryError("predicted and reference forces differ in shape for some structure")
-    differences = [p - r for p, r in zip(predicted, reference, strict=True)]
+    energy_error, differences = _differences(energy, reference_energy, forces, reference_forces)
     return StructureErrors(
-        energy_error=energy - reference_energy,
-        atoms=np.array([len(p) for p in predicted], dtype=int),
+        energy_error=energy_error,
+        atoms=np.array([len(d) for d in differences], dtype=int),
         force_abs_sum=np.array([np.abs(d).sum() for d in differences]),
         force_sq_sum=np.array([np.square(d).sum() for d in differences]),
     )
@@ -110,18 +100,38 @@ def energy_force_errors(
     ``energy_rmse_per_atom`` (eV/atom), ``force_mae``, ``force_rmse`` (eV/Å, over all Cartesian components
     of all atoms). Summed in its own order, not through :func:`error_sums`: training's validation errors
     come from here, and stored trainings reproduce only with the same bits."""
-    errors = structure_errors(energy, reference_energy, forces, reference_forces)
-    predicted, reference = _structures(forces), _structures(reference_forces)
-    force_error = np.concatenate([(p - r).ravel() for p, r in zip(predicted, reference, strict=True)])
-    per_atom = errors.energy_error / errors.atoms
+    energy_error, differences = _differences(energy, reference_energy, forces, reference_forces)
+    per_atom = energy_error / np.array([len(d) for d in differences], dtype=float)
+    force_error = np.concatenate([d.ravel() for d in differences])
     return {
-        "energy_mae": float(np.mean(np.abs(errors.energy_error))),
-        "energy_rmse": float(np.sqrt(np.mean(errors.energy_error**2))),
+        "energy_mae": float(np.mean(np.abs(energy_error))),
+        "energy_rmse": float(np.sqrt(np.mean(energy_error**2))),
         "energy_mae_per_atom": float(np.mean(np.abs(per_atom))),
         "energy_rmse_per_atom": float(np.sqrt(np.mean(per_atom**2))),
         "force_mae": float(np.mean(np.abs(force_error))),
         "force_rmse": float(np.sqrt(np.mean(force_error**2))),
     }
+
+
+def _differences(
+    energy: ArrayLike,
+    reference_energy: ArrayLike,
+    forces: ArrayLike | Sequence[ArrayLike],
+    reference_forces: ArrayLike | Sequence[ArrayLike],
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Energy errors (n_structures,) and per-structure force errors (n_atoms_i, 3), predicted − reference,
+    after checking that the arguments describe the same structures."""
+    energy = np.asarray(energy, dtype=float).reshape(-1)
+    reference_energy = np.asarray(reference_energy, dtype=float).reshape(-1)
+    predicted, reference = _structures(forces), _structures(reference_forces)
+    if not energy.size == reference_energy.size == len(predicted) == len(reference) > 0:
+        raise TrajectoryError(
+            f"need the same number (> 0) of structures: {energy.size} energies, {reference_energy.size} "
+            f"reference energies, {len(predicted)} force sets, {len(reference)} reference force sets"
+        )
+    if any(p.shape != r.shape for p, r in zip(predicted, reference, strict=True)):
+        raise TrajectoryError("predicted and reference forces differ in shape for some structure")
+    return energy - reference_energy, [p - r for p, r in zip(predicted, reference, strict=True)]
 
 
 def _structures(forces: ArrayLike | Sequence[ArrayLike]) -> list[np.ndarray]:

@@ -70,8 +70,10 @@ def accuracy_metrics(seeds: Sequence[EvaluateResult], seed: int) -> list[MetricV
             values = [getattr(b, name) for b in blocks if b is not None and getattr(b, name) is not None]
             if not values:
                 continue
-            estimate, low, high = bootstrap_ci(np.asarray(values, dtype=float), seed=seed)
             if intervals is not None and len(values) == len(seeds):
+                estimate = float(np.mean(values))
                 low, high = intervals[name] or (None, None)
+            else:
+                estimate, low, high = bootstrap_ci(np.asarray(values, dtype=float), seed=seed)
             rows.append(MetricValue(name, estimate, low, high, ERROR_UNITS[name], system))
     return rows

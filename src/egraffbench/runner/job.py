@@ -62,14 +62,8 @@ from egraffbench.store.schema import (
     read_record,
 )
 from egraffbench.tasks.schema import DataSource
-from egraffbench.tasks.sources import (
-    ensure_available,
-    load_source,
-    load_sources,
-    source_files,
-    system_conditions,
-)
-from egraffbench.tasks.systems import SystemData
+from egraffbench.tasks.sources import ensure_available, load_sources, source_files
+from egraffbench.tasks.systems import SystemData, load_test_systems
 from egraffbench.training.statistics import fit_element_energies
 
 R = TypeVar("R", TrainResult, EvaluateResult, SimulateResult, ReplayResult, ScoreResult, Baselines)
@@ -187,13 +181,7 @@ class _Job:
 
     @cached_property
     def test_systems(self) -> list[SystemData]:
-        systems = []
-        for system in self.spec.task.test:
-            frames = load_source(system, self.root)
-            systems.append(
-                SystemData(system_conditions(system, frames, self.spec.settings.temperature_K), frames)
-            )
-        return systems
+        return load_test_systems(self.spec.task.test, self.root, self.spec.settings.temperature_K)
 
     @cached_property
     def model(self) -> ForceField:
