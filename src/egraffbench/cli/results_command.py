@@ -52,14 +52,42 @@ def results(
         chosen = run_id or store.latest_run()
         if chosen not in known:
             raise ConfigError(f"{run_dir}: no run '{chosen}'; runs: {', '.join(known)}")
+        if system:
+            _check_system(store, run_dir, chosen, system)
         rows = job_rows(store, chosen, system) if jobs else summary_rows(store, chosen, system)
         if output_format is OutputFormat.json:
             document = results_document(store, chosen) if not (jobs or system) else {"rows": rows}
             typer.echo(json.dumps(document, indent=2, default=str))
         elif output_format is OutputFormat.csv:
             typer.echo(rows_csv(rows), nl=False)
+        elif not rows:
+            typer.echo(_no_leaderboard(store, run_dir, chosen))
         else:
             title = f"egraffbench results — {run_dir} (run {chosen})" + (
                 f", system {system}" if system else ""
             )
             print_leaderboard(rows, title, Console())
+
+
+def _no_leaderboard(store: ResultsStore, run_dir: Path, run_id: str) -> str:
+    """Why a run shows no leaderboard: summaries are stored when a run ends, so a stopped run has none."""
+    (run,) = [run for run in store.runs() if run["run_id"] == run_id]
+    finished = sum(job["status"] == "done" for job in store.jobs(run_id))
+    if run["status"] == "running":
+        why = "it is still running; its leaderboard is stored when it ends"
+    elif run["status"] == "interrupted":
+        why = "it was interrupted before its end; rerun its command to resume it"
+    else:
+        why = "none of its jobs finished"
+    return (
+        f"run {run_id} has no leaderboard: {why} ({finished} job(s) done: "
+        f"`egraffbench results {run_dir} --run {run_id} --jobs` lists them)"
+    )
+
+
+def _check_system(store: ResultsStore, run_dir: Path, run_id: str, system: str) -> None:
+    """ConfigError naming the systems a run has metrics of, when ``system`` is not one of them."""
+    known = sorted({row["system"] for row in store.metrics(run_id, None)} - {""})
+    if system not in known:
+        listed = ", ".join(known) if known else "none (single-system tasks store pooled metrics only)"
+        raise ConfigError(f"{run_dir}: run {run_id} has no test system '{system}'; systems: {listed}")
