@@ -15,11 +15,13 @@ seconds the runner recorded for them in the run that computed them (0 when that 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from egraffbench.errors import ConfigError
 from egraffbench.runner.stage_cache import stage_result_path
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.schema import (
@@ -176,4 +178,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 if __name__ == "__main__":
-    print(markdown([row for folder in sys.argv[1:] for row in job_rows(Path(folder))]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="run or published folder")
+    folders = parser.parse_args().run_dirs
+    try:
+        print(markdown([row for folder in folders for row in job_rows(folder)]))
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
