@@ -107,6 +107,30 @@ def test_no_single_best_needs_two_tasks() -> None:
     assert finding.verdict == "inconclusive" and NOT_IN_RUN in finding.reason
 
 
+def test_only_values_without_an_interval_are_noted_as_compared_as_points() -> None:
+    """A median time to failure censored at the horizon in every resample has a zero-width interval that
+    is exact; a test error of one seed stored without its interval is a point."""
+
+    def lead(force_mae: Metric) -> PaperFinding:
+        rows = [
+            {"model": "a", "force_mae": force_mae},
+            {"model": "b", "force_mae": (0.02, 0.019, 0.021)},
+        ]
+        for row in rows:
+            row |= {"task": "t", "seeds": 1, "median_time_to_failure_ps": 5.0}
+            row |= {"median_time_to_failure_ps_low": 5.0, "median_time_to_failure_ps_high": 5.0}
+            row |= {"median_time_to_failure_ps_censored": True}
+            if isinstance(row["force_mae"], tuple):
+                row["force_mae"], row["force_mae_low"], row["force_mae_high"] = row["force_mae"]
+        board_t = build_leaderboard("t", rows, set(), {}, None)
+        return no_single_best({"t": board_t, "u": board_t}, {})
+
+    with_interval = lead((0.01, 0.009, 0.011))
+    assert with_interval.verdict == "refuted" and "compared as points" not in with_interval.reason
+    point = lead(0.01)
+    assert point.verdict == "refuted" and "were compared as points" in point.reason
+
+
 # 2 ─ low error does not guarantee stable or faithful MD
 
 MODELS = ("a", "b", "c", "d")

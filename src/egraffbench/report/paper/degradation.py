@@ -71,7 +71,7 @@ def _model_change(before: Row, after: Row) -> tuple[list[FindingRow], str, bool]
         inside, outside = estimate(before.cells[key], column.scale), estimate(after.cells[key], column.scale)
         if inside is None or outside is None:
             continue
-        points |= not (inside.has_interval and outside.has_interval)
+        points |= inside.compared_as_point or outside.compared_as_point
         worse = -better_side(outside, inside, column.better)
         changes.append(worse)
         change = {1: "worse", -1: "better", 0: "not resolved"}[worse]

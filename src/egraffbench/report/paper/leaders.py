@@ -44,7 +44,7 @@ def _column_duel(board: Leaderboard, leader: Row, other: Row) -> tuple[int, int,
             wins += mine is not None
             losses += theirs is not None
             continue
-        points |= not (mine.has_interval and theirs.has_interval)
+        points |= mine.compared_as_point or theirs.compared_as_point
         side = better_side(mine, theirs, column.better)
         wins += side > 0
         losses += side < 0

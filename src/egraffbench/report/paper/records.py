@@ -37,6 +37,13 @@ class Estimate(_Record):
         return self.low is not None and self.high is not None and self.low < self.high
 
     @property
+    def compared_as_point(self) -> bool:
+        """True when a comparison uses the value alone: no interval, or a zero-width one that is not a
+        censored bound (every replica at the horizon gives a median time to failure of zero width, which
+        is exact, not missing)."""
+        return not (self.has_interval or self.lower_bound)
+
+    @property
     def bounds(self) -> tuple[float, float]:
         """(low, high), the value twice when there is no interval (compared as a point)."""
         assert self.value is not None
