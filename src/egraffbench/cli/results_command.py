@@ -48,10 +48,10 @@ def results(
     artifact paths and full results.
     """
     with ResultsStore.open_existing(run_dir) as store:
-        known = [run["run_id"] for run in store.runs()]
+        statuses = {run["run_id"]: run["status"] for run in store.runs()}
         chosen = run_id or store.latest_run()
-        if chosen not in known:
-            raise ConfigError(f"{run_dir}: no run '{chosen}'; runs: {', '.join(known)}")
+        if chosen not in statuses:
+            raise ConfigError(f"{run_dir}: no run '{chosen}'; runs: {', '.join(statuses)}")
         if system:
             _check_system(store, run_dir, chosen, system)
         rows = job_rows(store, chosen, system) if jobs else summary_rows(store, chosen, system)
@@ -61,7 +61,7 @@ def results(
         elif output_format is OutputFormat.csv:
             typer.echo(rows_csv(rows), nl=False)
         elif not rows:
-            typer.echo(_no_leaderboard(store, run_dir, chosen))
+            typer.echo(_no_leaderboard(store, run_dir, chosen, statuses[chosen]))
         else:
             title = f"egraffbench results — {run_dir} (run {chosen})" + (
                 f", system {system}" if system else ""
@@ -69,13 +69,13 @@ def results(
             print_leaderboard(rows, title, Console())
 
 
-def _no_leaderboard(store: ResultsStore, run_dir: Path, run_id: str) -> str:
-    """Why a run shows no leaderboard: summaries are stored when a run ends, so a stopped run has none."""
-    (run,) = [run for run in store.runs() if run["run_id"] == run_id]
+def _no_leaderboard(store: ResultsStore, run_dir: Path, run_id: str, status: str) -> str:
+    """Why a run (``status``) shows no leaderboard: summaries are stored when a run ends, so a stopped run
+    has none."""
     finished = sum(job["status"] == "done" for job in store.jobs(run_id))
-    if run["status"] == "running":
+    if status == "running":
         why = "it is still running; its leaderboard is stored when it ends"
-    elif run["status"] == "interrupted":
+    elif status == "interrupted":
         why = "it was interrupted before its end; rerun its command to resume it"
     else:
         why = "none of its jobs finished"
