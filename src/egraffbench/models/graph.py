@@ -109,7 +109,7 @@ def batch_from_arrays(
         cell=torch.as_tensor(np.stack(cells), dtype=dtype, device=device),
         pbc=torch.as_tensor(np.stack(pbcs), dtype=torch.bool, device=device),
         system_index=torch.repeat_interleave(
-            torch.arange(len(n_atoms), device=device), torch.tensor(n_atoms)
+            torch.arange(len(n_atoms), device=device), torch.tensor(n_atoms, device=device)
         ),
         edge_index=torch.as_tensor(
             np.stack([np.concatenate(senders), np.concatenate(receivers)]), device=device

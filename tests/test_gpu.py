@@ -1,0 +1,113 @@
+"""The GPU path: batches built on a CUDA device, and MD run there, agree with the CPU.
+
+CI has no GPU, so these tests skip there; they run wherever torch sees a CUDA device (a device session runs
+them with `python -m pytest tests/test_gpu.py`). Random numbers come from a per-device generator, so the
+trajectories are compared in NVE from given momenta, where only rounding separates the two devices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+from egraffbench.md import MDProtocol, read_replica, simulate
+from egraffbench.metrics.structure import radial_distribution
+from egraffbench.models.graph import batch_from_atoms
+from test_md_support import LennardJones, argon_crystal
+
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device: the GPU path is checked where torch sees one"
+)
+
+NVE = MDProtocol(
+    ensemble="nve",
+    temperature_K=80.0,
+    timestep_fs=2.0,
+    steps=60,
+    dtype="float64",
+    checkpoint_every=20,
+    seed=3,
+)
+
+
+class Crash(Exception):
+    pass
+
+
+def on_gpu(frames: list[Atoms], out_path: Path, **options):
+    """NVE of the Lennard-Jones argon crystals on the GPU, with their starting g(r) as references."""
+    return simulate(
+        LennardJones(), frames, NVE, out_path, reference_rdfs=reference_rdfs(frames), device="cuda", **options
+    )
+
+
+def structures() -> list[Atoms]:
+    """Three rattled argon crystals with Maxwell-Boltzmann momenta drawn here: a run draws missing momenta
+    from its device's generator (another stream on CUDA than on the CPU)."""
+    frames = [argon_crystal(2, seed=seed) for seed in range(3)]
+    for seed, atoms in enumerate(frames):
+        MaxwellBoltzmannDistribution(atoms, temperature_K=NVE.temperature_K, rng=np.random.default_rng(seed))
+    return frames
+
+
+def reference_rdfs(frames: list[Atoms]) -> dict:
+    """Each replica's starting g(r) as its reference, so the watch keeps (and checkpoints) its windows."""
+    return {
+        replica: radial_distribution(atoms.positions[None], atoms.cell.array[None])
+        for replica, atoms in enumerate(frames)
+    }
+
+
+def test_a_batch_built_on_the_gpu_is_the_cpu_batch() -> None:
+    frames = [*structures(), Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])]
+    cpu = batch_from_atoms(frames, 4.0, dtype=torch.float64)
+    gpu = batch_from_atoms(frames, 4.0, dtype=torch.float64, device="cuda")
+    for name in ("positions", "atomic_numbers", "cell", "pbc", "system_index", "edge_index", "unit_shifts"):
+        assert getattr(gpu, name).device.type == "cuda", name
+        torch.testing.assert_close(getattr(gpu, name).cpu(), getattr(cpu, name), rtol=0, atol=0)
+
+
+def test_nve_on_the_gpu_follows_the_cpu_trajectory(tmp_path: Path) -> None:
+    frames = structures()
+    simulate(LennardJones(), frames, NVE, tmp_path / "cpu.h5", reference_rdfs=reference_rdfs(frames))
+    result = on_gpu(frames, tmp_path / "gpu.h5")
+    assert [o.status for o in result.replicas] == ["completed"] * 3
+    for replica in range(3):
+        cpu, gpu = read_replica(tmp_path / "cpu.h5", replica), read_replica(tmp_path / "gpu.h5", replica)
+        np.testing.assert_array_equal(gpu.step, cpu.step)
+        # Other summation orders on the GPU: rounding, ~1e-16 of the scale per step, cannot reach 1e-9 in 60
+        # steps; a wrong force, a lost periodic image or a mixed-up replica changes them at order 1.
+        for name in ("positions", "velocities", "forces", "energy"):
+            expected = getattr(cpu, name)
+            np.testing.assert_allclose(
+                getattr(gpu, name), expected, rtol=0, atol=1e-9 * np.abs(expected).max(), err_msg=name
+            )
+
+
+def test_a_gpu_run_killed_after_a_checkpoint_resumes_to_the_same_frames(tmp_path: Path) -> None:
+    frames = structures()
+    on_gpu(frames, tmp_path / "straight.h5")
+
+    def crash(progress) -> None:  # after the checkpoint of step 40
+        if progress.step == 47:
+            raise Crash
+
+    with pytest.raises(Crash):
+        on_gpu(frames, tmp_path / "resumed.h5", callback=crash)
+    result = on_gpu(frames, tmp_path / "resumed.h5")
+    assert result.resumed_from == 40 and result.steps_run == 20
+    for replica in range(3):
+        straight = read_replica(tmp_path / "straight.h5", replica)
+        resumed = read_replica(tmp_path / "resumed.h5", replica)
+        np.testing.assert_array_equal(resumed.step, straight.step)
+        # CUDA's atomic adds sum in no fixed order: the two runs agree to rounding, not bit for bit
+        for name in ("positions", "velocities", "forces", "energy"):
+            expected = getattr(straight, name)
+            np.testing.assert_allclose(
+                getattr(resumed, name), expected, rtol=0, atol=1e-9 * np.abs(expected).max(), err_msg=name
+            )
