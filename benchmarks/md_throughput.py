@@ -263,7 +263,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        timings = [measure(system, args, Path(folder)) for system in args.systems]
+        timings = []
+        for system in args.systems:
+            timings.append(measure(system, args, Path(folder)))
+            print(f"  measured {system}: {timings[-1]}", flush=True)
     report(timings, args)
 
 

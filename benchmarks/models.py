@@ -112,10 +112,10 @@ def report(costs: list[Cost], args: argparse.Namespace) -> None:
     device = describe(args.device)
     print(f"models: float32; median of {args.repeats} calls; {device}; torch {torch.__version__}")
     header = ("model", "preset", "system", "atoms", "edges", "params", "MD call ms", "train step ms")
-    print(f"{header[0]:<11}{header[1]:<7}{header[2]:<8}" + "".join(f"{h:>14}" for h in header[3:]))
+    print(f"{header[0]:<11}{header[1]:<10}{header[2]:<8}" + "".join(f"{h:>14}" for h in header[3:]))
     for c in costs:
         values = (c.atoms, c.edges, f"{c.parameters:,}", f"{c.md_call_ms:.1f}", f"{c.train_step_ms:.1f}")
-        print(f"{c.architecture:<11}{c.preset:<7}{c.system:<8}" + "".join(f"{v:>14}" for v in values))
+        print(f"{c.architecture:<11}{c.preset:<10}{c.system:<8}" + "".join(f"{v:>14}" for v in values))
 
 
 def main() -> None:
