@@ -1,4 +1,4 @@
-"""The GPU path: batches built on a CUDA device, and MD run there, agree with the CPU.
+"""The GPU path: batches built on a CUDA device, MD, training and a benchmark run there agree with the CPU.
 
 CI has no GPU, so these tests skip there; they run wherever torch sees a CUDA device (a device session runs
 them with `python -m pytest tests/test_gpu.py`). Random numbers come from a per-device generator, so the
@@ -7,6 +7,8 @@ trajectories are compared in NVE from given momenta, where only rounding separat
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,23 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from egraffbench.md import MDProtocol, read_replica, simulate
 from egraffbench.metrics.structure import radial_distribution
 from egraffbench.models.graph import batch_from_atoms
+from egraffbench.models.presets import load_preset
+from egraffbench.models.storage import load_force_field
+from egraffbench.runner.benchmark import run_benchmark
+from egraffbench.runner.executors import InProcessExecutor
+from egraffbench.runner.matrix import expand_jobs
+from egraffbench.tasks import load_task
+from egraffbench.training import train_force_field
+from egraffbench.training.prediction import predict
 from test_md_support import LennardJones, argon_crystal
+from test_runner_fixtures import (
+    MODELS,
+    TINY_MODE,
+    ReferenceRun,
+    physics_metrics,
+    rattled,
+    shared_reference_run,
+)
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device: the GPU path is checked where torch sees one"
@@ -111,3 +129,42 @@ def test_a_gpu_run_killed_after_a_checkpoint_resumes_to_the_same_frames(tmp_path
             np.testing.assert_allclose(
                 getattr(resumed, name), expected, rtol=0, atol=1e-9 * np.abs(expected).max(), err_msg=name
             )
+
+
+def test_training_on_the_gpu_follows_the_cpu_training_and_saves_weights_the_cpu_loads(tmp_path: Path) -> None:
+    config = load_preset("mace", "test")
+    config = config.model_copy(update={"training": config.training.model_copy(update={"max_epochs": 2})})
+    train, val = rattled(8, seed=1), rattled(4, seed=2)
+    cpu = train_force_field(config, train, val, tmp_path / "cpu", seed=0)
+    gpu = train_force_field(config, train, val, tmp_path / "gpu", seed=0, device="cuda")
+    assert next(gpu.model.parameters()).device.type == "cuda"
+    on_cpu = load_force_field(tmp_path / "gpu")  # CPU tensors in the file: loads on a machine without a GPU
+    assert next(on_cpu.parameters()).device.type == "cpu"
+    # the same initial weights and batches: two epochs apart only by rounding (a lost batch, a wrong device
+    # for the targets or another initialisation moves them at order 1)
+    np.testing.assert_allclose(gpu.best_val_loss, cpu.best_val_loss, rtol=1e-2)
+    _, forces_gpu = predict(gpu.model, val)
+    _, forces_cpu = predict(on_cpu, val)
+    np.testing.assert_allclose(forces_gpu, forces_cpu, rtol=0, atol=1e-5 * np.abs(forces_cpu).max())
+
+
+@pytest.fixture
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
+
+
+def test_a_benchmark_run_on_the_gpu_is_cached_apart_and_agrees_with_the_cpu(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, run_dir)
+    jobs = expand_jobs(MODELS, [load_task(reference_run.task_file)], 1, "dev", TINY_MODE, device="cuda")
+    assert [job.device for job in jobs] == ["cuda", "cpu"]  # mace on the GPU, emt (a reference) on the CPU
+    result = run_benchmark(jobs, run_dir, InProcessExecutor())
+    assert result.counts["cached"] == 1  # emt's stages are the CPU run's; mace's are keyed by the device
+    for stored in (run_dir / "stages" / "train").glob("*/inputs.json"):
+        assert json.loads(stored.read_text()).get("device") in (None, "cuda")
+    gpu, cpu = physics_metrics(run_dir, result.run_id), physics_metrics(reference_run.run_dir)
+    assert gpu.keys() == cpu.keys()
+    mae = ("mace/tiny-cuau/seed0", "", "force_mae")
+    np.testing.assert_allclose(gpu[mae][0], cpu[mae][0], rtol=1e-2)

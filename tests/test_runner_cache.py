@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -20,8 +21,10 @@ from egraffbench.runner.benchmark import RunObserver, run_benchmark
 from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.runner.hashing import data_checksum, stable_hash, stage_key
 from egraffbench.runner.job import JobHooks
-from egraffbench.runner.matrix import JobSpec
+from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.runner.stage_cache import StageCache, StageCheck
+from egraffbench.tasks import load_task
+from summation_order import torch_threads
 from test_runner_fixtures import ReferenceRun, physics_metrics, shared_reference_run, tiny_jobs
 
 
@@ -54,6 +57,31 @@ def test_an_architecture_version_keys_only_the_architectures_it_lists(reference_
     assert stored.parent.name == stage_key("train", inputs)
     unversioned = {name: value for name, value in inputs.items() if name != "architecture_version"}
     assert stage_key("train", unversioned) != stored.parent.name
+
+
+def test_a_device_keys_model_stages_by_its_type_and_the_cpu_not_at_all(reference_run: ReferenceRun) -> None:
+    assert hashing.placement("cpu") == {}
+    assert hashing.placement("cuda:1") == hashing.placement("cuda") == {"device": "cuda"}
+    assert hashing.placement("mps") == {"device": "mps"}
+    for stage in ("train", "evaluate", "simulate", "replay"):
+        for stored in (reference_run.run_dir / "stages" / stage).glob("*/inputs.json"):
+            assert "device" not in json.loads(stored.read_text())  # CPU keys are what they always were
+
+
+def test_an_explicit_cpu_device_reuses_every_stage_of_a_default_run(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run.run_dir, run_dir)
+    jobs = [replace(job, device="cpu") for job in tiny_jobs(reference_run.task_file)]
+    result = run_benchmark(jobs, run_dir, InProcessExecutor(torch_threads(1)))
+    assert result.counts["cached"] == len(jobs) == 2
+    assert physics_metrics(run_dir, result.run_id) == physics_metrics(reference_run.run_dir)
+
+
+def test_reference_potentials_stay_on_the_cpu_whatever_the_device(reference_run: ReferenceRun) -> None:
+    jobs = expand_jobs(["mace", "emt"], [load_task(reference_run.task_file)], 1, "dev", device="cuda:0")
+    assert {job.model.name: job.device for job in jobs} == {"mace": "cuda:0", "emt": "cpu"}
 
 
 def test_data_checksums_follow_file_bytes_in_files_and_folders(tmp_path: Path) -> None:

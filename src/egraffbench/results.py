@@ -51,6 +51,7 @@ def benchmark(
     replicas: int | None = None,
     steps: int | None = None,
     data_root: str | Path | None = None,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Run the benchmark (in this process, stages cached in ``out`` as by `egraffbench run`) and return its
     leaderboard (see :func:`to_dataframe`).
@@ -58,12 +59,13 @@ def benchmark(
     ``models``: names as `--models` takes them (architectures, `emt`, model YAML files), or a mapping of
     leaderboard name → model, where a model is such a name, an ASE calculator, a mace-torch model or a
     ForceField. In-memory models count as pretrained: they skip training, and their cache key is their class
-    and weights (torch) or parameters (ASE calculator).
+    and weights (torch) or parameters (ASE calculator). ``device`` (cpu, cuda, cuda:N, mps) is where training,
+    evaluation and MD run, as `--device` of `egraffbench run`.
     """
     named = models.items() if isinstance(models, Mapping) else [(str(m), m) for m in models]
     chosen = [_model(name, model) for name, model in named]
     overrides = ModeOverride(replicas=replicas, md={"steps": steps} if steps else {})
     root = None if data_root is None else Path(data_root)
-    jobs = expand_jobs(chosen, [load_task(str(task))], seeds, mode, overrides, root)
+    jobs = expand_jobs(chosen, [load_task(str(task))], seeds, mode, overrides, root, device)
     result = run_benchmark(jobs, Path(out), InProcessExecutor(), command="egraffbench.results.benchmark")
     return to_dataframe(out, result.run_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 
@@ -34,12 +34,31 @@ def parse_device(text: str) -> str:
     kind, _, index = text.partition(":")
     if kind not in DEVICE_KINDS or (index and not index.isdigit()) or (index and kind != "cuda"):
         raise typer.BadParameter(f"'{text}' is not a device: cpu, cuda, cuda:N or mps")
+    import torch  # here, not at import: `--help` does not wait for torch
+
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise typer.BadParameter(f"'{text}': torch {torch.__version__} sees no CUDA device on this machine")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise typer.BadParameter(f"'{text}': this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise typer.BadParameter(f"'{text}': torch {torch.__version__} sees no MPS device on this machine")
     return text
 
 
 def complete_device() -> list[str]:
     """Shell completion of --device."""
     return list(DEVICE_KINDS)
+
+
+def device_option(help_text: str) -> Any:
+    """The `--device` option (cpu, cuda, cuda:N, mps; checked against what torch sees here)."""
+    return typer.Option(
+        "--device",
+        parser=parse_device,
+        autocompletion=complete_device,
+        metavar=DEVICE_METAVAR,
+        help=help_text,
+    )
 
 
 def deprecated_alias(value: Path | None, old: Path | None, new_flag: str, old_flag: str) -> Path | None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from egraffbench.cli.failures import expected_failure
-from egraffbench.cli.options import choices
+from egraffbench.cli.options import choices, device_option
 from egraffbench.cli.progress import PlainProgress, progress_display
 from egraffbench.cli.stop_request import StopRequest
 from egraffbench.md.engine import SimulationProgress
@@ -143,6 +143,13 @@ def run(
     data_root: Annotated[
         Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")
     ] = None,
+    device: Annotated[
+        str,
+        device_option(
+            "torch device of training, evaluation and MD (reference potentials stay on the CPU); "
+            "results on another device type are cached under other keys"
+        ),
+    ] = "cpu",
 ) -> None:
     """Train, evaluate, simulate and score every model on every task and seed; print the leaderboard.
 
@@ -155,7 +162,7 @@ def run(
     chosen = [load_task(reference) for reference in references or [DEFAULT_TASK]]
     default_models = DEFAULT_MODELS if not references else ["all"]
     overrides = ModeOverride(model_preset=preset, replicas=replicas, md={"steps": steps} if steps else {})
-    jobs = expand_jobs(models or default_models, chosen, seeds, mode, overrides, data_root)
+    jobs = expand_jobs(models or default_models, chosen, seeds, mode, overrides, data_root, device)
     console = Console(stderr=True)
     parallel = any(option is not None for option in (workers, scheduler, slurm_jobs))
     executor_context = dask_executor(workers, scheduler, slurm_jobs) if parallel else nullcontext(None)

@@ -15,14 +15,12 @@ from rich.table import Table
 
 from egraffbench.cli.bounds import non_negative, positive
 from egraffbench.cli.options import (
-    DEVICE_METAVAR,
     Dtype,
     Ensemble,
     choices,
-    complete_device,
     deprecated_alias,
+    device_option,
     hidden_alias,
-    parse_device,
 )
 from egraffbench.cli.progress import progress_display
 from egraffbench.data import get_dataset_spec, load_dataset
@@ -88,16 +86,7 @@ def simulate(
             "(a tautomer, e.g. a proton transfer between equivalent sites, is not a failure)",
         ),
     ] = True,
-    device: Annotated[
-        str,
-        typer.Option(
-            "--device",
-            parser=parse_device,
-            autocompletion=complete_device,
-            metavar=DEVICE_METAVAR,
-            help="torch device",
-        ),
-    ] = "cpu",
+    device: Annotated[str, device_option("torch device")] = "cpu",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace an existing trajectory of another run")
     ] = False,

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from egraffbench.cli.options import deprecated_alias, hidden_alias
+from egraffbench.cli.options import deprecated_alias, device_option, hidden_alias
 from egraffbench.cli.progress import progress_display
 from egraffbench.data import load_dataset
 from egraffbench.data.reference import reference_forces
@@ -38,6 +38,7 @@ def train(
     data_root: Annotated[
         Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")
     ] = None,
+    device: Annotated[str, device_option("torch device to train on")] = "cpu",
 ) -> None:
     """Train a force field on a dataset's train split, selecting by its validation split."""
     pin_torch_threads()
@@ -65,7 +66,7 @@ def train(
             progress.update(task, completed=record["epoch"], status=status)
 
         result = train_force_field(
-            model_config, train_split, val_split, out, seed=seed, resume=resume, on_epoch=show
+            model_config, train_split, val_split, out, seed=seed, resume=resume, on_epoch=show, device=device
         )
     console.print(
         f"trained {model}: {result.epochs_run} epochs ({result.stopped_because}), "
@@ -94,12 +95,13 @@ def evaluate(
         Path | None, typer.Option("--data-root", help="dataset folder (default: cache)")
     ] = None,
     json_path: Annotated[Path | None, hidden_alias("--json", "-o/--output")] = None,
+    device: Annotated[str, device_option("torch device to compute on")] = "cpu",
 ) -> None:
     """Energy and force errors of a model on a dataset split."""
     output = deprecated_alias(output, json_path, "-o/--output", "--json")
     model_dir = _one_model(model_dir, model_option)
     pin_torch_threads()
-    model = load_force_field(model_dir)
+    model = load_force_field(model_dir, device)
     structures = load_dataset(dataset, split, root=data_root)
     model.check_elements(structures)
     errors, intervals = evaluate_with_intervals(model, structures)

@@ -34,7 +34,8 @@ def save_force_field(model: ForceField, folder: Path) -> Path:
 
 def _state_bytes(model: ForceField) -> bytes:
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    # on the CPU whatever device trained it, so the file loads anywhere (a no-op for a CPU model's tensors)
+    torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, buffer)
     return buffer.getvalue()
 
 

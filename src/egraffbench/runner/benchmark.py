@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from egraffbench import __version__
 from egraffbench.data import data_root
 from egraffbench.errors import ConfigError, EgraffbenchError
@@ -98,6 +100,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def _devices(jobs: Sequence[JobSpec]) -> dict[str, Any]:
+    """The devices the jobs compute on and, for CUDA, the accelerator's name (provenance, not keys)."""
+    devices = sorted({job.device for job in jobs})
+    described: dict[str, Any] = {"devices": devices}
+    if any(torch.device(device).type == "cuda" for device in devices):
+        described["accelerator"] = torch.cuda.get_device_name()
+    return described
+
+
 def run_benchmark(
     jobs: Sequence[JobSpec],
     run_dir: Path,
@@ -124,6 +135,7 @@ def run_benchmark(
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "versions": {"egraffbench": __version__, **package_versions()},
+            **_devices(jobs),
         }
         for abandoned in store.close_abandoned_runs(settings["host"], process_alive):
             observer.warning(

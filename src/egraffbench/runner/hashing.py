@@ -13,6 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from egraffbench import __version__
 from egraffbench.errors import DatasetError
 
@@ -79,6 +81,15 @@ def stage_key(stage: str, inputs: dict[str, Any]) -> str:
             "inputs": inputs,
         }
     )
+
+
+def placement(device: str) -> dict[str, str]:
+    """The key entry of where a stage computes: empty on the CPU (so CPU keys are what they always were),
+    else the device type ({"device": "cuda"}). Another device sums in another order and draws MD noise from
+    its own generator, so its numbers are another result, cached under other keys; devices of one type share
+    them (as CPUs of different vector units do)."""
+    kind = torch.device(device).type
+    return {} if kind == "cpu" else {"device": kind}
 
 
 def architecture_version(architecture: str) -> dict[str, int]:

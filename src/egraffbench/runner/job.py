@@ -30,6 +30,7 @@ from egraffbench.runner.hashing import (
     architecture_version,
     data_checksum,
     file_checksum,
+    placement,
     stable_hash,
     stage_key,
 )
@@ -186,10 +187,10 @@ class _Job:
     @cached_property
     def model(self) -> ForceField:
         if self.spec.model.pretrained is not None:
-            return self.spec.model.pretrained.load()
+            return self.spec.model.pretrained.load(self.spec.device)
         if self.spec.model.is_reference:
             return reference_potential(self.spec.model.name)
-        return load_force_field(self.train_folder / MODEL_FOLDER)
+        return load_force_field(self.train_folder / MODEL_FOLDER, self.spec.device)
 
     def check_elements(self) -> None:
         """A model not trained here (reference or pretrained) must know every element of the test systems:
@@ -228,6 +229,7 @@ class _Job:
             "val": self.digests["val"],
             "seed": spec.seed,
             **architecture_version(spec.model.config.architecture),
+            **placement(spec.device),
         }
         key = stage_key("train", inputs)
         self.train_folder = self.cache.folder("train", key)
@@ -242,6 +244,7 @@ class _Job:
                 spec.seed,
                 folder,
                 self.hooks.on_epoch,
+                spec.device,
             ),
             TrainResult,
         )
@@ -252,7 +255,12 @@ class _Job:
         )
 
     def evaluate(self) -> None:
-        inputs = {"model": self.model_id, "test": self.digests["test"], "train": self.digests["train"]}
+        inputs = {
+            "model": self.model_id,
+            "test": self.digests["test"],
+            "train": self.digests["train"],
+            **placement(self.spec.device),
+        }
         key = stage_key("evaluate", inputs)
         element_energies = {int(z): e for z, e in self.task_baselines.element_energies.items()}
         self.results.test_errors = self._stage(
@@ -277,6 +285,7 @@ class _Job:
             "temperatures": self._temperatures(),
             "replicas": settings.replicas,
             "protocol": protocol.identity(exclude={"temperature_K"}),
+            **placement(self.spec.device),
         }
         self.simulate_key = stage_key("simulate", inputs)
         predecessor = unrelabelled_predecessor("simulate", inputs)
@@ -292,6 +301,7 @@ class _Job:
                 protocol,
                 folder,
                 self.hooks.on_md,
+                self.spec.device,
             ),
             SimulateResult,
             predecessor,
@@ -312,6 +322,7 @@ class _Job:
             "test": self.digests["test"],
             "plan": plan,
             "protocol": protocol.identity(exclude={"temperature_K", "steps", "seed"}),
+            **placement(self.spec.device),
         }
         self.replay_key = stage_key("replay", inputs)
         predecessor = unrelabelled_predecessor("replay", inputs)
@@ -320,7 +331,14 @@ class _Job:
             self.replay_key,
             inputs,
             lambda folder: replay_stage(
-                self.model, self.spec.model.name, self.test_systems, plan, protocol, folder, self.hooks.on_md
+                self.model,
+                self.spec.model.name,
+                self.test_systems,
+                plan,
+                protocol,
+                folder,
+                self.hooks.on_md,
+                self.spec.device,
             ),
             ReplayResult,
             predecessor,

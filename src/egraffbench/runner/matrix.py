@@ -34,13 +34,15 @@ class ModelChoice:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job: a model on a task with a seed, in a run mode; ``data_root`` None is the dataset cache."""
+    """One job: a model on a task with a seed, in a run mode; ``data_root`` None is the dataset cache;
+    ``device`` the torch device its training, evaluation and MD run on (reference potentials: the CPU)."""
 
     model: ModelChoice
     task: TaskSpec
     seed: int
     settings: RunSettings
     data_root: Path | None = None
+    device: str = "cpu"
 
     @property
     def job_id(self) -> str:
@@ -98,11 +100,13 @@ def expand_jobs(
     mode: str,
     overrides: ModeOverride | None = None,
     data_root: Path | None = None,
+    device: str = "cpu",
 ) -> list[JobSpec]:
-    """Every (model, task, seed) job, seeds 0 … seeds − 1, ordered task by task."""
+    """Every (model, task, seed) job, seeds 0 … seeds − 1, ordered task by task, to run on ``device``."""
     jobs = []
     for task in tasks:
         settings = run_settings(task, mode, overrides)
         for model in resolve_models(models, settings.model_preset):
-            jobs.extend(JobSpec(model, task, seed, settings, data_root) for seed in range(seeds))
+            placed = "cpu" if model.is_reference else device
+            jobs.extend(JobSpec(model, task, seed, settings, data_root, placed) for seed in range(seeds))
     return jobs

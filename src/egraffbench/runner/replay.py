@@ -140,9 +140,10 @@ def replay_stage(
     protocol: MDProtocol,
     folder: Path,
     on_md: Callable[[SimulationProgress], None] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """Every replay of ``plan`` (one batch per system, since the time step follows its frame spacing),
-    written to ``folder/<system>-replay.h5``; the result lists the replicas of each file."""
+    """Every replay of ``plan`` (one batch per system, since the time step follows its frame spacing) on
+    ``device``, written to ``folder/<system>-replay.h5``; the result lists the replicas of each file."""
     by_name = {system.conditions.name: system for system in systems}
     results, carried = {}, 0.0
     for name, entry in plan.items():
@@ -160,6 +161,7 @@ def replay_stage(
             temperatures_K=[system.conditions.temperature_K] * len(starts),
             model_name=model_name,
             callback=on_md,
+            device=device,
         )
         carried += outcome.resumed_wall_s
         results[name] = {

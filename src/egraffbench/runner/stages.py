@@ -116,11 +116,15 @@ def train_stage(
     seed: int,
     folder: Path,
     on_epoch: Callable[[dict], None] | None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """Train into ``folder/model`` (resuming its checkpoint if an earlier attempt was interrupted)."""
+    """Train on ``device`` into ``folder/model`` (resuming its checkpoint if an earlier attempt was
+    interrupted)."""
     model_folder = folder / MODEL_FOLDER
     resume = (model_folder / "checkpoint.pt").exists()
-    result = train_force_field(config, train, val, model_folder, seed=seed, resume=resume, on_epoch=on_epoch)
+    result = train_force_field(
+        config, train, val, model_folder, seed=seed, resume=resume, on_epoch=on_epoch, device=device
+    )
     return {
         "epochs": result.epochs_run,
         "best_epoch": result.best_epoch,
@@ -203,8 +207,10 @@ def simulate_stage(
     protocol: MDProtocol,
     folder: Path,
     on_md: Callable[[SimulationProgress], None] | None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """All replicas of all test systems in one batched MD run (resumed from its checkpoint if interrupted)."""
+    """All replicas of all test systems in one batched MD run on ``device`` (resumed from its checkpoint if
+    interrupted)."""
     by_name = {system.conditions.name: system for system in systems}
     plan = replica_plan(systems, replicas)
     starts = [by_name[p.system].frames[p.frame] for p in plan]
@@ -227,6 +233,7 @@ def simulate_stage(
         reference_rdfs=reference_rdfs,
         model_name=model_name,
         callback=on_md,
+        device=device,
     )
     atoms = sum(len(a) for a in starts)
     return {

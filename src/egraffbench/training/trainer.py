@@ -24,7 +24,7 @@ from egraffbench.models.presets import ModelConfig, TrainingConfig
 from egraffbench.models.registry import build_force_field
 from egraffbench.models.storage import load_force_field, save_force_field
 from egraffbench.training.examples import Examples, build_examples, species_of
-from egraffbench.training.prediction import predict_examples
+from egraffbench.training.prediction import model_device, predict_examples
 from egraffbench.training.statistics import training_statistics
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -90,8 +90,11 @@ def _optimizer(model: torch.nn.Module, settings: TrainingConfig) -> torch.optim.
 def loss_terms(
     model: ForceField, examples: Examples, indices: list[int], settings: TrainingConfig, training: bool
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted loss w_E·MSE(energy per atom) + w_F·MSE(force components) of one minibatch, and its parts."""
+    """Weighted loss w_E·MSE(energy per atom) + w_F·MSE(force components) of one minibatch (computed on the
+    model's device), and its parts."""
     graph, energies, forces = examples.batch(indices)
+    device = model_device(model)
+    graph, energies, forces = graph.to(device), energies.to(device), forces.to(device)
     output = model(graph, training=training)
     atoms_per_system = graph.n_atoms_per_system.to(output["energy"].dtype)
     energy_error = (output["energy"] - energies.to(output["energy"].dtype)) / atoms_per_system
@@ -184,8 +187,12 @@ def train_force_field(
     seed: int = 0,
     resume: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> TrainingResult:
     """Train ``config.architecture`` on ``train``, select by ``val``; write the model folder ``out_dir``.
+
+    The model is initialised on the CPU (the same weights for a seed on any device), then trained on
+    ``device``; the saved weights are CPU tensors.
 
     ``out_dir`` receives `model.json` + `weights.pt` (best model), `checkpoint.pt` (state for --resume),
     `training_log.jsonl` (one record per epoch) and `training_config.json`.
@@ -211,7 +218,7 @@ def train_force_field(
     train_examples = build_examples(train_set, config.cutoff, dtype)
     val_examples = build_examples(val_set, config.cutoff, dtype)
     torch.manual_seed(seed)
-    model = untrained_force_field(config, train_set, train_examples)
+    model = untrained_force_field(config, train_set, train_examples).to(device)
     optimizer = _optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience
@@ -295,7 +302,7 @@ def train_force_field(
         if state["bad_epochs"] >= settings.early_stopping_patience:
             stopped_because = "early-stopping"
             break
-    best = load_force_field(out_dir).to(dtype)
+    best = load_force_field(out_dir, device).to(dtype)
     return TrainingResult(
         model=best,
         out_dir=out_dir,
