@@ -81,6 +81,20 @@ def reference_rdfs(frames: list[Atoms]) -> dict:
     }
 
 
+def same_to_rounding(trajectory: Path, expected: Path) -> None:
+    """Every replica's steps exactly, its positions, velocities, forces and energies within 1e-9 of each
+    quantity's scale: rounding (~1e-16 of the scale per step) cannot reach that in 60 steps, while a wrong
+    force, a lost periodic image or a mixed-up replica changes them at order 1."""
+    for replica in range(len(structures())):
+        found, wanted = read_replica(trajectory, replica), read_replica(expected, replica)
+        np.testing.assert_array_equal(found.step, wanted.step)
+        for name in ("positions", "velocities", "forces", "energy"):
+            scale = np.abs(getattr(wanted, name)).max()
+            np.testing.assert_allclose(
+                getattr(found, name), getattr(wanted, name), rtol=0, atol=1e-9 * scale, err_msg=name
+            )
+
+
 def test_a_batch_built_on_the_gpu_is_the_cpu_batch() -> None:
     frames = [*structures(), Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])]
     cpu = batch_from_atoms(frames, 4.0, dtype=torch.float64)
@@ -95,16 +109,7 @@ def test_nve_on_the_gpu_follows_the_cpu_trajectory(tmp_path: Path) -> None:
     simulate(LennardJones(), frames, NVE, tmp_path / "cpu.h5", reference_rdfs=reference_rdfs(frames))
     result = on_gpu(frames, tmp_path / "gpu.h5")
     assert [o.status for o in result.replicas] == ["completed"] * 3
-    for replica in range(3):
-        cpu, gpu = read_replica(tmp_path / "cpu.h5", replica), read_replica(tmp_path / "gpu.h5", replica)
-        np.testing.assert_array_equal(gpu.step, cpu.step)
-        # Other summation orders on the GPU: rounding, ~1e-16 of the scale per step, cannot reach 1e-9 in 60
-        # steps; a wrong force, a lost periodic image or a mixed-up replica changes them at order 1.
-        for name in ("positions", "velocities", "forces", "energy"):
-            expected = getattr(cpu, name)
-            np.testing.assert_allclose(
-                getattr(gpu, name), expected, rtol=0, atol=1e-9 * np.abs(expected).max(), err_msg=name
-            )
+    same_to_rounding(tmp_path / "gpu.h5", tmp_path / "cpu.h5")
 
 
 def test_a_gpu_run_killed_after_a_checkpoint_resumes_to_the_same_frames(tmp_path: Path) -> None:
@@ -119,16 +124,8 @@ def test_a_gpu_run_killed_after_a_checkpoint_resumes_to_the_same_frames(tmp_path
         on_gpu(frames, tmp_path / "resumed.h5", callback=crash)
     result = on_gpu(frames, tmp_path / "resumed.h5")
     assert result.resumed_from == 40 and result.steps_run == 20
-    for replica in range(3):
-        straight = read_replica(tmp_path / "straight.h5", replica)
-        resumed = read_replica(tmp_path / "resumed.h5", replica)
-        np.testing.assert_array_equal(resumed.step, straight.step)
-        # CUDA's atomic adds sum in no fixed order: the two runs agree to rounding, not bit for bit
-        for name in ("positions", "velocities", "forces", "energy"):
-            expected = getattr(straight, name)
-            np.testing.assert_allclose(
-                getattr(resumed, name), expected, rtol=0, atol=1e-9 * np.abs(expected).max(), err_msg=name
-            )
+    # CUDA's atomic adds sum in no fixed order: the two runs agree to rounding, not bit for bit
+    same_to_rounding(tmp_path / "resumed.h5", tmp_path / "straight.h5")
 
 
 def test_training_on_the_gpu_follows_the_cpu_training_and_saves_weights_the_cpu_loads(tmp_path: Path) -> None:
