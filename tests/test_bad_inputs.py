@@ -542,6 +542,28 @@ ROWS = [
         lambda w, f, s: ["data", "fetch", "md17-ethanol", "--from", _file(f, "x", "x")],
         "not a folder",
     ),
+    # devices: a spelling torch does not know, or a device this machine lacks (no machine has 100 GPUs)
+    row(
+        "device-misspelt",
+        lambda w, f, s: ["run", "--device", "gpu", "--out", f / "run"],
+        "'gpu' is not a device",
+    ),
+    row("run-device-absent", lambda w, f, s: ["run", "--device", "cuda:99", "--out", f / "run"], "'cuda:99'"),
+    row(
+        "train-device-absent",
+        lambda w, f, s: [
+            "train",
+            "--model",
+            "mace",
+            "--dataset",
+            "md17-ethanol",
+            "--device",
+            "cuda:99",
+            "--out",
+            f / "m",
+        ],
+        "'cuda:99'",
+    ),
 ]
 
 

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from egraffbench.cli.main import cli
@@ -111,11 +110,3 @@ def test_run_without_a_task_is_the_embedded_dev_benchmark(data_cache: Path, tmp_
     emt = next(job for job in jobs if job["model"] == "emt")
     assert emt["results"]["scores"]["ev"]["value"] < 1e-6  # the oracle scoring itself
     assert (data_cache / "emt-cu3au" / "test.extxyz").is_file()
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
-def test_run_on_a_device_this_machine_lacks_is_one_error_line(tmp_path: Path) -> None:
-    outcome = runner.invoke(cli, ["run", "--device", "cuda", "--out", str(tmp_path / "run")])
-    assert outcome.exit_code == 2
-    assert "'cuda': torch" in outcome.output and "sees no CUDA device" in outcome.output
-    assert "Traceback" not in outcome.output and not (tmp_path / "run").exists()

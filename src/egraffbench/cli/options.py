@@ -30,18 +30,33 @@ def choices(name: str, values: Iterable[str]) -> type[StrEnum]:
 
 
 def parse_device(text: str) -> str:
-    """A torch device: cpu, cuda, cuda:N or mps."""
+    """A torch device: cpu, cuda, cuda:N or mps (its spelling only)."""
     kind, _, index = text.partition(":")
     if kind not in DEVICE_KINDS or (index and not index.isdigit()) or (index and kind != "cuda"):
         raise typer.BadParameter(f"'{text}' is not a device: cpu, cuda, cuda:N or mps")
+    return text
+
+
+def missing_device(device: str) -> str | None:
+    """Why torch cannot compute on ``device`` (a spelling :func:`parse_device` accepts) on this machine, or
+    None when it can."""
     import torch  # here, not at import: `--help` does not wait for torch
 
+    kind, _, index = device.partition(":")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise typer.BadParameter(f"'{text}': torch {torch.__version__} sees no CUDA device on this machine")
+        return f"torch {torch.__version__} sees no CUDA device on this machine"
     if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        raise typer.BadParameter(f"'{text}': this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
     if kind == "mps" and not torch.backends.mps.is_available():
-        raise typer.BadParameter(f"'{text}': torch {torch.__version__} sees no MPS device on this machine")
+        return f"torch {torch.__version__} sees no MPS device on this machine"
+    return None
+
+
+def parse_present_device(text: str) -> str:
+    """A device :func:`parse_device` accepts and torch can compute on here."""
+    reason = missing_device(parse_device(text))
+    if reason is not None:
+        raise typer.BadParameter(f"'{text}': {reason}")
     return text
 
 
@@ -50,11 +65,12 @@ def complete_device() -> list[str]:
     return list(DEVICE_KINDS)
 
 
-def device_option(help_text: str) -> Any:
-    """The `--device` option (cpu, cuda, cuda:N, mps; checked against what torch sees here)."""
+def device_option(help_text: str, here: bool = True) -> Any:
+    """The `--device` option (cpu, cuda, cuda:N, mps), checked against what torch sees on this machine when
+    ``here`` (else the command checks it where the device must be present)."""
     return typer.Option(
         "--device",
-        parser=parse_device,
+        parser=parse_present_device if here else parse_device,
         autocompletion=complete_device,
         metavar=DEVICE_METAVAR,
         help=help_text,

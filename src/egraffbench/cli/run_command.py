@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from egraffbench.cli.failures import expected_failure
-from egraffbench.cli.options import choices, device_option
+from egraffbench.cli.options import choices, device_option, missing_device
 from egraffbench.cli.progress import PlainProgress, progress_display
 from egraffbench.cli.stop_request import StopRequest
+from egraffbench.errors import ConfigError
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.report.build import build_report
 from egraffbench.report.leaderboard import print_leaderboard, summary_rows, write_results
@@ -147,7 +148,8 @@ def run(
         str,
         device_option(
             "torch device of training, evaluation and MD (reference potentials stay on the CPU); "
-            "results on another device type are cached under other keys"
+            "results on another device type are cached under other keys",
+            here=False,
         ),
     ] = "cpu",
 ) -> None:
@@ -163,6 +165,9 @@ def run(
     default_models = DEFAULT_MODELS if not references else ["all"]
     overrides = ModeOverride(model_preset=preset, replicas=replicas, md={"steps": steps} if steps else {})
     jobs = expand_jobs(models or default_models, chosen, seeds, mode, overrides, data_root, device)
+    remote = scheduler is not None or slurm_jobs is not None
+    if not remote and missing_device(device) is not None:  # remote workers: their machines must have it
+        raise ConfigError(f"--device '{device}': {missing_device(device)}")
     console = Console(stderr=True)
     parallel = any(option is not None for option in (workers, scheduler, slurm_jobs))
     executor_context = dask_executor(workers, scheduler, slurm_jobs) if parallel else nullcontext(None)

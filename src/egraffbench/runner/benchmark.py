@@ -104,8 +104,8 @@ def _devices(jobs: Sequence[JobSpec]) -> dict[str, Any]:
     """The devices the jobs compute on and, for CUDA, the accelerator's name (provenance, not keys)."""
     devices = sorted({job.device for job in jobs})
     described: dict[str, Any] = {"devices": devices}
-    if any(torch.device(device).type == "cuda" for device in devices):
-        described["accelerator"] = torch.cuda.get_device_name()
+    if any(torch.device(device).type == "cuda" for device in devices) and torch.cuda.is_available():
+        described["accelerator"] = torch.cuda.get_device_name()  # this process's: remote workers may differ
     return described
 
 
