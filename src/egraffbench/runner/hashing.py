@@ -13,8 +13,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from egraffbench import __version__
 from egraffbench.errors import DatasetError
 
@@ -88,7 +86,7 @@ def placement(device: str) -> dict[str, str]:
     else the device type ({"device": "cuda"}). Another device sums in another order and draws MD noise from
     its own generator, so its numbers are another result, cached under other keys; devices of one type share
     them (as CPUs of different vector units do)."""
-    kind = torch.device(device).type
+    kind = str(device).partition(":")[0]  # cuda:1 → cuda (as torch.device(...).type)
     return {} if kind == "cpu" else {"device": kind}
 
 
