@@ -133,3 +133,26 @@ def test_only_the_latest_run_is_published_with_every_stage_it_reused(
         row for row in _leaderboard(run.run_dir) if row["model"] == "emt"
     ]
     assert verify_publication(out) == []
+
+
+def test_a_chosen_run_is_published_without_the_runs_started_after_it(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    """`--run`: a finished run is published while another invocation goes on in the folder (here a later
+    run): the later run, its job and its stage rows are left out; the publication reads as the chosen one."""
+    source = Path(shutil.copytree(run.run_dir, tmp_path / "run"))
+    later = run_benchmark(tiny_jobs(run.task_file, models=["emt"]), source, command="egraffbench run emt")
+    out = tmp_path / "published"
+    result = runner.invoke(cli, ["publish", str(source), "--out", str(out), "--run", run.result.run_id])
+    assert result.exit_code == 0, result.output
+    provenance = json.loads((out / PROVENANCE_FILE).read_text())
+    assert provenance["published_run"] == run.result.run_id
+    assert [r["run_id"] for r in provenance["runs"]][-1] == run.result.run_id
+    with ResultsStore.open_existing(out) as store:
+        assert store.latest_run() == run.result.run_id
+        assert not store.stages(later.run_id) and store.stages(run.result.run_id)
+    assert _leaderboard(out) == _leaderboard(run.run_dir)
+    assert verify_publication(out) == []
+    unknown = runner.invoke(cli, ["publish", str(source), "--out", str(tmp_path / "x"), "--run", "nope"])
+    assert isinstance(unknown.exception, ConfigError) and "no run 'nope'" in str(unknown.exception)
+    assert not (tmp_path / "x").exists()

@@ -1,11 +1,11 @@
-"""Publish a run folder: copy what its report and leaderboard read — the latest run of its results store and
-every artifact that run registered except model checkpoints and MD trajectories — and the typed result record
-of every stage that run computed or reused (its metrics and what it cost: `benchmarks/job_costs.py` reads
-them) into a folder small enough to commit, with a provenance file (every invocation's command, host and
-package versions, the machine, a sha256 of every file) so that anyone can rebuild the report from it without
-retraining or re-simulating. Earlier runs' jobs, metrics and files (superseded by the latest, which reuses
-what still holds) are left out; their commands and stage timings stay, since the latest run reuses what they
-computed."""
+"""Publish a run folder: copy what its report and leaderboard read — the latest run of its results store (or
+a chosen one, without the runs started after it) and every artifact that run registered except model
+checkpoints and MD trajectories — and the typed result record of every stage that run computed or reused
+(its metrics and what it cost: `benchmarks/job_costs.py` reads them) into a folder small enough to commit,
+with a provenance file (every invocation's command, host and package versions, the machine, a sha256 of
+every file) so that anyone can rebuild the report from it without retraining or re-simulating. Earlier
+runs' jobs, metrics and files (superseded by the latest, which reuses what still holds) are left out; their
+commands and stage timings stay, since the latest run reuses what they computed."""
 
 from __future__ import annotations
 
@@ -32,10 +32,11 @@ PROVENANCE_FILE = "provenance.json"
 SUPERSEDED_TABLES = ("jobs", "metrics", "summaries", "artifacts")
 
 
-def _copy_store(source: Path, target: Path, run_id: str) -> None:
+def _copy_store(source: Path, target: Path, run_id: str, later: list[str]) -> None:
     """A consistent copy of the store (sqlite's backup, so a store in WAL mode loses nothing) with the jobs,
-    metrics and artifacts of run ``run_id`` only, without the rows of the artifacts that are not published,
-    as one file (rollback journal: reading it leaves no -wal/-shm files beside it in a repository)."""
+    metrics and artifacts of run ``run_id`` only, without the rows of the artifacts that are not published
+    and without the ``later`` runs (those started after it: the published run is the folder's latest), as one
+    file (rollback journal: reading it leaves no -wal/-shm files beside it in a repository)."""
     reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     writer = sqlite3.connect(target)
     try:
@@ -43,6 +44,8 @@ def _copy_store(source: Path, target: Path, run_id: str) -> None:
         writer.execute("PRAGMA journal_mode=DELETE")
         for table in SUPERSEDED_TABLES:
             writer.execute(f"DELETE FROM {table} WHERE run_id != ?", (run_id,))
+        for table in ("stages", "runs"):
+            writer.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(later_id,) for later_id in later])
         placeholders = ", ".join("?" * len(HEAVY_KINDS))
         writer.execute(f"DELETE FROM artifacts WHERE kind IN ({placeholders})", HEAVY_KINDS)
         writer.commit()
@@ -94,21 +97,28 @@ def _stage_records(store: ResultsStore, run_id: str, run_dir: Path) -> set[str]:
     return records
 
 
-def publish_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Copy the publishable part of ``run_dir`` into ``out_dir`` (which must not exist, or hold an earlier
-    publication, which is replaced whole) and return its provenance record."""
+def publish_run(run_dir: Path, out_dir: Path, run_id: str | None = None) -> dict[str, Any]:
+    """Copy the publishable part of run ``run_id`` (default: the latest) of ``run_dir`` into ``out_dir``
+    (which must not exist, or hold an earlier publication, which is replaced whole) and return its provenance
+    record. Runs started after the chosen one (other invocations on the same folder, still running perhaps)
+    are left out, so the chosen run is the published folder's latest."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not (out_dir / PROVENANCE_FILE).is_file():
         raise ConfigError(f"{out_dir}: exists and is not a published run folder; choose a new --out folder")
     with ResultsStore.open_existing(run_dir) as store:
-        runs, latest = _runs(store), store.latest_run()
+        runs, latest = _runs(store), run_id or store.latest_run()
+        known = [run["run_id"] for run in runs]
+        if latest not in known:
+            raise ConfigError(f"{run_dir}: no run '{latest}'; runs: {', '.join(known)}")
+        later = known[known.index(latest) + 1 :]
+        runs = runs[: known.index(latest) + 1]
         artifacts = {
             row["path"] for row in store.artifacts(latest) if row["kind"] not in HEAVY_KINDS
         } | _stage_records(store, latest, run_dir)
     staging = out_dir.with_name(f".{out_dir.name}.publishing")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE, latest)
+    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE, latest, later)
     files = {DATABASE_FILE: file_checksum(staging / DATABASE_FILE)}
     for relative in sorted(artifacts):
         source = run_dir / relative
