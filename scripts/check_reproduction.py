@@ -7,7 +7,7 @@ compared with the stored one, every field but the wall time. With ``--evaluation
 the latest run used is computed again from the stored model on the task's test data and compared with its
 stored errors, per-structure sums and parity arrays.
 
-    python scripts/check_reproduction.py RUN_DIR [--architecture mace] [--latest-run]
+    python scripts/check_reproduction.py RUN_DIR [--architecture mace] [--latest-run | --run ID]
         [--training] [--evaluation] [--data-root DIR]
 
 Prints one line per stage (architecture, its `ARCHITECTURE_VERSIONS` entry, test system or task, "same
@@ -17,7 +17,8 @@ move an architecture's numbers: an architecture whose stored results it no longe
 decides: the same first forces (the same first epoch) and the same code give the same trajectory (the same
 model). The check needs the run folder itself (published folders hold no models or trajectories).
 ``--latest-run`` checks only the MD the folder's latest run used, what `egraffbench publish` would publish:
-before publishing, every line should say "same bits".
+before publishing, every line should say "same bits". ``--run ID`` does the same for run ID (what
+`egraffbench publish --run ID` publishes), and --training and --evaluation then check that run's stages.
 """
 
 from __future__ import annotations
@@ -112,14 +113,17 @@ def check_stage(cache: StageCache, key: str, architecture: str | None = None) ->
     )
 
 
-def check_run(run_dir: Path, architecture: str | None = None, latest_run: bool = False) -> list[MDCheck]:
+def check_run(
+    run_dir: Path, architecture: str | None = None, latest_run: bool = False, run_id: str | None = None
+) -> list[MDCheck]:
     """:func:`check_stage` of every stored simulate stage of ``run_dir`` (one architecture's if given; only
-    those of the folder's latest run with ``latest_run``)."""
+    those of the folder's latest run with ``latest_run``, of run ``run_id`` if given)."""
     cache = StageCache(run_dir / "stages")
     keys = sorted(folder.name for folder in cache.folder("simulate", "").iterdir())
-    if latest_run:
+    if latest_run or run_id is not None:
         with ResultsStore.open_existing(run_dir) as store:
-            used = {row["key"] for row in store.stages(store.latest_run()) if row["stage"] == "simulate"}
+            chosen = run_id or store.latest_run()
+            used = {row["key"] for row in store.stages(chosen) if row["stage"] == "simulate"}
         keys = [key for key in keys if key in used]
     checks = (check_stage(cache, key, architecture) for key in keys)
     return [check for check in checks if check is not None]
@@ -151,10 +155,10 @@ def _first_record(log: Path) -> dict:
     return json.loads(log.read_text().splitlines()[0])
 
 
-def _latest_run_stages(run_dir: Path, stage: str) -> list[tuple[str, str]]:
-    """(task, key) of every ``stage`` the folder's latest run used, sorted."""
+def _latest_run_stages(run_dir: Path, stage: str, run_id: str | None = None) -> list[tuple[str, str]]:
+    """(task, key) of every ``stage`` the folder's latest run (or run ``run_id``) used, sorted."""
     with ResultsStore.open_existing(run_dir) as store:
-        run_id = store.latest_run()
+        run_id = run_id or store.latest_run()
         tasks = {job["job_id"]: job["task"] for job in store.jobs(run_id)}
         used = {(tasks[row["job_id"]], row["key"]) for row in store.stages(run_id) if row["stage"] == stage}
     return sorted(pair for pair in used if pair[1])
@@ -165,13 +169,14 @@ def check_training(
     root: Path,
     architecture: str | None = None,
     task_files: Mapping[str, Path] | None = None,
+    run_id: str | None = None,
 ) -> list[RecomputedCheck]:
-    """Epoch 1 of every training the folder's latest run used, run again here with the stored configuration
-    and seed on the task's data (under ``root``; a task that is not shipped is found in ``task_files``,
-    name → file), against the stored epoch-1 log record."""
+    """Epoch 1 of every training the folder's latest run (or run ``run_id``) used, run again here with the
+    stored configuration and seed on the task's data (under ``root``; a task that is not shipped is found in
+    ``task_files``, name → file), against the stored epoch-1 log record."""
     cache = StageCache(run_dir / "stages")
     checks = []
-    for task_name, key in _latest_run_stages(run_dir, "train"):
+    for task_name, key in _latest_run_stages(run_dir, "train", run_id):
         folder = cache.folder("train", key)
         if not (folder / "inputs.json").is_file():
             continue  # a pretrained model or a reference potential: nothing trained here
@@ -200,13 +205,14 @@ def check_evaluation(
     root: Path,
     architecture: str | None = None,
     task_files: Mapping[str, Path] | None = None,
+    run_id: str | None = None,
 ) -> list[RecomputedCheck]:
-    """Every evaluate stage the folder's latest run used, computed again from the stored model on the task's
-    test data (under ``root``; ``task_files`` as in :func:`check_training`) and compared with what it
-    stored, every field but the cost."""
+    """Every evaluate stage the folder's latest run (or run ``run_id``) used, computed again from the stored
+    model on the task's test data (under ``root``; ``task_files`` as in :func:`check_training`) and compared
+    with what it stored, every field but the cost."""
     cache = StageCache(run_dir / "stages")
     checks = []
-    for task_name, key in _latest_run_stages(run_dir, "evaluate"):
+    for task_name, key in _latest_run_stages(run_dir, "evaluate", run_id):
         folder = cache.folder("evaluate", key)
         inputs = json.loads((folder / "inputs.json").read_text())
         train = cache.folder("train", inputs["model"].removeprefix(TRAINED))
@@ -239,6 +245,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--architecture", help="check this architecture's stages only")
     parser.add_argument("--latest-run", action="store_true", help="only the MD the latest run used")
+    parser.add_argument("--run", dest="run_id", help="only the MD (and trainings, evaluations) of this run")
     parser.add_argument("--training", action="store_true", help="also rerun each training's first epoch")
     parser.add_argument("--evaluation", action="store_true", help="also recompute each evaluate stage")
     parser.add_argument(
@@ -247,16 +254,16 @@ def main() -> None:
     args = parser.parse_args()
     pin_torch_threads()  # the thread count every stored result was computed with
     checks: list[MDCheck | RecomputedCheck] = []
-    for check in check_run(args.run_dir, args.architecture, args.latest_run):
+    for check in check_run(args.run_dir, args.architecture, args.latest_run, args.run_id):
         print(check.line(), flush=True)
         checks.append(check)
     root = args.data_root or data_root()
     if args.training:
-        for check in check_training(args.run_dir, root, args.architecture):
+        for check in check_training(args.run_dir, root, args.architecture, run_id=args.run_id):
             print(check.line(), flush=True)
             checks.append(check)
     if args.evaluation:
-        for check in check_evaluation(args.run_dir, root, args.architecture):
+        for check in check_evaluation(args.run_dir, root, args.architecture, run_id=args.run_id):
             print(check.line(), flush=True)
             checks.append(check)
     same = sum(check.same for check in checks)

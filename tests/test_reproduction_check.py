@@ -1,6 +1,7 @@
 """`scripts/check_reproduction.py`: the step-0 forces of a run's stored MD, recomputed from its stored model,
 and the first epoch of its stored training, run again, are the stored bits (the reference run); one changed
-bit in a stored force or a stored loss is found; ``latest_run`` leaves out MD the latest run did not use."""
+bit in a stored force or a stored loss is found; ``latest_run`` leaves out MD the latest run did not use, and
+``run_id`` checks a chosen run instead."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import h5py
 import numpy as np
 import pytest
 
+from egraffbench.runner.benchmark import run_benchmark
 from repository_scripts import load_script
-from test_runner_fixtures import ReferenceRun, shared_reference_run
+from test_runner_fixtures import ReferenceRun, shared_reference_run, tiny_jobs
 
 
 @pytest.fixture
@@ -88,3 +90,18 @@ def test_stored_evaluation_is_reproduced_and_one_changed_bit_is_found(
     (folder / "parity.json").write_text(json.dumps(parity))
     changed = check.check_evaluation(copy, tmp_path, task_files=tasks)
     assert changed[0].differing == ("force_mae", "parity")
+
+
+def test_a_chosen_run_is_checked_instead_of_the_latest(
+    check: ModuleType, reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    """``run_id`` (`--run`): what `egraffbench publish --run` would publish, though a later run exists."""
+    copy = Path(shutil.copytree(reference_run.run_dir, tmp_path / "run"))
+    run_benchmark(tiny_jobs(reference_run.task_file, models=["emt"]), copy)  # later: emt alone, untrained
+    first = reference_run.result.run_id
+    assert check.check_run(copy, latest_run=True) == []
+    assert [c.architecture for c in check.check_run(copy, run_id=first)] == ["mace"]
+    tasks = {"tiny-cuau": reference_run.task_file}
+    assert check.check_evaluation(copy, tmp_path, task_files=tasks) == []
+    chosen = check.check_evaluation(copy, tmp_path, task_files=tasks, run_id=first)
+    assert [(c.architecture, c.differing) for c in chosen] == [("mace", ())]
