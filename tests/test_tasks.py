@@ -136,7 +136,7 @@ def test_standard_mode_runs_the_papers_protocol_then_continues_to_a_stability_ho
     settings = run_settings(task, "standard")
     protocol = settings.protocol
     assert settings.model_preset == "standard"
-    # the paper's 10 replicas for one test system; a multi-system task spreads at least as many over its systems
+    # the paper's 10 replicas for one test system; a multi-system task spreads at least 10 over its systems
     assert settings.replicas == 10 if len(task.test) == 1 else settings.replicas * len(task.test) >= 10
     ensemble = task.md.get("ensemble", "nvt-langevin")  # the NVE task keeps its ensemble
     assert (protocol.ensemble, protocol.steps, protocol.timestep_fs) == (ensemble, 1000, 1.0)
