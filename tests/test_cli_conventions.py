@@ -15,6 +15,7 @@ from typing import Any
 import ase.io
 import numpy as np
 import pytest
+import torch
 from ase.build import bulk
 from rich.console import Console
 from typer.testing import CliRunner
@@ -94,6 +95,13 @@ def test_every_option_has_help_and_enumerated_options_refuse_other_values(trajec
     assert code == 2 and "not a device" in output
     code, output = invoke("export", trajectory, "-o", "x.abc", "--format", "nonsense")
     assert code == 2 and "nonsense" in output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device: nothing to refuse")
+def test_run_refuses_a_device_this_machine_lacks_before_running_anything(tmp_path: Path) -> None:
+    code, output = invoke("run", "--device", "cuda", "--out", tmp_path / "out")
+    assert code == 2 and "--device 'cuda': torch" in output and "sees no CUDA device" in output
+    assert not (tmp_path / "out").exists()
 
 
 def test_help_does_not_import_torch() -> None:

@@ -166,8 +166,9 @@ def run(
     overrides = ModeOverride(model_preset=preset, replicas=replicas, md={"steps": steps} if steps else {})
     jobs = expand_jobs(models or default_models, chosen, seeds, mode, overrides, data_root, device)
     remote = scheduler is not None or slurm_jobs is not None
-    if not remote and missing_device(device) is not None:  # remote workers: their machines must have it
-        raise ConfigError(f"--device '{device}': {missing_device(device)}")
+    reason = None if remote else missing_device(device)  # remote workers: their machines must have it
+    if reason is not None:
+        raise ConfigError(f"--device '{device}': {reason}")
     console = Console(stderr=True)
     parallel = any(option is not None for option in (workers, scheduler, slurm_jobs))
     executor_context = dask_executor(workers, scheduler, slurm_jobs) if parallel else nullcontext(None)
