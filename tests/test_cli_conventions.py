@@ -104,6 +104,18 @@ def test_run_refuses_a_device_this_machine_lacks_before_running_anything(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_run_starts_the_seeds_at_first_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def stop_after_expanding(jobs: list[Any], *args: object) -> None:
+        asked.extend((job.model.name, job.seed) for job in jobs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("egraffbench.cli.run_command.run_benchmark", stop_after_expanding)
+    invoke("run", "--models", "emt", "--first-seed", "2", "--seeds", "3", "--out", tmp_path / "run")
+    assert asked == [("emt", 2), ("emt", 3), ("emt", 4)]
+
+
 def test_help_does_not_import_torch() -> None:
     """`egraffbench --help` lists the commands without importing them (torch alone takes seconds)."""
     probe = (

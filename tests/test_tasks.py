@@ -236,3 +236,6 @@ def test_the_matrix_has_one_job_per_model_task_and_seed() -> None:
     assert len(jobs) == 12 and len({job.job_id for job in jobs}) == 12
     assert {job.settings.protocol == MDProtocol(steps=300) for job in jobs} == {True}
     assert {job.model.source for job in jobs if job.model.name == "mace"} == {"dev"}
+    later = expand_jobs(["mace", "emt"], tasks, 2, "dev", first_seed=1)  # seeds added to a run made with one
+    assert [job.job_id for job in later] == [job.job_id for job in jobs if job.seed > 0]
+    assert [job.seed for job in later] == [1, 2] * 4

@@ -52,6 +52,7 @@ def benchmark(
     steps: int | None = None,
     data_root: str | Path | None = None,
     device: str = "cpu",
+    first_seed: int = 0,
 ) -> pd.DataFrame:
     """Run the benchmark (in this process, stages cached in ``out`` as by `egraffbench run`) and return its
     leaderboard (see :func:`to_dataframe`).
@@ -60,12 +61,13 @@ def benchmark(
     leaderboard name → model, where a model is such a name, an ASE calculator, a mace-torch model or a
     ForceField. In-memory models count as pretrained: they skip training, and their cache key is their class
     and weights (torch) or parameters (ASE calculator). ``device`` (cpu, cuda, cuda:N, mps) is where training,
-    evaluation and MD run, as `--device` of `egraffbench run`.
+    evaluation and MD run, as `--device` of `egraffbench run`; seeds are ``first_seed`` … ``first_seed`` +
+    ``seeds`` − 1, as `--first-seed` and `--seeds`.
     """
     named = models.items() if isinstance(models, Mapping) else [(str(m), m) for m in models]
     chosen = [_model(name, model) for name, model in named]
     overrides = ModeOverride(replicas=replicas, md={"steps": steps} if steps else {})
     root = None if data_root is None else Path(data_root)
-    jobs = expand_jobs(chosen, [load_task(str(task))], seeds, mode, overrides, root, device)
+    jobs = expand_jobs(chosen, [load_task(str(task))], seeds, mode, overrides, root, device, first_seed)
     result = run_benchmark(jobs, Path(out), InProcessExecutor(), command="egraffbench.results.benchmark")
     return to_dataframe(out, result.run_id)

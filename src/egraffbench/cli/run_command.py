@@ -114,6 +114,12 @@ def run(
         ),
     ] = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="seeds 0..N-1 per model and task")] = 1,
+    first_seed: Annotated[
+        int,
+        typer.Option(
+            "--first-seed", min=0, help="start the seeds here: K..K+N-1 (add seeds to a run made with fewer)"
+        ),
+    ] = 0,
     mode: Annotated[
         RunMode,
         typer.Option(
@@ -164,7 +170,9 @@ def run(
     chosen = [load_task(reference) for reference in references or [DEFAULT_TASK]]
     default_models = DEFAULT_MODELS if not references else ["all"]
     overrides = ModeOverride(model_preset=preset, replicas=replicas, md={"steps": steps} if steps else {})
-    jobs = expand_jobs(models or default_models, chosen, seeds, mode, overrides, data_root, device)
+    jobs = expand_jobs(
+        models or default_models, chosen, seeds, mode, overrides, data_root, device, first_seed
+    )
     remote = scheduler is not None or slurm_jobs is not None
     reason = None if remote else missing_device(device)  # remote workers: their machines must have it
     if reason is not None:

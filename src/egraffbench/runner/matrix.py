@@ -101,12 +101,15 @@ def expand_jobs(
     overrides: ModeOverride | None = None,
     data_root: Path | None = None,
     device: str = "cpu",
+    first_seed: int = 0,
 ) -> list[JobSpec]:
-    """Every (model, task, seed) job, seeds 0 … seeds − 1, ordered task by task, to run on ``device``."""
+    """Every (model, task, seed) job, seeds ``first_seed`` … ``first_seed`` + seeds − 1, ordered task by task,
+    to run on ``device``."""
     jobs = []
     for task in tasks:
         settings = run_settings(task, mode, overrides)
         for model in resolve_models(models, settings.model_preset):
             placed = "cpu" if model.is_reference else device
-            jobs.extend(JobSpec(model, task, seed, settings, data_root, placed) for seed in range(seeds))
+            chosen_seeds = range(first_seed, first_seed + seeds)
+            jobs.extend(JobSpec(model, task, seed, settings, data_root, placed) for seed in chosen_seeds)
     return jobs
