@@ -113,7 +113,10 @@ def run(
             "default: mace and emt on the default task, all six architectures otherwise",
         ),
     ] = None,
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="seeds 0..N-1 per model and task")] = 1,
+    seeds: Annotated[
+        int,
+        typer.Option("--seeds", min=1, help="seeds per model and task: 0..N-1 (K..K+N-1 with --first-seed)"),
+    ] = 1,
     first_seed: Annotated[
         int,
         typer.Option(

@@ -106,10 +106,10 @@ def expand_jobs(
     """Every (model, task, seed) job, seeds ``first_seed`` … ``first_seed`` + seeds − 1, ordered task by task,
     to run on ``device``."""
     jobs = []
+    chosen_seeds = range(first_seed, first_seed + seeds)
     for task in tasks:
         settings = run_settings(task, mode, overrides)
         for model in resolve_models(models, settings.model_preset):
             placed = "cpu" if model.is_reference else device
-            chosen_seeds = range(first_seed, first_seed + seeds)
             jobs.extend(JobSpec(model, task, seed, settings, data_root, placed) for seed in chosen_seeds)
     return jobs
