@@ -22,16 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from egraffbench.errors import ConfigError
+from egraffbench.runner.md_speed import live_speed
 from egraffbench.runner.stage_cache import stage_result_path
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.schema import (
     Baselines,
     EvaluateResult,
+    JobResults,
     ReplayResult,
     ScoreResult,
     SimulateResult,
     StageCost,
     TrainResult,
+    read_record,
     read_record_file,
 )
 
@@ -81,7 +84,7 @@ def _stage_cost(run_dir: Path, stage: str, key: str, recorded: float | None) -> 
 
 def job_rows(run_dir: Path) -> list[dict[str, Any]]:
     """One row per finished job of ``run_dir``: seconds per stage it computed, CPU seconds, threads, load,
-    training epochs and MD rate."""
+    training epochs and MD rate (over live replicas, `runner.md_speed`)."""
     with ResultsStore.open_existing(run_dir) as store:
         jobs, computed = _finished_jobs(store), _computed_rows(store)
     owners: dict[tuple[str, str], str] = {}
@@ -101,7 +104,7 @@ def job_rows(run_dir: Path) -> list[dict[str, Any]]:
             "task": job["task"],
             "epochs": training.get("epochs"),
             "stopped": training.get("stopped_because"),
-            "steps_per_s": md.get("steps_per_s"),
+            "steps_per_s": live_speed(read_record(JobResults, results, job_id)).get("live_steps_per_s"),
             "resumed": md.get("resumed_from_step") is not None,
         }
         costs = []
@@ -166,7 +169,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     for the other stages; load: the highest 1-minute load average seen at a stage's start or end), then
     subtotals per model and per task and the total."""
     headers = ["job", "epochs (stopped by)", *(f"{stage} s" for stage in STAGES), "job s", "CPU s"]
-    lines = _table([*headers, "threads", "load", "MD steps/s"], [_job_line(row) for row in rows])
+    lines = _table([*headers, "threads", "load", "MD steps/s (live)"], [_job_line(row) for row in rows])
     total = sum(row["total"] for row in rows)
     cpu = sum(row["cpu"] or 0.0 for row in rows)
     for by in ("model", "task"):

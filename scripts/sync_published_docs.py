@@ -35,7 +35,7 @@ HEADLINE_COLUMNS = (
     "ev",
     "fv",
     "stable_fraction",
-    "steps_per_s",
+    "live_steps_per_s",
 )
 
 

@@ -104,8 +104,20 @@ def test_report_leaderboard_takes_stored_intervals_and_extras_only_fill_gaps() -
     assert [(row.model, row.mean_rank, row.place) for row in board.rows] == [("a", 1.5, 1), ("b", 1.5, 1)]
 
 
-EXPECTED_HIGHER = {"fidelity_time_fs", "stable_fraction", "median_time_to_failure_ps", "steps_per_s"}
-EXPECTED_COSTS = {"steps_per_s", "us_per_atom_step", "training_seconds"}
+EXPECTED_HIGHER = {
+    "fidelity_time_fs",
+    "stable_fraction",
+    "median_time_to_failure_ps",
+    "steps_per_s",
+    "live_steps_per_s",
+}
+EXPECTED_COSTS = {
+    "steps_per_s",
+    "us_per_atom_step",
+    "live_steps_per_s",
+    "us_per_live_atom_step",
+    "training_seconds",
+}
 
 
 @pytest.mark.parametrize("column", COLUMNS, ids=lambda c: c.key)

@@ -287,7 +287,7 @@ def structure_board(task: str, wf: list[float], speed: list[Metric], stable: lis
             name: {
                 "wf_percent": wf[i],
                 "jsd": wf[i] / 100,
-                "steps_per_s": speed[i],
+                "live_steps_per_s": speed[i],
                 "stable_fraction": stable[i],
             }
             for i, name in enumerate(names)
@@ -329,9 +329,13 @@ def test_another_structure_leader_refutes_and_a_tie_is_inconclusive() -> None:
 def test_ranks_the_intervals_do_not_separate_are_inconclusive() -> None:
     """mace's WF is lower than nequip's on one task, but within its interval: not a refutation."""
     metrics = {
-        "nequip": {"wf_percent": (1.6, 1.4, 1.8), "jsd": (0.0028, 0.0025, 0.0031), "steps_per_s": 10.0},
-        "torchmdnet": {"wf_percent": (1.8, 1.6, 2.0), "jsd": (0.0031, 0.0028, 0.0034), "steps_per_s": 36.0},
-        "mace": {"wf_percent": (1.5, 1.3, 1.7), "jsd": (0.0027, 0.0024, 0.0030), "steps_per_s": 30.0},
+        "nequip": {"wf_percent": (1.6, 1.4, 1.8), "jsd": (0.0028, 0.0025, 0.0031), "live_steps_per_s": 10.0},
+        "torchmdnet": {
+            "wf_percent": (1.8, 1.6, 2.0),
+            "jsd": (0.0031, 0.0028, 0.0034),
+            "live_steps_per_s": 36.0,
+        },
+        "mace": {"wf_percent": (1.5, 1.3, 1.7), "jsd": (0.0027, 0.0024, 0.0030), "live_steps_per_s": 30.0},
     }
     finding = structure_speed_stability({"t1": board("t1", metrics)})
     structure = finding.reason.split(";")[0]

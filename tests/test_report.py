@@ -20,7 +20,7 @@ from egraffbench.md.protocol import MDProtocol
 from egraffbench.metrics.survival import median_interval, wilson_interval
 from egraffbench.report.build import ReportFiles, build_report
 from egraffbench.report.collect import read_run
-from egraffbench.report.findings import error_vs_stability, ood_degradation, pareto
+from egraffbench.report.findings import error_vs_stability, ood_degradation, pareto, winners
 from egraffbench.report.plots import Point, pareto_front
 from egraffbench.report.series import violation_series
 from egraffbench.report.table import Leaderboard, build_leaderboard
@@ -270,7 +270,7 @@ def test_unfinished_run_is_summarised_like_the_store_would(stored_run: StoredRun
     assert sorted(unfinished.unsummarised) == [("emt", TASK), ("soft", TASK), ("wild", TASK)]
     stored = {row["model"]: row for row in finished.rows}
     for row in unfinished.rows:
-        for key in ("force_mae", "stable_fraction", "wf_percent", "ev", "steps_per_s"):
+        for key in ("force_mae", "stable_fraction", "wf_percent", "ev", "steps_per_s", "live_steps_per_s"):
             assert row[key] == pytest.approx(stored[row["model"]][key], rel=1e-12)
 
 
@@ -288,7 +288,8 @@ def test_the_pareto_finding_says_when_speeds_were_measured_once() -> None:
 
     def front_text(speeds: dict[str, tuple[float, float, float]]) -> str:
         extras = {
-            m: {"steps_per_s": dict(zip(("value", "low", "high"), v, strict=True))} for m, v in speeds.items()
+            m: {"live_steps_per_s": dict(zip(("value", "low", "high"), v, strict=True))}
+            for m, v in speeds.items()
         }
         finding = pareto(build_leaderboard("t", rows, set(), extras, None), ["a", "b"])
         assert finding is not None
@@ -300,6 +301,21 @@ def test_the_pareto_finding_says_when_speeds_were_measured_once() -> None:
         {"a": (10.0, 10.0, 10.0), "b": (30.0, 28.0, 32.0)}
     )  # one model's speed: one measurement
     assert once.startswith(over_seeds) and "measured once per model" in once
+
+
+def test_who_wins_what_names_the_live_md_speed_not_the_batch_speed() -> None:
+    """The batch's speed as it ran favours models whose replicas fail early: shown, never named a win."""
+    rows = [
+        {"model": "fragile", "task": "t", "seeds": 1, "stable_fraction": 0.1, "steps_per_s": 30.0},
+        {"model": "sturdy", "task": "t", "seeds": 1, "stable_fraction": 1.0, "steps_per_s": 20.0},
+    ]
+    extras = {
+        "fragile": {"live_steps_per_s": {"value": 8.0}},
+        "sturdy": {"live_steps_per_s": {"value": 20.0}},
+    }
+    finding = winners(build_leaderboard("t", rows, set(), extras, None))
+    assert finding is not None
+    assert "sturdy is best on stable, MD speed." in finding.text and "fragile" not in finding.text
 
 
 def test_rank_correlation_of_force_error_and_stability() -> None:

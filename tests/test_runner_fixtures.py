@@ -26,7 +26,13 @@ from summation_order import torch_threads
 TINY_MODE = ModeOverride(model_preset="test", replicas=2, md={"steps": 20, "checkpoint_every": 5})
 MODELS = ["mace", "emt"]
 TEST_FRAMES = 24
-TIMING_METRICS = {"steps_per_s", "us_per_atom_step", "training_seconds"}
+TIMING_METRICS = {
+    "steps_per_s",
+    "us_per_atom_step",
+    "live_steps_per_s",
+    "us_per_live_atom_step",
+    "training_seconds",
+}
 
 
 def _labelled(atoms):

@@ -245,7 +245,7 @@ def _add_md_figures(
                 partial(plots.violation_figure, series, colours),
             )
         )
-    speed = _scatter(board, "steps_per_s", 1.0)
+    speed = _scatter(board, "live_steps_per_s", 1.0)
     if speed:
         report.figures.append(
             Figure(
@@ -278,7 +278,7 @@ def assemble_report(view: RunView) -> Report:
     findings: list[find.Finding] = []
     for task in tasks:
         board = task.board
-        speed = _scatter(board, "steps_per_s", 1.0)
+        speed = _scatter(board, "live_steps_per_s", 1.0)
         for finding in (
             find.winners(board),
             find.baseline_check(board),

@@ -69,7 +69,8 @@ VIOLATION_STALE = (
 
 SPEED_STABILITY = (
     "Speed vs stability",
-    "Each trained model's MD speed (log scale) against its fraction of stable replicas, bars = 95 % "
+    "Each trained model's MD speed (steps/s counted over live replicas, log scale) against its fraction "
+    "of stable replicas, bars = 95 % "
     "intervals. Up and right is better; the dashed line joins the Pareto front, the models that no other "
     "model beats on both. Reference potentials are left out.",
 )
@@ -170,7 +171,9 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     (
         "MD speed, MD cost",
         "MD steps per second of wall time for the batch of all replicas, and wall time per atom per step "
-        "(µs); they depend on the machine.",
+        "(µs), counting only the atom-steps of replicas still running: a failed replica leaves the batch, "
+        "which makes the later steps cheaper (batch steps/s and batch cost are the speed as it ran, which "
+        "favours unstable models). All four depend on the machine and its load.",
     ),
     (
         "Intervals",

@@ -48,7 +48,7 @@ def winners(board: Leaderboard) -> Finding | None:
         return None
     wins: dict[str, list[str]] = {}
     ties, unresolved = [], []
-    for column in board.columns:
+    for column in (c for c in board.columns if not c.diagnostic):
         values = [r for r in rows if r.cells[column.key].value is not None]
         best = [r for r in values if r.cells[column.key].best]
         if len(values) < 2 or not best:
@@ -158,7 +158,7 @@ def pareto(board: Leaderboard, front: Sequence[str]) -> Finding | None:
     (one seed): the front's order in speed is then a single wall-clock measurement per model."""
     if len(_ranked(board)) < 2 or not front:
         return None
-    speeds = [estimate(row.cells["steps_per_s"]) for row in _ranked(board)]
+    speeds = [estimate(row.cells["live_steps_per_s"]) for row in _ranked(board)]
     caveat = (
         " MD speed was measured once per model (one seed, no interval), under whatever load the machine "
         "had: the front describes this run, it does not resolve which model is faster."

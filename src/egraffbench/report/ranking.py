@@ -17,10 +17,10 @@ from egraffbench.store.catalog import COLUMNS, Column
 RULE = (
     "Rank 1 is best in a column; ties share the best rank (1, 1, 3). Ranks are among the models trained or "
     "pretrained; reference potentials are shown but not ranked. The mean rank averages a model's ranks over "
-    "the quality columns (errors, structure, violation, stability, dynamics), not over MD speed, MD cost and "
-    "training time, which are costs; a model without a value in a quality column that another model has "
-    "counts as ranked after all of them there. Rows are ordered by mean rank (the place; equal mean ranks "
-    "share a place and are listed by name), reference potentials last."
+    "the quality columns (errors, structure, violation, stability, dynamics), not over the MD speed and cost "
+    "columns and training time, which are costs; a model without a value in a quality column that another "
+    "model has counts as ranked after all of them there. Rows are ordered by mean rank (the place; equal "
+    "mean ranks share a place and are listed by name), reference potentials last."
 )
 
 SUMMARY = (

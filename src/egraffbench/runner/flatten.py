@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from egraffbench.runner.accuracy_summary import ERROR_UNITS, accuracy_metrics
+from egraffbench.runner.md_speed import live_speed
 from egraffbench.store.catalog import STORED
 from egraffbench.store.records import MetricValue
-from egraffbench.store.schema import EvaluateResult, read_record
+from egraffbench.store.schema import EvaluateResult, JobResults, read_record
 
 JOB_SEED = 0  # seed of the bootstrap of one job's test errors over its test structures
 
@@ -48,8 +49,12 @@ def job_metrics(results: dict[str, Any]) -> list[MetricValue]:
         for system, values in errors.get("systems", {}).items():
             rows += _block(values, ERROR_UNITS, system)
     rows += score_metrics(results.get("scores") or {})
+    sections = {
+        "training": results.get("training") or {},
+        "md": {**(results.get("md") or {}), **live_speed(read_record(JobResults, results, "job results"))},
+    }
     for (section, name), unit in RUN_UNITS.items():
-        row = _metric(name, (results.get(section) or {}).get(name), unit, "")
+        row = _metric(name, sections[section].get(name), unit, "")
         if row is not None:
             rows.append(row)
     return rows

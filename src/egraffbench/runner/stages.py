@@ -243,8 +243,8 @@ def simulate_stage(
         CARRIED: outcome.resumed_wall_s,
         "resumed_from_step": outcome.resumed_from,
         "replicas": [
-            ReplicaStart(system=p.system, frame=p.frame, temperature_K=t).model_dump()
-            for p, t in zip(plan, temperatures, strict=True)
+            ReplicaStart(system=p.system, frame=p.frame, temperature_K=t, atoms=len(a)).model_dump()
+            for p, t, a in zip(plan, temperatures, starts, strict=True)
         ],
         "frames_per_replica": [o.frames for o in sorted(outcome.replicas, key=lambda o: o.replica)],
         "atoms": atoms,

@@ -48,6 +48,8 @@ STORED: tuple[StoredMetric, ...] = (
     StoredMetric("training", "parameters", ""),
     StoredMetric("md", "steps_per_s", "1/s"),
     StoredMetric("md", "us_per_atom_step", "µs"),
+    StoredMetric("md", "live_steps_per_s", "1/s"),  # derived by runner.md_speed from the stored records
+    StoredMetric("md", "us_per_live_atom_step", "µs"),
 )
 
 
@@ -56,8 +58,9 @@ class Column:
     """A leaderboard column: stored metric `key`, short `header`, display `unit` (`scale` × store unit),
     which direction is `better`, whether it counts in the mean rank (quality metrics do; speed and
     training time are costs: ranked, not averaged), its `group` (the console prints one table per group
-    when the whole table does not fit), its `description`, and its number format: `digits` significant
-    digits, or a fixed number of `decimals`."""
+    when the whole table does not fit), its `description`, its number format: `digits` significant
+    digits, or a fixed number of `decimals`; and whether it is a `diagnostic`: shown and ranked, but no
+    finding names its best model (the batch's MD speed as it ran, which favours unstable models)."""
 
     key: str
     header: str
@@ -69,6 +72,7 @@ class Column:
     description: str
     digits: int = 3
     decimals: int | None = None
+    diagnostic: bool = False
 
     @property
     def arrow(self) -> str:
@@ -215,24 +219,47 @@ COLUMNS: tuple[Column, ...] = (
         "|D_model − D_ref| of the most mobile element, stable replicas only",
     ),
     Column(
-        "steps_per_s",
+        "live_steps_per_s",
         "MD speed",
         "steps/s",
         1.0,
         "higher",
         False,
         _COST,
-        "MD steps per second of wall time for the whole batch of replicas",
+        "MD steps per second of wall time for the whole batch, counting only the atom-steps of replicas "
+        "still running (a replica that fails leaves the batch, which must not make the model look faster)",
     ),
     Column(
-        "us_per_atom_step",
+        "us_per_live_atom_step",
         "MD cost",
         "µs/atom/step",
         1.0,
         "lower",
         False,
         _COST,
-        "wall time per atom per MD step, µs",
+        "wall time per atom per MD step of the replicas still running, µs",
+    ),
+    Column(
+        "steps_per_s",
+        "batch steps/s",
+        "steps/s",
+        1.0,
+        "higher",
+        False,
+        _COST,
+        "MD steps per second of wall time for the batch as it ran (faster once replicas fail and leave it)",
+        diagnostic=True,
+    ),
+    Column(
+        "us_per_atom_step",
+        "batch cost",
+        "µs/atom/step",
+        1.0,
+        "lower",
+        False,
+        _COST,
+        "wall time per MD step of the batch as it ran, over all of its atoms, µs (lower once replicas fail)",
+        diagnostic=True,
     ),
     Column("training_seconds", "training", "s", 1.0, "lower", False, _COST, "wall time of training, s"),
 )

@@ -162,11 +162,12 @@ class EvaluateResult(Errors, Record):
 
 
 class ReplicaStart(Stored):
-    """One MD replica of the simulate stage: its test system, start frame and temperature."""
+    """One MD replica of the simulate stage: its test system, start frame, temperature and atoms."""
 
     system: str
     frame: int
     temperature_K: float
+    atoms: int | None = None  # absent in records written before 2026-12 (runner.md_speed copes)
 
 
 class SimulateResult(Record):

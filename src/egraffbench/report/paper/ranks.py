@@ -45,7 +45,7 @@ RULE_4 = (
 STRUCTURE_SPEED_STABILITY = PaperClaim("structure-speed-stability", 4, CLAIM_4, RULE_4)
 _PARTS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("structure (WF, JSD rank)", NEQUIP, ("wf_percent", "jsd"), "best"),
-    ("speed (MD steps/s rank)", TORCHMDNET, ("steps_per_s",), "best"),
+    ("speed (MD steps/s rank)", TORCHMDNET, ("live_steps_per_s",), "best"),
     (
         "stability (stable, median TTF rank)",
         TORCHMDNET,
