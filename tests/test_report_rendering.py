@@ -1,11 +1,18 @@
-"""Figures drawn in worker processes are byte for byte the figures drawn in this process."""
+"""Figures drawn in worker processes are byte for byte the figures drawn in this process; the structure grid
+of a task of many test systems."""
 
 from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
+import pytest
+
+from egraffbench.metrics.structure import StructureFunction
 from egraffbench.report import plots
+from egraffbench.report.assemble import structure_figures
 from egraffbench.report.rendering import draw_all
+from egraffbench.report.series import StructureCurves
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -21,3 +28,38 @@ def test_parallel_drawing_gives_the_serial_bytes_in_order() -> None:
     assert parallel == serial
     assert all(png.startswith(PNG_SIGNATURE) for png in serial)
     assert len(set(serial)) == 3  # three different figures, kept in their order
+
+
+def _curves(system: str, models: tuple[str, ...]) -> StructureCurves:
+    r = np.linspace(0.05, 5.95, 60)
+    rdf = partial(StructureFunction, "rdf", r, dr=0.1, r_max=6.0)
+    peak = 2.0 + len(system) / 10  # each system its own curve
+    return StructureCurves(
+        system,
+        "rdf",
+        6.0,
+        rdf(np.exp(-((r - peak) ** 2))),
+        {m: rdf(np.exp(-((r - peak - 0.1 * i) ** 2))) for i, m in enumerate(models)},
+    )
+
+
+def test_a_task_of_many_systems_gets_one_grid_of_structure_panels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six systems: one figure, a panel per system with the reference and each model's curve, the two
+    spare panels of the 4 × 2 grid blank; four systems or fewer keep a figure each."""
+    models = ("mace", "nequip")
+    colours = plots.model_colours(models)
+    systems = [_curves(name, models) for name in ("Li", "P", "S", "Li2S", "Li3P", "P2S5")]
+    (figure,) = structure_figures("lips20", systems, colours)
+    assert figure.anchor == "lips20-structure" and "One panel per test system (6)" in figure.caption
+    drawn: list = []
+    monkeypatch.setattr(plots, "_png", lambda f: drawn.append(f) or b"")
+    figure.draw()
+    panels = drawn[0].axes
+    assert [p.get_title() for p in panels if p.axison] == ["Li", "P", "S", "Li2S", "Li3P", "P2S5"]
+    assert len(panels) == 8 and not any(p.axison for p in panels[6:])
+    for panel, curves in zip(panels, systems, strict=False):
+        reference, *lines = panel.get_lines()
+        np.testing.assert_array_equal(reference.get_ydata(), curves.reference.values)
+        assert [line.get_color() for line in lines] == [colours[m] for m in models]
+    few = structure_figures("t", systems[:4], colours)
+    assert [f.anchor for f in few] == ["t-structure-Li", "t-structure-P", "t-structure-S", "t-structure-Li2S"]

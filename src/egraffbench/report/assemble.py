@@ -29,6 +29,8 @@ from egraffbench.report.series import (
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.store.schema import JobResults, TaskCard
 
+SEPARATE_STRUCTURE_FIGURES = 4  # a task of more test systems gets one grid of structure panels
+
 
 @dataclass
 class Figure:
@@ -131,11 +133,23 @@ def _scatter(board: Leaderboard, x_key: str, x_scale: float) -> dict[str, plots.
     return points
 
 
-def _structure_figures(task: str, structures: Sequence[StructureCurves], colours: dict) -> list[Figure]:
+def structure_figures(task: str, structures: Sequence[StructureCurves], colours: dict) -> list[Figure]:
+    """One figure per test system, or one grid of panels for a task of more than SEPARATE_STRUCTURE_FIGURES
+    systems (LiPS20's 16 would otherwise fill the page)."""
+    drawn = [curves for curves in structures if curves.models]
+    if len(drawn) > SEPARATE_STRUCTURE_FIGURES:
+        title, caption = captions.STRUCTURE_GRID
+        what = captions.WHAT_RDF if all(c.kind == "rdf" for c in drawn) else "g(r) or h(r)"
+        return [
+            Figure(
+                f"{task}-structure",
+                title,
+                caption.format(what=what, count=len(drawn)),
+                partial(plots.structure_grid_figure, drawn, colours),
+            )
+        ]
     figures = []
-    for curves in structures:
-        if not curves.models:
-            continue
+    for curves in drawn:
         title, caption = captions.STRUCTURE
         what = captions.WHAT_RDF if curves.kind == "rdf" else captions.WHAT_HR
         figures.append(
@@ -186,7 +200,7 @@ def task_report(view: RunView, task: str, colours: dict[str, str]) -> TaskReport
     )
     report = TaskReport(task, inputs.card, board, _protocol(results), notes=inputs.notes)
     report.failure_reasons = {m: dict(s["failure_reasons"]) for m, s in stability.items() if s}
-    report.figures += _structure_figures(task, structure_curves(inputs.series), colours)
+    report.figures += structure_figures(task, structure_curves(inputs.series), colours)
     violations = {model: violation_series(series) for model, series in inputs.series.items()}
     stale = sorted(model for model, series in inputs.series.items() if stale_violations(series))
     if stale:

@@ -32,6 +32,13 @@ STRUCTURE = (
     "test frames (black). A model that reproduces the structure lies on the black curve; WF and JSD in the "
     "table measure the gap. Bottom: model minus reference.",
 )
+STRUCTURE_GRID = (
+    "Structure of each test system",
+    "One panel per test system ({count}): {what}, averaged over the MD frames of each model (all replicas "
+    "and seeds) and over the reference test frames (black). A model that reproduces a system's structure "
+    "lies on its black curve. WF and JSD in the table pool the systems; `egraffbench results --system NAME` "
+    "gives them per system.",
+)
 WHAT_RDF = "g(r), the radial distribution function"
 WHAT_HR = "h(r), the normalised histogram of all interatomic distances"
 

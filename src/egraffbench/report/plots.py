@@ -71,6 +71,26 @@ def _tidy(axes: Axes, x: str, y: str, title: str | None = None) -> None:
     axes.grid(alpha=0.3)
 
 
+GRID_COLUMNS = 4  # panels per row of the structure grid
+
+
+def structure_grid_figure(structures: Sequence[StructureCurves], colours: Mapping[str, str]) -> bytes:
+    """s(r) of each model over the reference, one panel per test system, GRID_COLUMNS panels a row."""
+    rows = -(-len(structures) // GRID_COLUMNS)
+    figure, axes = _figure(12, 2.5 * rows + 0.5, rows, GRID_COLUMNS)
+    for panel, curves in zip(axes.flat, structures, strict=False):
+        reference = curves.reference
+        panel.plot(reference.r, reference.values, color=REFERENCE_COLOUR, lw=2, label="reference (test data)")
+        for model, curve in curves.models.items():
+            panel.plot(curve.r, curve.values, color=colours[model], lw=1.1, label=model)
+        _tidy(panel, "r (Å)", "g(r)" if curves.kind == "rdf" else "h(r) (1/Å)", curves.system)
+    for panel in axes.flat[len(structures) :]:
+        panel.set_axis_off()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 7), fontsize=9)
+    return _png(figure)
+
+
 def structure_figure(curves: StructureCurves, colours: Mapping[str, str], system: str) -> bytes:
     """s(r) of each model over the reference (top) and the difference model − reference (bottom)."""
     figure, axes = _figure(10, 6.2, 2, 1, sharex=True, height_ratios=[2, 1])
