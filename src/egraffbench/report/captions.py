@@ -179,7 +179,7 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "MD speed, MD cost",
         "MD steps per second of wall time for the batch of all replicas, and wall time per atom per step "
         "(µs), counting only the atom-steps of replicas still running: a failed replica leaves the batch, "
-        "which makes the later steps cheaper (batch steps/s and batch cost are the speed as it ran, which "
+        "which makes the later steps cheaper (batch speed and batch cost are the speed as it ran, which "
         "favours unstable models). All four depend on the machine and its load.",
     ),
     (

@@ -241,7 +241,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "steps_per_s",
-        "batch steps/s",
+        "batch speed",
         "steps/s",
         1.0,
         "higher",
