@@ -10,10 +10,17 @@ import pytest
 from egraffbench.md import MDProtocol, simulate
 from egraffbench.models.base import AtomicBatch, ForceField, TrainingStatistics
 from egraffbench.runner.md_speed import live_speed
+from egraffbench.store.database import ResultsStore
 from egraffbench.store.schema import JobResults, ReplicaStart, ReplicaValues, ScoreResult, SimulateResult
 from test_md_support import LennardJones, PoisonAfter, argon_crystal, one_thread  # noqa: F401
+from test_runner_fixtures import ReferenceRun, shared_reference_run
 
 HORIZON_FS = 2000.0
+
+
+@pytest.fixture
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    return shared_reference_run(tmp_path_factory)
 
 
 def job(
@@ -129,3 +136,21 @@ def test_live_atom_steps_are_the_atoms_the_engine_integrated(tmp_path: Path) -> 
     atom_steps = 1e6 / live_speed(results)["us_per_live_atom_step"]
     assert atom_steps == pytest.approx(31 * 25 + 2 * 32 * 60)
     assert counting.atoms_evaluated == pytest.approx(atom_steps + sum(len(s) for s in structures))
+
+
+def test_a_run_stores_each_replicas_atoms_and_its_live_speed(reference_run: ReferenceRun) -> None:
+    """The simulate stage records every replica's atoms (tasks of several systems need them), and the store
+    holds each job's live speed and the summary's, consistent with the job's MD wall time."""
+    with ResultsStore.open_existing(reference_run.run_dir) as store:
+        run = store.latest_run()
+        jobs = {job["job_id"]: job["results"] for job in store.jobs(run)}
+        stored = {(r["job_id"], r["name"]): r["value"] for r in store.metrics(run)}
+        summaries = {(r["model"], r["name"]): r["value"] for r in store.summaries(run)}
+    for job_id, results in jobs.items():
+        md = SimulateResult.model_validate(results["md"])
+        assert [r.atoms for r in md.replicas] == [md.atoms // len(md.replicas)] * len(md.replicas)
+        live = stored[(job_id, "live_steps_per_s")]
+        assert live == pytest.approx(live_speed(JobResults.model_validate(results))["live_steps_per_s"])
+        horizon_steps = md.protocol["stability_steps"] or md.protocol["steps"]
+        assert live == pytest.approx(horizon_steps / md.md_seconds)  # every tiny replica is stable
+        assert summaries[(job_id.split("/")[0], "live_steps_per_s")] == pytest.approx(live)
