@@ -21,6 +21,7 @@ from egraffbench.metrics.survival import median_interval, wilson_interval
 from egraffbench.report.build import ReportFiles, build_report
 from egraffbench.report.collect import read_run
 from egraffbench.report.findings import error_vs_stability, ood_degradation, pareto, winners
+from egraffbench.report.html import replicas_phrase
 from egraffbench.report.plots import Point, pareto_front
 from egraffbench.report.series import violation_series
 from egraffbench.report.table import Leaderboard, build_leaderboard
@@ -367,3 +368,18 @@ def test_report_data_options_are_deprecated_and_hidden(stored_run: StoredRun, tm
     assert "warning: --data-root is deprecated and ignored" in result.output
     assert (tmp_path / "report.html").is_file()
     assert "--data-root" not in CliRunner().invoke(cli, ["report", "--help"]).output
+
+
+def test_the_md_line_names_systems_of_one_count_and_temperature_together() -> None:
+    assert (
+        replicas_phrase({"md17-ethanol": 10}, {"md17-ethanol": 500.0})
+        == "10 replicas of md17-ethanol at 500 K"
+    )
+    lips20 = {name: 1 for name in ("Li", "P", "S")} | {"Li2S": 2}
+    temperatures = dict.fromkeys(lips20, 3000.0)
+    assert replicas_phrase(lips20, temperatures) == (
+        "1 replica of each of 3 systems (Li, P, S) at 3000 K, 2 replicas of Li2S at 3000 K"
+    )
+    assert replicas_phrase({"a": 4, "b": 4}, {"a": 300.0, "b": 600.0}) == (
+        "4 replicas of a at 300 K, 4 replicas of b at 600 K"
+    )

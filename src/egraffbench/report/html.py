@@ -4,6 +4,7 @@ external resources, so it opens offline and can be mailed as a single file."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from html import escape
 
 from egraffbench import __version__
@@ -151,16 +152,27 @@ def leaderboard_html(board: Leaderboard) -> str:
     return table + _el("p", escape(captions.LEADERBOARD), cls="caption") + left_out
 
 
+def replicas_phrase(replicas: Mapping[str, int], temperatures: Mapping[str, float]) -> str:
+    """How many replicas of which test system ran at which temperature, systems of the same count and
+    temperature named together: "10 replicas of md17-ethanol at 500 K", "2 replicas of each of 16 systems
+    (Li, P, …) at 3000 K"."""
+    groups: dict[tuple[int, float], list[str]] = {}
+    for name, count in replicas.items():
+        groups.setdefault((count, temperatures.get(name, float("nan"))), []).append(name)
+    phrases = []
+    for (count, temperature), names in groups.items():
+        noun = "replica" if count == 1 else "replicas"
+        which = names[0] if len(names) == 1 else f"each of {len(names)} systems ({', '.join(names)})"
+        phrases.append(f"{count} {noun} of {which} at {temperature:.0f} K")
+    return ", ".join(phrases)
+
+
 def _protocol(task: TaskReport) -> str:
     protocol = task.protocol
     if not protocol:
         return ""
     steps, timestep = protocol.get("steps"), protocol.get("timestep_fs")
-    temperatures = protocol.get("temperatures_K", {})
-    systems = ", ".join(
-        f"{count} replicas of {name} at {temperatures.get(name, float('nan')):.0f} K"
-        for name, count in protocol.get("replicas", {}).items()
-    )
+    systems = replicas_phrase(protocol.get("replicas", {}), protocol.get("temperatures_K", {}))
     length = f" = {steps * timestep / 1000:.3g} ps" if steps and timestep else ""
     text = (
         f"MD: {protocol.get('ensemble', '')}, {steps} steps of {timestep} fs{length}; {systems} per seed, "
