@@ -49,12 +49,20 @@ def job_metrics(results: dict[str, Any]) -> list[MetricValue]:
         for system, values in errors.get("systems", {}).items():
             rows += _block(values, ERROR_UNITS, system)
     rows += score_metrics(results.get("scores") or {})
-    sections = {
-        "training": results.get("training") or {},
-        "md": {**(results.get("md") or {}), **live_speed(read_record(JobResults, results, "job results"))},
-    }
+    values = run_values(read_record(JobResults, results, "job results"))
     for (section, name), unit in RUN_UNITS.items():
-        row = _metric(name, sections[section].get(name), unit, "")
+        row = _metric(name, values[section, name], unit, "")
         if row is not None:
             rows.append(row)
     return rows
+
+
+def run_values(results: JobResults) -> dict[tuple[str, str], Any]:
+    """One job's training and MD numbers of RUN_UNITS: stored ones, and the live MD speed
+    (`runner.md_speed`) computed from its records; None where it has none."""
+    speed = live_speed(results)
+    sections = {"training": results.training, "md": results.md}
+    return {
+        (section, name): speed[name] if name in speed else getattr(sections[section], name, None)
+        for section, name in RUN_UNITS
+    }

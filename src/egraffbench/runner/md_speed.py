@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from egraffbench.store.schema import JobResults, SimulateResult
 
-LIVE_SPEED_KEYS = ("live_steps_per_s", "us_per_live_atom_step")
-
 
 def _replica_atoms(md: SimulateResult) -> list[float] | None:
     """Atoms of each replica: stored per replica since simulate records carry them, else the batch's atoms

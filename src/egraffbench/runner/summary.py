@@ -13,8 +13,7 @@ import numpy as np
 
 from egraffbench.metrics.uncertainty import bootstrap_ci
 from egraffbench.runner.accuracy_summary import accuracy_metrics
-from egraffbench.runner.flatten import RUN_UNITS, score_metrics
-from egraffbench.runner.md_speed import LIVE_SPEED_KEYS, live_speed
+from egraffbench.runner.flatten import RUN_UNITS, run_values, score_metrics
 from egraffbench.runner.rollout_scoring import aggregate_replicas
 from egraffbench.store.records import JobRecord, MetricValue
 from egraffbench.store.schema import JobResults, read_record
@@ -30,12 +29,9 @@ def _mean_over_seeds(name: str, values: Sequence[float], unit: str, system: str)
 def _seed_means(results: Sequence[JobResults]) -> list[MetricValue]:
     errors = [r.test_errors for r in results if r.test_errors is not None]
     rows = accuracy_metrics(errors, SUMMARY_SEED) if errors else []
-    speeds = [live_speed(r) for r in results]
+    per_job = [run_values(r) for r in results]
     for (section, name), unit in RUN_UNITS.items():
-        values = [
-            speed.get(name) if name in LIVE_SPEED_KEYS else getattr(getattr(r, section), name, None)
-            for r, speed in zip(results, speeds, strict=True)
-        ]
+        values = [job[section, name] for job in per_job]
         values = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
         if values:
             rows.append(_mean_over_seeds(name, values, unit, ""))
