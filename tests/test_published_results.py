@@ -4,6 +4,7 @@ alone — no checkpoints, trajectories or datasets — and gives the committed l
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -62,6 +63,38 @@ def test_the_pages_quoting_the_published_results_are_up_to_date() -> None:
     """README's headline table, docs/findings.md's findings and docs/performance.md's job costs are what
     `python scripts/sync_published_docs.py` writes from the committed results."""
     assert load_script("scripts/sync_published_docs.py").sync(check=True) == []
+
+
+def _training_records(run: Path, key: str) -> tuple[list[dict], dict]:
+    """A published training's log records and result record, without what depends on the machine's clock
+    or on file bytes (checksums: torch.save writes a random serialization id into every file)."""
+    folder = run / "stages" / "train" / key
+    log = [json.loads(line) for line in (folder / "model" / "training_log.jsonl").read_text().splitlines()]
+    result = json.loads((folder / "result.json").read_text())
+    untimed = [{k: v for k, v in record.items() if k != "wall_seconds"} for record in log]
+    return untimed, {k: v for k, v in result.items() if k not in ("training_seconds", "cost", "_checksums")}
+
+
+def test_a_training_published_twice_is_the_same_bits_on_both_machines() -> None:
+    """Results never depend on the machine: emt-cu3au-nve trains the same models as emt-cu3au (same stage
+    key); emt-cu3au's were trained on one VM and lost with it, emt-cu3au-nve's were trained again on its
+    replacement. Every loss of every epoch must agree bit for bit."""
+    keys: dict[str, list[Path]] = {}
+    for run in RUNS:
+        for folder in (run / "stages" / "train").glob("*"):
+            keys.setdefault(folder.name, []).append(run)
+    shared = {key: runs for key, runs in keys.items() if len(runs) > 1}
+    machines = {
+        key: {json.loads((run / "provenance.json").read_text())["machine"]["platform"] for run in runs}
+        for key, runs in shared.items()
+    }
+    assert any(len(platforms) > 1 for platforms in machines.values()), (
+        "no training published from two machines"
+    )
+    for key, runs in shared.items():
+        first, *others = (_training_records(run, key) for run in runs)
+        assert len(first[0]) > 1
+        assert all(other == first for other in others), (key, runs)
 
 
 def _published_tasks() -> set[str]:
