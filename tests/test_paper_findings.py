@@ -14,6 +14,7 @@ from egraffbench.report.paper import paper_findings
 from egraffbench.report.paper.correlation import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
+    MAX_UNDEFINED,
     error_vs_md,
     spearman_interval,
 )
@@ -170,6 +171,31 @@ def test_spearman_and_its_interval_match_scipy() -> None:
     ).confidence_interval
     assert rho == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
     assert (low, high) == pytest.approx((expected.low, expected.high), abs=1e-12)
+
+
+def test_a_few_resamples_without_rho_are_left_out_of_the_interval() -> None:
+    """15 of 20 pairs share one y (as in tasks where every model survives): about 1 resample in 300 draws only
+    those and has no ρ, which makes scipy's percentile interval NaN. Leaving those resamples out keeps the
+    interval of the others; where most resamples have no ρ the interval stays undefined."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=20)
+    y = np.r_[np.full(15, 0.5), rng.normal(size=5)]
+    replicates = bootstrap(
+        (x, y),
+        lambda a, b: spearmanr(a, b).statistic,
+        paired=True,
+        vectorized=False,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(BOOTSTRAP_SEED),
+    ).bootstrap_distribution
+    rho, low, high = spearman_interval(x, y)
+    defined = replicates[np.isfinite(replicates)]
+    assert 0 < np.sum(~np.isfinite(replicates)) <= MAX_UNDEFINED * replicates.size
+    assert (low, high) == pytest.approx(tuple(np.percentile(defined, [2.5, 97.5])), abs=1e-12)
+    assert -1 < low < rho < high < 1
+    _, low, high = spearman_interval(x[:8], np.r_[np.full(7, 0.5), 1.0])  # 7 of 8 tied: most resamples
+    assert np.isnan(low) and np.isnan(high)
 
 
 def test_error_predicting_md_refutes_the_claim() -> None:

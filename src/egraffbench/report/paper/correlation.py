@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.stats import ConstantInputWarning, DegenerateDataWarning, bootstrap, pearsonr, rankdata
+from scipy.stats import ConstantInputWarning, DegenerateDataWarning, bootstrap, pearsonr, quantile, rankdata
 
 from egraffbench.report.paper.records import (
     MIN_MODELS,
@@ -28,6 +28,7 @@ STRONG = 0.5  # |Spearman ρ| from which low error is a strong predictor of good
 MIN_PAIRS = 6
 BOOTSTRAP_SEED = 2310_02428  # the paper's arXiv number
 BOOTSTRAP_RESAMPLES = 9999
+MAX_UNDEFINED = 0.01  # share of resamples with ρ undefined (a variable constant in them) that may be left out
 MD_MEASURES = ("median_time_to_failure_ps", "stable_fraction", "wf_percent")
 
 
@@ -35,7 +36,9 @@ CLAIM_2 = "A low energy or force error on the test set does not guarantee a stab
 RULE_2 = (
     "Spearman ρ between test force MAE and each MD measure (median time to failure, fraction of stable "
     "replicas, WF) across (model, task) pairs, with a percentile bootstrap 95 % interval (pairs "
-    f"resampled, {BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}). Twice: on the values pooled over "
+    f"resampled, {BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}; resamples without a ρ, which drew "
+    f"one value of a variable only, are left out while they are at most {MAX_UNDEFINED:.0%} of them, else "
+    "the interval is undefined). Twice: on the values pooled over "
     "tasks, and on ranks within each task (each task's models ranked, ranks scaled to 0 … 1), which "
     "removes the differences between tasks; the verdict uses the within-task ranks. The agreement a is ρ "
     "oriented so that +1 means 'lower error, better MD'. Per measure: reproduced when the interval of a "
@@ -49,8 +52,9 @@ ERROR_VS_MD = PaperClaim("error-vs-md", 2, CLAIM_2, RULE_2)
 
 def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Spearman ρ of paired samples and its percentile bootstrap 95 % interval (pairs resampled,
-    :data:`BOOTSTRAP_RESAMPLES` resamples, seed :data:`BOOTSTRAP_SEED`); NaN where undefined (constant
-    samples or resamples)."""
+    :data:`BOOTSTRAP_RESAMPLES` resamples, seed :data:`BOOTSTRAP_SEED`). A resample that draws one value of x
+    or y only has no ρ; up to :data:`MAX_UNDEFINED` of them are left out (many tied pairs make a few such
+    resamples likely), more make the interval NaN, as a constant sample makes ρ NaN."""
 
     def rho(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         return pearsonr(rankdata(a, axis=axis), rankdata(b, axis=axis), axis=axis).statistic
@@ -68,8 +72,12 @@ def spearman_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float
             method="percentile",
             rng=np.random.default_rng(BOOTSTRAP_SEED),
         )
-    interval = result.confidence_interval
-    return value, float(interval.low), float(interval.high)
+    replicates = result.bootstrap_distribution
+    defined = replicates[np.isfinite(replicates)]
+    if defined.size < (1.0 - MAX_UNDEFINED) * replicates.size:
+        return value, float("nan"), float("nan")
+    low, high = quantile(defined, [0.025, 0.975])  # the quantiles scipy's percentile interval takes
+    return value, float(low), float(high)
 
 
 def _within_task(values: Sequence[float]) -> list[float]:
