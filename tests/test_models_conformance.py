@@ -103,6 +103,29 @@ def test_forces_are_minus_energy_gradient(model, make) -> None:
         assert forces[atom, axis] == pytest.approx(-derivative, abs=1e-6, rel=1e-5)
 
 
+def test_energy_is_continuous_where_a_pair_crosses_the_cutoff(model, request: pytest.FixtureRequest) -> None:
+    """MD moves pairs across the cutoff all the time: the energy must not jump there (a jump is invisible to
+    the forces and breaks energy conservation). A third atom leaves or enters the cutoff sphere of the first
+    across r_max ± 1e-7 Å; the change must be as small as the energy's slope allows (botnet, before the
+    envelope scaled its interaction weights: 3.8 meV)."""
+    if model.architecture == "equiformer":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="known defect, not yet understood: equiformer's energy drops by 0.076 eV at isolated "
+                "distances within 1e-5 Å inside the cutoff (r_max − 1e-5 and − 1e-7, not − 1e-6 or − 1e-4)",
+            )
+        )
+
+    def energy(distance: float) -> float:
+        atoms = Atoms("CuAuCu", positions=[[0, 0, 0], [2.5, 0, 0], [0, distance, 0]])
+        return float(evaluate(model, [atoms])["energy"].sum())
+
+    inside, outside = energy(CUTOFF - 1e-7), energy(CUTOFF + 1e-7)
+    slope = abs(energy(CUTOFF - 0.05) - energy(CUTOFF - 0.05 - 1e-3)) / 1e-3  # eV/Å just inside
+    assert abs(outside - inside) <= 2e-7 * max(slope, 1.0) + 1e-12
+
+
 def test_stress_is_strain_derivative(model) -> None:
     if not model.implements_stress:
         pytest.skip(f"{model.architecture} does not compute stress")

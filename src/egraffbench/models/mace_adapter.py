@@ -64,6 +64,9 @@ class MACEForceField(ForceField):
 
     architecture = "mace"
     defaults: ClassVar[dict[str, Any]] = DEFAULT_HYPERPARAMETERS
+    # mace-torch's `apply_cutoff`: True multiplies the radial features by the smooth cutoff envelope before
+    # the radial MLP, False hands the envelope to the interaction blocks, which multiply their weights by it.
+    envelope_on_radial_features: ClassVar[bool] = True
 
     def __init__(
         self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
@@ -93,6 +96,7 @@ class MACEForceField(ForceField):
             radial_MLP=list(settings["radial_mlp"]),
             atomic_inter_scale=1.0,
             atomic_inter_shift=0.0,
+            apply_cutoff=self.envelope_on_radial_features,
         )
 
     def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
@@ -115,6 +119,11 @@ class BOTNetForceField(MACEForceField):
         "interaction": "RealAgnosticResidualNonLinearInteractionBlock",
         "interaction_first": "RealAgnosticResidualNonLinearInteractionBlock",
     }
+    # The non-linear block feeds its radial MLP the radial features *and* both atoms' species embeddings,
+    # so features that vanish at the cutoff do not make its weights vanish there: with the envelope on the
+    # features (mace-torch's default) the energy jumped by up to 0.1 eV where a pair crossed the cutoff.
+    # The block multiplies its weights and densities by the envelope when it is handed over instead.
+    envelope_on_radial_features: ClassVar[bool] = False
 
 
 class PretrainedMACEForceField(ForeignForceField):

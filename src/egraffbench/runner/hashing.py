@@ -33,11 +33,13 @@ STAGE_VERSIONS: dict[str, int] = {
 # 2: TorchScript runs unoptimised (base.py), which removed a first-call difference in the last bits, and,
 # for equiformer, a difference made by other models' optimised calls earlier in the same process (e3nn's
 # scripted functions are shared between models; torchmdnet uses none and is left unlisted).
+# 3 (botnet): the smooth cutoff envelope scales its interaction weights; before, its energy jumped where a
+# pair crossed the cutoff (mace_adapter.py, BOTNetForceField).
 ARCHITECTURE_VERSIONS: dict[str, int] = {
     "nequip": 2,
     "allegro": 2,
     "mace": 2,
-    "botnet": 2,
+    "botnet": 3,
     "equiformer": 2,
     "pretrained-nequip": 2,
     "pretrained-mace": 2,
