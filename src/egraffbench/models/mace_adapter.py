@@ -35,6 +35,15 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
 }
 
 
+# Interaction blocks whose radial MLP takes both atoms' species embeddings beside the radial features:
+# features that vanish at the cutoff do not make their weights vanish there, so with mace-torch's
+# `apply_cutoff=True` (the envelope on the features) the energy jumped where a pair crossed the cutoff
+# (BOTNet: up to 0.1 eV).
+# With `apply_cutoff=False` such blocks multiply their weights and densities by the envelope instead; the
+# plain blocks keep the default, which is continuous for them.
+SPECIES_IN_RADIAL_MLP = frozenset({"RealAgnosticResidualNonLinearInteractionBlock"})
+
+
 def mace_inputs(batch: AtomicBatch, types: torch.Tensor, n_types: int) -> dict[str, torch.Tensor]:
     """Our batch as the data dict of a mace-torch model (``types``: each atom's index in its element table);
     the edge shifts stay differentiable in the (possibly strained) cell."""
@@ -64,9 +73,6 @@ class MACEForceField(ForceField):
 
     architecture = "mace"
     defaults: ClassVar[dict[str, Any]] = DEFAULT_HYPERPARAMETERS
-    # mace-torch's `apply_cutoff`: True multiplies the radial features by the smooth cutoff envelope before
-    # the radial MLP, False hands the envelope to the interaction blocks, which multiply their weights by it.
-    envelope_on_radial_features: ClassVar[bool] = True
 
     def __init__(
         self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
@@ -96,7 +102,7 @@ class MACEForceField(ForceField):
             radial_MLP=list(settings["radial_mlp"]),
             atomic_inter_scale=1.0,
             atomic_inter_shift=0.0,
-            apply_cutoff=self.envelope_on_radial_features,
+            apply_cutoff=not SPECIES_IN_RADIAL_MLP & {settings["interaction"], settings["interaction_first"]},
         )
 
     def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
@@ -119,11 +125,6 @@ class BOTNetForceField(MACEForceField):
         "interaction": "RealAgnosticResidualNonLinearInteractionBlock",
         "interaction_first": "RealAgnosticResidualNonLinearInteractionBlock",
     }
-    # The non-linear block feeds its radial MLP the radial features *and* both atoms' species embeddings,
-    # so features that vanish at the cutoff do not make its weights vanish there: with the envelope on the
-    # features (mace-torch's default) the energy jumped by up to 0.1 eV where a pair crossed the cutoff.
-    # The block multiplies its weights and densities by the envelope when it is handed over instead.
-    envelope_on_radial_features: ClassVar[bool] = False
 
 
 class PretrainedMACEForceField(ForeignForceField):
