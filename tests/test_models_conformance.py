@@ -109,21 +109,11 @@ def third_atom_energy(model, distance: float) -> float:
     return float(evaluate(model, [atoms])["energy"].sum())
 
 
-def test_energy_is_continuous_where_a_pair_crosses_the_cutoff(model, request: pytest.FixtureRequest) -> None:
+def test_energy_is_continuous_where_a_pair_crosses_the_cutoff(model) -> None:
     """MD moves pairs across the cutoff all the time: the energy must not jump there (a jump is invisible to
     the forces and breaks energy conservation). A third atom leaves or enters the cutoff sphere of the first
     across r_max ± 1e-7 Å; the change must be as small as the energy's slope allows (botnet, before the
-    envelope scaled its interaction weights: 3.8 meV)."""
-    if model.architecture == "equiformer":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="known defect: equiformer's energy drops by 0.076 eV at isolated distances within "
-                "1e-5 Å inside the cutoff, where its expanded envelope polynomial rounds to −1.8e-15 "
-                "(docs/decisions.md, 'BOTNet's cutoff envelope scales its interaction weights')",
-            )
-        )
-
+    envelope scaled its interaction weights: 3.8 meV; equiformer, with its envelope expanded: 0.076 eV)."""
     inside, outside = third_atom_energy(model, CUTOFF - 1e-7), third_atom_energy(model, CUTOFF + 1e-7)
     slope = (
         abs(third_atom_energy(model, CUTOFF - 0.05) - third_atom_energy(model, CUTOFF - 0.05 - 1e-3)) / 1e-3

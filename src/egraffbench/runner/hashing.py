@@ -34,13 +34,14 @@ STAGE_VERSIONS: dict[str, int] = {
 # for equiformer, a difference made by other models' optimised calls earlier in the same process (e3nn's
 # scripted functions are shared between models; torchmdnet uses none and is left unlisted).
 # 3 (botnet): the smooth cutoff envelope scales its interaction weights; before, its energy jumped where a
-# pair crossed the cutoff (mace_adapter.py, BOTNetForceField).
+# pair crossed the cutoff (mace_adapter.py, BOTNetForceField). 3 (equiformer): its envelope is evaluated
+# factored; the expanded polynomial rounded to negative weights within 1e-5 Å of the cutoff (radial.py).
 ARCHITECTURE_VERSIONS: dict[str, int] = {
     "nequip": 2,
     "allegro": 2,
     "mace": 2,
     "botnet": 3,
-    "equiformer": 2,
+    "equiformer": 3,
     "pretrained-nequip": 2,
     "pretrained-mace": 2,
 }

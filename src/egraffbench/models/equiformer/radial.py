@@ -32,7 +32,10 @@ class ExpNormalBasis(torch.nn.Module):
 class PolynomialEnvelope(torch.nn.Module):
     """Smooth cutoff u(x), x = r / r_c: 1 at x = 0, and u, u′, u″ vanish at x = 1 (DimeNet form).
 
-    u(x) = 1 − (p+1)(p+2)/2 xᵖ + p(p+2) xᵖ⁺¹ − p(p+1)/2 xᵖ⁺², and 0 beyond the cutoff.
+    u(x) = 1 − (p+1)(p+2)/2 xᵖ + p(p+2) xᵖ⁺¹ − p(p+1)/2 xᵖ⁺², and 0 beyond the cutoff. It is evaluated
+    factored, (1 − x)³ Σ_{k<p} C(k+2, 2) xᵏ (the triple root at x = 1 times the truncated series of
+    (1 − x)⁻³): the expanded form cancels near x = 1 and rounds to negative weights (−1.8e-15 at
+    r_c − 1e-5 Å), which broke the envelope-weighted softmax of a receiver with one edge.
     """
 
     def __init__(self, cutoff: float, exponent: int = 5) -> None:
@@ -41,12 +44,12 @@ class PolynomialEnvelope(torch.nn.Module):
         self.exponent = exponent
 
     def forward(self, lengths: torch.Tensor) -> torch.Tensor:
-        """Envelope (E,) of edge lengths (E,) in Å."""
-        p = self.exponent
+        """Envelope (E,) of edge lengths (E,) in Å; never negative."""
         x = lengths / self.cutoff
-        value = (
-            1.0 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2)
-        )
+        series = torch.zeros_like(x)
+        for k in reversed(range(self.exponent)):  # Horner: Σ_{k<p} C(k+2, 2) xᵏ
+            series = series * x + math.comb(k + 2, 2)
+        value = (1.0 - x) ** 3 * series
         return torch.where(x < 1.0, value, torch.zeros_like(value))
 
 
