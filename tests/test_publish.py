@@ -16,6 +16,7 @@ from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
 from egraffbench.report.assemble import assemble_report
 from egraffbench.report.collect import read_run
+from egraffbench.report.merge import read_runs
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.runner.publish import HEAVY_KINDS, PROVENANCE_FILE, publish_run, verify_publication
 from egraffbench.runner.stage_cache import stage_result_path
@@ -156,3 +157,65 @@ def test_a_chosen_run_is_published_without_the_runs_started_after_it(
     unknown = runner.invoke(cli, ["publish", str(source), "--out", str(tmp_path / "x"), "--run", "nope"])
     assert isinstance(unknown.exception, ConfigError) and "no run 'nope'" in str(unknown.exception)
     assert not (tmp_path / "x").exists()
+
+
+def _stage_files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.glob("stages/*/*/result.json")}
+
+
+def test_a_subset_of_models_is_published_and_merges_back_into_the_whole(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    """`--models`: one model's jobs only, with no row, series or stage record of the other (its training
+    record is not there; the task's shared baselines are); the two halves, published apart, merge into the
+    leaderboard of the whole; a published folder is published again into itself without a model."""
+    whole, emt, mace = tmp_path / "whole", tmp_path / "emt", tmp_path / "mace"
+    publish_run(run.run_dir, whole)
+    result = runner.invoke(cli, ["publish", str(run.run_dir), "--out", str(emt), "--models", "emt"])
+    assert result.exit_code == 0, result.output
+    publish_run(run.run_dir, mace, models=["mace"])
+    with ResultsStore.open_existing(emt) as store:
+        latest = store.latest_run()
+        assert [job["model"] for job in store.jobs(latest)] == ["emt"]
+        assert {row["job_id"].split("/")[0] for row in store.stages(latest)} == {"emt"}
+        assert {row["job_id"].split("/")[0] for row in store.artifacts(latest)} == {"emt"}
+        assert {row["job_id"].split("/")[0] for row in store.metrics(latest, system=None)} == {"emt"}
+    with sqlite3.connect(emt / DATABASE_FILE) as db:
+        assert db.execute("SELECT DISTINCT model FROM summaries").fetchall() == [("emt",)]
+    files = {
+        name: set(json.loads((folder / PROVENANCE_FILE).read_text())["files"])
+        for name, folder in (("emt", emt), ("mace", mace), ("whole", whole))
+    }
+    assert files["emt"] | files["mace"] == files["whole"]
+    assert files["emt"] & files["mace"] == {DATABASE_FILE, *(_stage_files(emt) & _stage_files(mace))}
+    assert _stage_files(emt) | _stage_files(mace) == _stage_files(whole)
+    assert _stage_files(mace) - _stage_files(emt) >= {
+        p for p in _stage_files(whole) if p.startswith("stages/train/")
+    }  # emt is not trained
+    assert _stage_files(emt) & _stage_files(mace)  # shared stages (the task's baselines) are in both
+    assert [row["model"] for row in _leaderboard(emt)] == ["emt"]
+    assert json.loads((emt / PROVENANCE_FILE).read_text())["models_left_out"] == ["mace"]
+    assert verify_publication(emt) == [] and verify_publication(mace) == []
+
+    merged = {row["model"]: row for row in read_runs([emt, mace]).rows}
+    with ResultsStore.open_existing(whole) as store:
+        original = {row["model"]: row for row in read_run(store).rows}
+    assert merged.keys() == original.keys() == {"emt", "mace"}
+    for model, row in original.items():
+        shared = row.keys() & merged[model].keys()
+        assert len(shared) > 10 and {k: merged[model][k] for k in shared} == {k: row[k] for k in shared}
+
+    again = publish_run(whole, whole, models=["mace"])
+    assert again["models_left_out"] == ["emt"] and again["republished_from"]["published_run"] == latest
+    assert _stage_files(whole) == _stage_files(mace) and verify_publication(whole) == []
+    assert [row["model"] for row in _leaderboard(whole)] == ["mace"]
+
+
+def test_publishing_a_model_the_run_lacks_is_one_error_and_writes_nothing(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "published"
+    result = runner.invoke(cli, ["publish", str(run.run_dir), "--out", str(out), "--models", "nequip"])
+    assert isinstance(result.exception, ConfigError)
+    assert "no jobs of model 'nequip'; its models: emt, mace" in str(result.exception)
+    assert not out.exists() and not list(tmp_path.iterdir())

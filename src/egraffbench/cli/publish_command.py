@@ -18,6 +18,10 @@ def publish(
         str | None,
         typer.Option("--run", help="run id (default: the latest; runs started after it are left out)"),
     ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option("--models", help="publish only this model's jobs (repeat for several; default: all)"),
+    ] = None,
 ) -> None:
     """Copy what the report and the leaderboard read from a run folder into a folder small enough to commit.
 
@@ -25,6 +29,8 @@ def publish(
     `provenance.json` records the runs' commands, hosts and package versions, the machine, and the sha256 of
     every file. `egraffbench report` and `egraffbench results` work on the published folder as on the run.
     With `--run`, another invocation can go on in the same folder while an earlier, finished run is published.
+    With `--models`, the other models' jobs are left out: a published folder can be published again, into
+    itself, without a model that was recomputed and published elsewhere.
     """
-    provenance = publish_run(run_dir, out, run_id)
+    provenance = publish_run(run_dir, out, run_id, models)
     typer.echo(f"published: {out} ({len(provenance['files'])} files; see {out / PROVENANCE_FILE})")

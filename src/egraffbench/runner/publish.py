@@ -5,7 +5,9 @@ checkpoints and MD trajectories — and the typed result record of every stage t
 with a provenance file (every invocation's command, host and package versions, the machine, a sha256 of
 every file) so that anyone can rebuild the report from it without retraining or re-simulating. Earlier
 runs' jobs, metrics and files (superseded by the latest, which reuses what still holds) are left out; their
-commands and stage timings stay, since the latest run reuses what they computed."""
+commands and stage timings stay, since the latest run reuses what they computed. With ``models``, only those
+models' jobs are published (a model recomputed elsewhere leaves an earlier publication this way, even one
+whose checkpoints are gone: a published folder can be published again)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import platform
 import shutil
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +35,14 @@ PROVENANCE_FILE = "provenance.json"
 SUPERSEDED_TABLES = ("jobs", "metrics", "summaries", "artifacts")
 
 
-def _copy_store(source: Path, target: Path, run_id: str, later: list[str]) -> None:
+def _copy_store(
+    source: Path, target: Path, run_id: str, later: list[str], dropped: dict[str, list[str]]
+) -> None:
     """A consistent copy of the store (sqlite's backup, so a store in WAL mode loses nothing) with the jobs,
-    metrics and artifacts of run ``run_id`` only, without the rows of the artifacts that are not published
-    and without the ``later`` runs (those started after it: the published run is the folder's latest), as one
-    file (rollback journal: reading it leaves no -wal/-shm files beside it in a repository)."""
+    metrics and artifacts of run ``run_id`` only, without the rows of the artifacts that are not published,
+    without the ``later`` runs (those started after it: the published run is the folder's latest) and without
+    any row of the ``dropped`` models' jobs ({model: job ids}; earlier runs' stage rows too), as one file
+    (rollback journal: reading it leaves no -wal/-shm files beside it in a repository)."""
     reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     writer = sqlite3.connect(target)
     try:
@@ -46,6 +52,12 @@ def _copy_store(source: Path, target: Path, run_id: str, later: list[str]) -> No
             writer.execute(f"DELETE FROM {table} WHERE run_id != ?", (run_id,))
         for table in ("stages", "runs"):
             writer.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(later_id,) for later_id in later])
+        for table in ("jobs", "metrics", "artifacts", "stages"):  # summaries are per model, below
+            writer.executemany(
+                f"DELETE FROM {table} WHERE job_id = ?",
+                [(job_id,) for job_ids in dropped.values() for job_id in job_ids],
+            )
+        writer.executemany("DELETE FROM summaries WHERE model = ?", [(model,) for model in dropped])
         placeholders = ", ".join("?" * len(HEAVY_KINDS))
         writer.execute(f"DELETE FROM artifacts WHERE kind IN ({placeholders})", HEAVY_KINDS)
         writer.commit()
@@ -84,12 +96,12 @@ def _runs(store: ResultsStore) -> list[dict[str, Any]]:
     return described
 
 
-def _stage_records(store: ResultsStore, run_id: str, run_dir: Path) -> set[str]:
-    """The result record of every stage the run computed or reused (relative paths; stages whose folder
-    has gone, such as a cache cleared by hand, are left out)."""
+def _stage_records(store: ResultsStore, run_id: str, run_dir: Path, job_ids: set[str]) -> set[str]:
+    """The result record of every stage the run's jobs ``job_ids`` computed or reused (relative paths; stages
+    whose folder has gone, such as a cache cleared by hand, are left out)."""
     records = set()
     for row in store.stages(run_id):
-        if row["status"] not in ("done", "cached") or row["key"] is None:
+        if row["job_id"] not in job_ids or row["status"] not in ("done", "cached") or row["key"] is None:
             continue
         relative = stage_result_path(row["stage"], row["key"])
         if (run_dir / relative).is_file():
@@ -97,11 +109,36 @@ def _stage_records(store: ResultsStore, run_id: str, run_dir: Path) -> set[str]:
     return records
 
 
-def publish_run(run_dir: Path, out_dir: Path, run_id: str | None = None) -> dict[str, Any]:
+def _jobs_by_model(store: ResultsStore, run_id: str, run_dir: Path, models: Sequence[str] | None) -> dict:
+    """{model: job ids} of the run's models, or of ``models`` (each must have jobs in the run)."""
+    found: dict[str, list[str]] = {}
+    for job in store.jobs(run_id):
+        found.setdefault(job["model"], []).append(job["job_id"])
+    unknown = [model for model in models or () if model not in found]
+    if unknown:
+        raise ConfigError(
+            f"{run_dir}: run {run_id} has no jobs of model '{unknown[0]}'; its models: {', '.join(sorted(found))}"
+        )
+    return found
+
+
+def _earlier_publication(run_dir: Path) -> dict[str, Any] | None:
+    """Where a published folder being published again came from (its provenance, without files and runs)."""
+    path = run_dir / PROVENANCE_FILE
+    if not path.is_file():
+        return None
+    earlier = json.loads(path.read_text())
+    return {key: value for key, value in earlier.items() if key not in ("files", "runs")}
+
+
+def publish_run(
+    run_dir: Path, out_dir: Path, run_id: str | None = None, models: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Copy the publishable part of run ``run_id`` (default: the latest) of ``run_dir`` into ``out_dir``
-    (which must not exist, or hold an earlier publication, which is replaced whole) and return its provenance
-    record. Runs started after the chosen one (other invocations on the same folder, still running perhaps)
-    are left out, so the chosen run is the published folder's latest."""
+    (which must not exist, or hold an earlier publication, which is replaced whole; it may be ``run_dir``
+    itself) and return its provenance record. Runs started after the chosen one (other invocations on the
+    same folder, still running perhaps) are left out, so the chosen run is the published folder's latest.
+    With ``models``, the other models' jobs are left out (``models_left_out`` in the provenance)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not (out_dir / PROVENANCE_FILE).is_file():
         raise ConfigError(f"{out_dir}: exists and is not a published run folder; choose a new --out folder")
@@ -112,13 +149,18 @@ def publish_run(run_dir: Path, out_dir: Path, run_id: str | None = None) -> dict
             raise ConfigError(f"{run_dir}: no run '{latest}'; runs: {', '.join(known)}")
         later = known[known.index(latest) + 1 :]
         runs = runs[: known.index(latest) + 1]
+        by_model = _jobs_by_model(store, latest, run_dir, models)
+        dropped = {model: job_ids for model, job_ids in by_model.items() if models and model not in models}
+        kept = {job_id for model, job_ids in by_model.items() if model not in dropped for job_id in job_ids}
         artifacts = {
-            row["path"] for row in store.artifacts(latest) if row["kind"] not in HEAVY_KINDS
-        } | _stage_records(store, latest, run_dir)
+            row["path"]
+            for row in store.artifacts(latest)
+            if row["kind"] not in HEAVY_KINDS and row["job_id"] in kept
+        } | _stage_records(store, latest, run_dir, kept)
     staging = out_dir.with_name(f".{out_dir.name}.publishing")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE, latest, later)
+    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE, latest, later, dropped)
     files = {DATABASE_FILE: file_checksum(staging / DATABASE_FILE)}
     for relative in sorted(artifacts):
         source = run_dir / relative
@@ -136,8 +178,12 @@ def publish_run(run_dir: Path, out_dir: Path, run_id: str | None = None) -> dict
         "runs": runs,
         "machine": _machine(),
         "left_out": list(HEAVY_KINDS),
+        "models_left_out": sorted(dropped),
         "files": files,
     }
+    earlier = _earlier_publication(run_dir)
+    if earlier is not None:
+        provenance["republished_from"] = earlier
     atomic_write_text(staging / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
     if out_dir.exists():
         shutil.rmtree(out_dir)
