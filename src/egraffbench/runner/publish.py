@@ -117,7 +117,8 @@ def _jobs_by_model(store: ResultsStore, run_id: str, run_dir: Path, models: Sequ
     unknown = [model for model in models or () if model not in found]
     if unknown:
         raise ConfigError(
-            f"{run_dir}: run {run_id} has no jobs of model '{unknown[0]}'; its models: {', '.join(sorted(found))}"
+            f"{run_dir}: run {run_id} has no jobs of model '{unknown[0]}'; "
+            f"its models: {', '.join(sorted(found))}"
         )
     return found
 
