@@ -5,7 +5,7 @@ and notes on what could not be drawn; across tasks the computed findings."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -14,8 +14,8 @@ from egraffbench.report import captions, plots
 from egraffbench.report import findings as find
 from egraffbench.report.collect import RunView
 from egraffbench.report.inputs import TaskInputs, read_task_inputs
+from egraffbench.report.parallel import call_all
 from egraffbench.report.parity import parity_arrays
-from egraffbench.report.rendering import Drawing, draw_all
 from egraffbench.report.sensitivity import TaskSensitivity, run_sensitivity, sensitivity_finding
 from egraffbench.report.series import (
     StructureCurves,
@@ -40,14 +40,14 @@ class Figure:
     anchor: str
     title: str
     caption: str
-    draw: Drawing
+    draw: Callable[[], bytes]  # the PNG bytes
     half: bool = False
     png: bytes = b""
 
 
 def draw_figures(figures: Sequence[Figure]) -> None:
     """Draw every figure (in parallel where there are spare cores) and keep its PNG bytes."""
-    for figure, png in zip(figures, draw_all([figure.draw for figure in figures]), strict=True):
+    for figure, png in zip(figures, call_all([figure.draw for figure in figures]), strict=True):
         figure.png = png
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from egraffbench.errors import ConfigError
 from egraffbench.report.leaderboard import leaderboard_rows, ranked, summary_rows, training_kind
+from egraffbench.report.parallel import call_all
 from egraffbench.runner.summary import summarise
 from egraffbench.store.database import ResultsStore
 from egraffbench.store.records import JobRecord
@@ -180,7 +181,8 @@ def read_run(store: ResultsStore, run_id: str | None = None) -> RunView:
 
 def summarised_rows(jobs: Sequence[JobView]) -> list[dict[str, Any]]:
     """Leaderboard rows of finished jobs pooled over their seeds and systems, one per (model, task), with
-    their kind, place and mean rank (as `report.leaderboard.summary_rows` gives stored ones)."""
+    their kind, place and mean rank (as `report.leaderboard.summary_rows` gives stored ones); each (model,
+    task) summarised in a worker process where there are spare cores."""
     records = [
         JobRecord(job.job_id, job.model, job.task, job.seed, "", job.status, 0.0, 0.0, results=job.results)
         for job in jobs
@@ -195,7 +197,7 @@ def summarised_rows(jobs: Sequence[JobView]) -> list[dict[str, Any]]:
             "low": m.low,
             "high": m.high,
         }
-        for (model, task), (seeds, values) in summarise(records).items()
+        for (model, task), (seeds, values) in summarise(records, call_all).items()
         for m in values
         if m.system == ""
     ]

@@ -6,7 +6,8 @@ bootstrap interval."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -58,14 +59,24 @@ def pooled_scores(results: Sequence[JobResults]) -> dict[str, Any]:
     }
 
 
-def summarise(records: Sequence[JobRecord]) -> dict[tuple[str, str], tuple[int, list[MetricValue]]]:
-    """(model, task) → (number of finished seeds, metrics over them), from the finished jobs of a run."""
+def summarise_seeds(members: Sequence[JobRecord]) -> list[MetricValue]:
+    """The metrics of one model on one task over its finished jobs ``members`` (one per seed)."""
+    results = [read_record(JobResults, r.results, f"results of job {r.job_id}") for r in members]
+    return _seed_means(results) + score_metrics(pooled_scores(results))
+
+
+def summarise(
+    records: Sequence[JobRecord], call_all: Callable[[list[Callable[[], Any]]], list[Any]] | None = None
+) -> dict[tuple[str, str], tuple[int, list[MetricValue]]]:
+    """(model, task) → (number of finished seeds, metrics over them), from the finished jobs of a run. Each
+    (model, task) is one call of :func:`summarise_seeds`; ``call_all`` may make them in other processes
+    (`report.parallel.call_all`), in order."""
     groups: dict[tuple[str, str], list[JobRecord]] = {}
     for record in records:
         if record.status == "done":
             groups.setdefault((record.model, record.task), []).append(record)
-    summaries = {}
-    for key, members in groups.items():
-        results = [read_record(JobResults, r.results, f"results of job {r.job_id}") for r in members]
-        summaries[key] = (len(members), _seed_means(results) + score_metrics(pooled_scores(results)))
-    return summaries
+    calls = [partial(summarise_seeds, members) for members in groups.values()]
+    metrics = call_all(calls) if call_all is not None else [call() for call in calls]
+    return {
+        key: (len(members), values) for (key, members), values in zip(groups.items(), metrics, strict=True)
+    }

@@ -1,5 +1,5 @@
-"""Figures drawn in worker processes are byte for byte the figures drawn in this process; the structure grid
-of a task of many test systems."""
+"""Figures drawn and leaderboard rows summarised in worker processes are byte for byte those made in this
+process; the structure grid of a task of many test systems."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ import pytest
 from egraffbench.metrics.structure import StructureFunction
 from egraffbench.report import plots
 from egraffbench.report.assemble import structure_figures
-from egraffbench.report.rendering import draw_all
+from egraffbench.report.parallel import call_all
 from egraffbench.report.series import StructureCurves
+from egraffbench.runner.summary import summarise
+from egraffbench.store.database import ResultsStore
+from egraffbench.store.records import JobRecord
+from test_runner_fixtures import shared_reference_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -23,11 +27,32 @@ def test_parallel_drawing_gives_the_serial_bytes_in_order() -> None:
         partial(plots.speed_stability_figure, {m: plots.Point(10.0 * (i + 1), 0.5 + 0.2 * i)}, colours)
         for i, m in enumerate(("a", "b", "c"))
     ]
-    serial = draw_all(drawings, workers=1)
-    parallel = draw_all(drawings, workers=2)
+    serial = call_all(drawings, workers=1)
+    parallel = call_all(drawings, workers=2)
     assert parallel == serial
     assert all(png.startswith(PNG_SIGNATURE) for png in serial)
     assert len(set(serial)) == 3  # three different figures, kept in their order
+
+
+def test_summaries_made_in_workers_are_the_serial_ones_in_order(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Each (model, task) of a real run (mace and emt) summarised in two worker processes: the same metrics,
+    intervals included, bit for bit, as summarised here."""
+    run = shared_reference_run(tmp_path_factory)
+    with ResultsStore.open_existing(run.run_dir) as store:
+        records = [
+            JobRecord(
+                j["job_id"], j["model"], j["task"], j["seed"], "", j["status"], 0.0, 0.0, results=j["results"]
+            )
+            for j in store.jobs(run.result.run_id)
+        ]
+    serial = summarise(records)
+    parallel = summarise(records, partial(call_all, workers=2))
+    assert list(parallel) == list(serial) and len(serial) == 2
+    assert parallel == serial
+    intervals = [(m.low, m.high) for _, metrics in serial.values() for m in metrics if m.low is not None]
+    assert len(intervals) > 10  # bootstrap intervals are among what is compared
 
 
 def _curves(system: str, models: tuple[str, ...]) -> StructureCurves:
