@@ -11,13 +11,18 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def _call(call: Callable[[], T]) -> T:
-    return call()
+# The calls of the running call_all, which forked workers inherit: they are sent an index, not the call, so
+# a call's data (a summary's job results: every test structure's errors) is never pickled.
+_calls: Sequence[Callable[[], Any]] = ()
+
+
+def _call_at(index: int) -> Any:
+    return _calls[index]()
 
 
 def _workers(count: int) -> int:
@@ -34,9 +39,14 @@ def _workers(count: int) -> int:
 
 
 def call_all(calls: Sequence[Callable[[], T]], workers: int | None = None) -> list[T]:
-    """What every call returns, in order (calls and results must pickle when there are workers)."""
+    """What every call returns, in order (results must pickle when there are workers; calls need not)."""
+    global _calls
     workers = _workers(len(calls)) if workers is None else workers
     if workers <= 1:
         return [call() for call in calls]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(_call, calls))
+    _calls = calls
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_call_at, range(len(calls))))
+    finally:
+        _calls = ()
