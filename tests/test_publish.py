@@ -218,4 +218,23 @@ def test_publishing_a_model_the_run_lacks_is_one_error_and_writes_nothing(
     result = runner.invoke(cli, ["publish", str(run.run_dir), "--out", str(out), "--models", "nequip"])
     assert isinstance(result.exception, ConfigError)
     assert "no jobs of model 'nequip'; its models: emt, mace" in str(result.exception)
+    nothing = runner.invoke(cli, ["publish", str(run.run_dir), "--out", str(out), "--exclude", "nequip/*"])
+    assert isinstance(nothing.exception, ConfigError)
+    assert "--exclude 'nequip/*' matches none of its jobs (MODEL/TASK/seedN): " in str(nothing.exception)
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_excluding_a_models_jobs_publishes_what_keeping_the_others_does(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    """`--exclude 'mace/*'` (job ids are MODEL/TASK/seedN) leaves out what `--models emt` does, and the
+    provenance names the jobs and the models left out."""
+    kept, excluded = tmp_path / "kept", tmp_path / "excluded"
+    publish_run(run.run_dir, kept, models=["emt"])
+    result = runner.invoke(cli, ["publish", str(run.run_dir), "--out", str(excluded), "--exclude", "mace/*"])
+    assert result.exit_code == 0, result.output
+    provenance = json.loads((excluded / PROVENANCE_FILE).read_text())
+    assert provenance["models_left_out"] == ["mace"]
+    assert [job_id.split("/")[0] for job_id in provenance["jobs_left_out"]] == ["mace"]
+    assert set(provenance["files"]) == set(json.loads((kept / PROVENANCE_FILE).read_text())["files"])
+    assert _leaderboard(excluded) == _leaderboard(kept)

@@ -5,9 +5,10 @@ checkpoints and MD trajectories — and the typed result record of every stage t
 with a provenance file (every invocation's command, host and package versions, the machine, a sha256 of
 every file) so that anyone can rebuild the report from it without retraining or re-simulating. Earlier
 runs' jobs, metrics and files (superseded by the latest, which reuses what still holds) are left out; their
-commands and stage timings stay, since the latest run reuses what they computed. With ``models``, only those
-models' jobs are published (a model recomputed elsewhere leaves an earlier publication this way, even one
-whose checkpoints are gone: a published folder can be published again)."""
+commands and stage timings stay, since the latest run reuses what they computed. With ``models`` (or
+``exclude``), only those models' jobs (or not those jobs) are published: a job recomputed elsewhere leaves an
+earlier publication this way, even one whose checkpoints are gone (a published folder can be published
+again)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,14 @@ SUPERSEDED_TABLES = ("jobs", "metrics", "summaries", "artifacts")
 
 
 def _copy_store(
-    source: Path, target: Path, run_id: str, later: list[str], dropped: dict[str, list[str]]
+    source: Path, target: Path, run_id: str, later: list[str], dropped: Sequence[dict[str, Any]]
 ) -> None:
     """A consistent copy of the store (sqlite's backup, so a store in WAL mode loses nothing) with the jobs,
     metrics and artifacts of run ``run_id`` only, without the rows of the artifacts that are not published,
-    without the ``later`` runs (those started after it: the published run is the folder's latest) and without
-    any row of the ``dropped`` models' jobs ({model: job ids}; earlier runs' stage rows too), as one file
-    (rollback journal: reading it leaves no -wal/-shm files beside it in a repository)."""
+    without the ``later`` runs (those started after it: the published run is the folder's latest), without
+    any row of the ``dropped`` jobs (earlier runs' stage rows too) and without the stored summary of each
+    (model, task) they belong to (the report summarises what is left), as one file (rollback journal: reading
+    it leaves no -wal/-shm files beside it in a repository)."""
     reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     writer = sqlite3.connect(target)
     try:
@@ -52,12 +55,12 @@ def _copy_store(
             writer.execute(f"DELETE FROM {table} WHERE run_id != ?", (run_id,))
         for table in ("stages", "runs"):
             writer.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(later_id,) for later_id in later])
-        for table in ("jobs", "metrics", "artifacts", "stages"):  # summaries are per model, below
-            writer.executemany(
-                f"DELETE FROM {table} WHERE job_id = ?",
-                [(job_id,) for job_ids in dropped.values() for job_id in job_ids],
-            )
-        writer.executemany("DELETE FROM summaries WHERE model = ?", [(model,) for model in dropped])
+        for table in ("jobs", "metrics", "artifacts", "stages"):
+            writer.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(job["job_id"],) for job in dropped])
+        writer.executemany(
+            "DELETE FROM summaries WHERE model = ? AND task = ?",
+            {(job["model"], job["task"]) for job in dropped},
+        )
         placeholders = ", ".join("?" * len(HEAVY_KINDS))
         writer.execute(f"DELETE FROM artifacts WHERE kind IN ({placeholders})", HEAVY_KINDS)
         writer.commit()
@@ -109,18 +112,28 @@ def _stage_records(store: ResultsStore, run_id: str, run_dir: Path, job_ids: set
     return records
 
 
-def _jobs_by_model(store: ResultsStore, run_id: str, run_dir: Path, models: Sequence[str] | None) -> dict:
-    """{model: job ids} of the run's models, or of ``models`` (each must have jobs in the run)."""
-    found: dict[str, list[str]] = {}
-    for job in store.jobs(run_id):
-        found.setdefault(job["model"], []).append(job["job_id"])
+def _left_out_jobs(
+    jobs: Sequence[dict[str, Any]], where: str, models: Sequence[str] | None, exclude: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The jobs not published: those of models not in ``models`` (when given) and those whose id matches an
+    ``exclude`` pattern (shell-style, e.g. ``botnet/md17-ethanol/*``). Each model and pattern must match a job
+    of the run (``where`` names it in the error)."""
+    found = sorted({job["model"] for job in jobs})
     unknown = [model for model in models or () if model not in found]
     if unknown:
-        raise ConfigError(
-            f"{run_dir}: run {run_id} has no jobs of model '{unknown[0]}'; "
-            f"its models: {', '.join(sorted(found))}"
-        )
-    return found
+        raise ConfigError(f"{where} has no jobs of model '{unknown[0]}'; its models: {', '.join(found)}")
+    for pattern in exclude:
+        if not any(fnmatchcase(job["job_id"], pattern) for job in jobs):
+            raise ConfigError(
+                f"{where}: --exclude '{pattern}' matches none of its jobs (MODEL/TASK/seedN): "
+                f"{', '.join(job['job_id'] for job in jobs)}"
+            )
+    return [
+        job
+        for job in jobs
+        if (models and job["model"] not in models)
+        or any(fnmatchcase(job["job_id"], pattern) for pattern in exclude)
+    ]
 
 
 def _earlier_publication(run_dir: Path) -> dict[str, Any] | None:
@@ -133,13 +146,19 @@ def _earlier_publication(run_dir: Path) -> dict[str, Any] | None:
 
 
 def publish_run(
-    run_dir: Path, out_dir: Path, run_id: str | None = None, models: Sequence[str] | None = None
+    run_dir: Path,
+    out_dir: Path,
+    run_id: str | None = None,
+    models: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Copy the publishable part of run ``run_id`` (default: the latest) of ``run_dir`` into ``out_dir``
     (which must not exist, or hold an earlier publication, which is replaced whole; it may be ``run_dir``
     itself) and return its provenance record. Runs started after the chosen one (other invocations on the
     same folder, still running perhaps) are left out, so the chosen run is the published folder's latest.
-    With ``models``, the other models' jobs are left out (``models_left_out`` in the provenance)."""
+    With ``models``, the other models' jobs are left out, and with ``exclude`` the jobs whose ids match one of
+    its patterns (:func:`_left_out_jobs`; ``jobs_left_out`` and ``models_left_out``, the models without a job
+    left, in the provenance)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not (out_dir / PROVENANCE_FILE).is_file():
         raise ConfigError(f"{out_dir}: exists and is not a published run folder; choose a new --out folder")
@@ -150,9 +169,9 @@ def publish_run(
             raise ConfigError(f"{run_dir}: no run '{latest}'; runs: {', '.join(known)}")
         later = known[known.index(latest) + 1 :]
         runs = runs[: known.index(latest) + 1]
-        by_model = _jobs_by_model(store, latest, run_dir, models)
-        dropped = {model: job_ids for model, job_ids in by_model.items() if models and model not in models}
-        kept = {job_id for model, job_ids in by_model.items() if model not in dropped for job_id in job_ids}
+        jobs = store.jobs(latest)
+        dropped = _left_out_jobs(jobs, f"{run_dir}: run {latest}", models, exclude)
+        kept = {job["job_id"] for job in jobs} - {job["job_id"] for job in dropped}
         artifacts = {
             row["path"]
             for row in store.artifacts(latest)
@@ -179,7 +198,10 @@ def publish_run(
         "runs": runs,
         "machine": _machine(),
         "left_out": list(HEAVY_KINDS),
-        "models_left_out": sorted(dropped),
+        "models_left_out": sorted(
+            {job["model"] for job in dropped} - {job["model"] for job in jobs if job["job_id"] in kept}
+        ),
+        "jobs_left_out": sorted(job["job_id"] for job in dropped),
         "files": files,
     }
     earlier = _earlier_publication(run_dir)
