@@ -88,6 +88,62 @@ def test_publish_replaces_a_publication_but_never_another_folder(run: ReferenceR
     assert (other / "notes.txt").read_text() == "keep me"
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_publication_that_fails_leaves_the_earlier_one_whole_and_nothing_else(
+    run: ReferenceRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing artifact is refused before anything is written; a disk that fills mid-copy leaves no staging
+    folder, and the earlier publication under the name stays, byte for byte."""
+    out = tmp_path / "published"
+    publish_run(run.run_dir, out)
+    before = _tree(out)
+    source = tmp_path / "run"
+    shutil.copytree(run.run_dir, source)
+    (source / next(name for name in before if name.endswith("parity.json"))).unlink()
+    with pytest.raises(ConfigError, match="artifact registered in the store but missing"):
+        publish_run(source, out)
+    assert _tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["published", "run"]
+
+    copied: list[str] = []
+    copy = shutil.copyfile
+
+    def disk_full(src: Path, dst: Path) -> None:
+        if copied:
+            raise OSError(28, "No space left on device")
+        copied.append(str(src))
+        copy(src, dst)
+
+    monkeypatch.setattr("egraffbench.runner.publish.shutil.copyfile", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        publish_run(run.run_dir, out)
+    assert copied and _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["published", "run"]
+
+
+def test_a_publication_killed_while_taking_its_name_is_restored_by_the_next(
+    run: ReferenceRun, tmp_path: Path
+) -> None:
+    """Publishing moves the earlier folder aside, renames the new one into place, then removes the earlier
+    one: killed before the rename, the earlier one comes back (and can be published into itself); killed
+    after it, the earlier one is removed."""
+    out = tmp_path / "published"
+    publish_run(run.run_dir, out, models=["emt"])
+    emt_only = _tree(out)
+    aside = tmp_path / ".published.replaced"
+    out.rename(aside)  # killed between moving the earlier publication aside and renaming the new one
+    again = publish_run(out, out)
+    assert again["republished_from"]["models_left_out"] == ["mace"] and not aside.exists()
+    assert [row["model"] for row in _leaderboard(out)] == ["emt"]
+    assert _tree(out).keys() == emt_only.keys()
+
+    shutil.copytree(out, aside)  # killed after the new one took the name
+    publish_run(run.run_dir, out)
+    assert not aside.exists() and {row["model"] for row in _leaderboard(out)} == {"emt", "mace"}
+
+
 def test_the_report_of_a_published_run_shows_what_the_run_shows(run: ReferenceRun, tmp_path: Path) -> None:
     out = tmp_path / "published"
     publish_run(run.run_dir, out)

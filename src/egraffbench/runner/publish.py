@@ -145,6 +145,49 @@ def _earlier_publication(run_dir: Path) -> dict[str, Any] | None:
     return {key: value for key, value in earlier.items() if key not in ("files", "runs")}
 
 
+def _write_files(
+    run_dir: Path,
+    staging: Path,
+    latest: str,
+    later: list[str],
+    dropped: list[dict[str, Any]],
+    artifacts: list[str],
+) -> dict[str, str]:
+    """Write the store and the artifacts of a publication into the new folder ``staging``: their sha256."""
+    staging.mkdir(parents=True)
+    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE, latest, later, dropped)
+    files = {DATABASE_FILE: file_checksum(staging / DATABASE_FILE)}
+    for relative in artifacts:
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_dir / relative, target)
+        files[relative] = file_checksum(target)
+    return files
+
+
+def _replaced(out_dir: Path) -> Path:
+    """Where an earlier publication waits while a new one takes its name."""
+    return out_dir.with_name(f".{out_dir.name}.replaced")
+
+
+def _replace_folder(staging: Path, out_dir: Path) -> None:
+    """Move ``staging`` to ``out_dir``. An earlier ``out_dir`` is moved aside first and removed only once the
+    new one is in place, so a kill at any point leaves a complete publication (:func:`_restore_replaced`)."""
+    if out_dir.exists():
+        out_dir.rename(_replaced(out_dir))
+    staging.rename(out_dir)
+    shutil.rmtree(_replaced(out_dir), ignore_errors=True)
+
+
+def _restore_replaced(out_dir: Path) -> None:
+    """Finish what a killed :func:`_replace_folder` left: the earlier publication goes back to its name if the
+    new one never took it, and is removed if the new one did."""
+    replaced = _replaced(out_dir)
+    if replaced.is_dir() and not out_dir.exists():
+        replaced.rename(out_dir)
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
 def publish_run(
     run_dir: Path,
     out_dir: Path,
@@ -160,6 +203,7 @@ def publish_run(
     its patterns (:func:`_left_out_jobs`; ``jobs_left_out`` and ``models_left_out``, the models without a job
     left, in the provenance)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    _restore_replaced(out_dir)
     if out_dir.exists() and not (out_dir / PROVENANCE_FILE).is_file():
         raise ConfigError(f"{out_dir}: exists and is not a published run folder; choose a new --out folder")
     with ResultsStore.open_existing(run_dir) as store:
@@ -177,40 +221,38 @@ def publish_run(
             for row in store.artifacts(latest)
             if row["kind"] not in HEAVY_KINDS and row["job_id"] in kept
         } | _stage_records(store, latest, run_dir, kept)
+    missing = sorted(relative for relative in artifacts if not (run_dir / relative).is_file())
+    if missing:
+        raise ConfigError(
+            f"{run_dir / missing[0]}: artifact registered in the store but missing"
+            f" ({len(missing)} in all); rerun the run first"
+        )
     staging = out_dir.with_name(f".{out_dir.name}.publishing")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    _copy_store(run_dir / DATABASE_FILE, staging / DATABASE_FILE, latest, later, dropped)
-    files = {DATABASE_FILE: file_checksum(staging / DATABASE_FILE)}
-    for relative in sorted(artifacts):
-        source = run_dir / relative
-        if not source.is_file():
-            raise ConfigError(f"{source}: artifact registered in the store but missing; rerun the run first")
-        target = staging / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        files[relative] = file_checksum(target)
-    provenance = {
-        "egraffbench": __version__,
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "source": str(run_dir.resolve()),
-        "published_run": latest,
-        "runs": runs,
-        "machine": _machine(),
-        "left_out": list(HEAVY_KINDS),
-        "models_left_out": sorted(
-            {job["model"] for job in dropped} - {job["model"] for job in jobs if job["job_id"] in kept}
-        ),
-        "jobs_left_out": sorted(job["job_id"] for job in dropped),
-        "files": files,
-    }
-    earlier = _earlier_publication(run_dir)
-    if earlier is not None:
-        provenance["republished_from"] = earlier
-    atomic_write_text(staging / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    staging.rename(out_dir)
+    try:
+        files = _write_files(run_dir, staging, latest, later, dropped, sorted(artifacts))
+        provenance = {
+            "egraffbench": __version__,
+            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "source": str(run_dir.resolve()),
+            "published_run": latest,
+            "runs": runs,
+            "machine": _machine(),
+            "left_out": list(HEAVY_KINDS),
+            "models_left_out": sorted(
+                {job["model"] for job in dropped} - {job["model"] for job in jobs if job["job_id"] in kept}
+            ),
+            "jobs_left_out": sorted(job["job_id"] for job in dropped),
+            "files": files,
+        }
+        earlier = _earlier_publication(run_dir)
+        if earlier is not None:
+            provenance["republished_from"] = earlier
+        atomic_write_text(staging / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
+    except BaseException:  # a failed publication leaves nothing behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _replace_folder(staging, out_dir)
     return provenance
 
 
