@@ -5,6 +5,7 @@ after space is freed ends with exactly what an uninterrupted run gives."""
 from __future__ import annotations
 
 import errno
+import os
 import shlex
 import shutil
 import sqlite3
@@ -125,6 +126,90 @@ def test_a_really_full_disk_during_simulate_then_rerun(
     assert int((tmp_path / "second.rc").read_text()) == 0, second
     assert "resumed from step" in second  # checkpoints were written before the disk filled
     _same_trajectories(tmp_path / "rerun.h5", tmp_path / "reference.h5")
+
+
+RACE = """
+import sys
+from pathlib import Path
+
+import numpy as np
+from ase.build import bulk
+
+from egraffbench.md import trajectory
+
+path, n = Path(sys.argv[1]), 400
+atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
+trajectory.create_trajectory(path, {"model": "emt"}, {0: atoms}, {0: 300.0}, np.dtype("float64"))
+rng = np.random.default_rng(0)
+frames = {"step": np.arange(n), "time_fs": np.arange(n) * 1.0, "energy": rng.normal(size=n)}
+frames |= {field: rng.normal(size=(n, 32, 3)) for field in ("positions", "velocities", "forces")}
+frames["cell"] = np.repeat(atoms.cell.array[None], n, axis=0)
+np.savez(sys.argv[2], **frames)
+writing = trajectory._writing
+
+
+def fill_then_write(target):  # another process takes every free byte after the check, before the write
+    with open(path.parent / "filler", "wb", buffering=0) as filler:
+        for block in (1 << 16, 1 << 12):
+            try:
+                while True:
+                    filler.write(bytes(block))
+            except OSError:
+                pass
+    return writing(target)
+
+
+trajectory._writing = fill_then_write
+trajectory.append_frames(path, {0: frames})
+"""
+
+
+@needs_mount_namespace
+def test_a_disk_filled_by_another_process_after_the_space_check(tmp_path: Path) -> None:
+    """Between append_frames' space check and HDF5's write another process fills the disk (here, an injected
+    call): the space was reserved before the check returned, so every frame is written and reads back
+    exactly. Without the reservation HDF5 fails mid-write (and the process can crash)."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    (tmp_path / "race.py").write_text(RACE)
+    script = f"""
+        mount -t tmpfs -o size=2m tmpfs {mount}
+        {sys.executable} {tmp_path / "race.py"} {mount / "md.h5"} {tmp_path / "frames.npz"} \
+            2> {tmp_path / "err"}; echo $? > {tmp_path / "rc"}
+        df --output=avail -B1 {mount} | tail -1 > {tmp_path / "free"}
+        cp {mount / "md.h5"} {tmp_path / "md.h5"}
+    """
+    run_in_namespace(script)
+    assert int((tmp_path / "rc").read_text()) == 0, (tmp_path / "err").read_text()
+    assert int((tmp_path / "free").read_text()) < 1 << 16  # the filler did take the disk
+    written, expected = read_replica(tmp_path / "md.h5", 0), np.load(tmp_path / "frames.npz")
+    for name in ("step", "time_fs", "positions", "velocities", "energy", "cell"):
+        assert np.array_equal(getattr(written, name), expected[name]), name
+    np.testing.assert_allclose(written.forces, expected["forces"], rtol=1e-15)  # stored in another unit
+
+
+def test_space_that_cannot_be_reserved_is_out_of_space_and_leaves_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills between the space check and the reservation: the half-made reservation is cut off
+    again, nothing is appended, and the error is ENOSPC."""
+    from egraffbench.md import trajectory
+
+    path = tmp_path / "md.h5"
+    atoms = bulk("Cu", "fcc", a=3.6)
+    trajectory.create_trajectory(path, {"model": "emt"}, {0: atoms}, {0: 300.0}, np.dtype("float64"))
+    before = path.read_bytes()
+
+    def half_then_full(fd: int, offset: int, length: int) -> None:
+        os.ftruncate(fd, offset + length // 2)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(trajectory.os, "posix_fallocate", half_then_full)
+    frame = {"step": np.array([0]), "time_fs": np.array([0.0]), "energy": np.array([0.0])}
+    frame |= {field: np.zeros((1, 1, 3)) for field in ("positions", "velocities", "forces")}
+    with pytest.raises(OSError, match="could not be allocated") as raised:
+        trajectory.append_frames(path, {0: {**frame, "cell": atoms.cell.array[None]}})
+    assert raised.value.errno == errno.ENOSPC and path.read_bytes() == before
 
 
 def test_full_disk_during_train_then_resume(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -171,11 +172,8 @@ def append_frames(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) ->
     needed = bytes_to_append(path, frames)
     free = shutil.disk_usage(path.parent).free
     if free < needed:
-        raise OSError(
-            errno.ENOSPC,
-            f"No space left on device ({needed} bytes needed for the next frames, {free} free)",
-            str(path),
-        )
+        raise _no_space(path, f"{needed} bytes needed for the next frames, {free} free")
+    _reserve(path, needed)
     with _writing(path) as file:
         for replica, fields in frames.items():
             for field, values in fields.items():
@@ -183,6 +181,28 @@ def append_frames(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) ->
                 start = dataset.shape[0]
                 dataset.resize(start + len(values), axis=0)
                 dataset[start:] = values / EV_PER_FORCE_UNIT if field == "forces" else values
+
+
+def _no_space(path: Path, detail: str) -> OSError:
+    return OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
+
+
+def _reserve(path: Path, size: int) -> None:
+    """Allocate ``size`` bytes of disk past the end of ``path``, where HDF5 puts what it appends: another
+    process cannot take them between the space check and the write. HDF5 cuts the file back to what it used
+    when it closes it, and opens a file longer than that as it is (a kill in between loses nothing)."""
+    with open(path, "r+b") as handle:
+        end = os.fstat(handle.fileno()).st_size
+        try:
+            os.posix_fallocate(handle.fileno(), end, size)
+        except OSError as error:
+            handle.truncate(end)
+            if error.errno == errno.ENOSPC:
+                raise _no_space(
+                    path, f"{size} bytes needed for the next frames could not be allocated"
+                ) from None
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # no allocation here: the check must do
+                raise
 
 
 def bytes_to_append(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) -> int:
