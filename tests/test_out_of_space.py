@@ -212,6 +212,25 @@ def test_space_that_cannot_be_reserved_is_out_of_space_and_leaves_the_file(
     assert raised.value.errno == errno.ENOSPC and path.read_bytes() == before
 
 
+def test_frames_are_appended_where_the_system_cannot_reserve_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS and Windows have no posix_fallocate: the frames are still appended (the space check alone
+    guards them), and read back as written."""
+    from egraffbench.md import trajectory
+
+    path = tmp_path / "md.h5"
+    atoms = bulk("Cu", "fcc", a=3.6)
+    trajectory.create_trajectory(path, {"model": "emt"}, {0: atoms}, {0: 300.0}, np.dtype("float64"))
+    monkeypatch.delattr(trajectory.os, "posix_fallocate")
+    frame = {"step": np.array([7]), "time_fs": np.array([3.5]), "energy": np.array([-1.25])}
+    frame |= {field: np.full((1, 1, 3), 0.5) for field in ("positions", "velocities", "forces")}
+    trajectory.append_frames(path, {0: {**frame, "cell": atoms.cell.array[None]}})
+    written = read_replica(path, 0)
+    assert written.step.tolist() == [7] and written.energy.tolist() == [-1.25]
+    assert np.array_equal(written.positions, frame["positions"])
+
+
 def test_full_disk_during_train_then_resume(
     shared_datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -190,11 +190,15 @@ def _no_space(path: Path, detail: str) -> OSError:
 def _reserve(path: Path, size: int) -> None:
     """Allocate ``size`` bytes of disk past the end of ``path``, where HDF5 puts what it appends: another
     process cannot take them between the space check and the write. HDF5 cuts the file back to what it used
-    when it closes it, and opens a file longer than that as it is (a kill in between loses nothing)."""
+    when it closes it, and opens a file longer than that as it is (a kill in between loses nothing). Where
+    the system has no posix_fallocate (macOS, Windows) the space check alone guards the write."""
+    allocate = getattr(os, "posix_fallocate", None)
+    if allocate is None:
+        return
     with open(path, "r+b") as handle:
         end = os.fstat(handle.fileno()).st_size
         try:
-            os.posix_fallocate(handle.fileno(), end, size)
+            allocate(handle.fileno(), end, size)
         except OSError as error:
             handle.truncate(end)
             if error.errno == errno.ENOSPC:
