@@ -23,7 +23,7 @@ from ase.io import write
 
 from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.main import app
-from egraffbench.md.trajectory import read_outcomes, read_replica
+from egraffbench.md.trajectory import create_trajectory, read_outcomes, read_replica
 from egraffbench.models.presets import load_preset
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.store.database import ResultsStore
@@ -188,6 +188,16 @@ def test_a_disk_filled_by_another_process_after_the_space_check(tmp_path: Path) 
     np.testing.assert_allclose(written.forces, expected["forces"], rtol=1e-15)  # stored in another unit
 
 
+def _empty_trajectory_and_a_frame(path: Path, value: float) -> dict[int, dict[str, np.ndarray]]:
+    """An empty trajectory of one Cu atom written to ``path``, and a frame (step 7) for it, ``value`` in every
+    other field but the cell."""
+    atoms = bulk("Cu", "fcc", a=3.6)
+    create_trajectory(path, {"model": "emt"}, {0: atoms}, {0: 300.0}, np.dtype("float64"))
+    frame = {"step": np.array([7]), "time_fs": np.array([value]), "energy": np.array([value])}
+    frame |= {field: np.full((1, 1, 3), value) for field in ("positions", "velocities", "forces")}
+    return {0: {**frame, "cell": atoms.cell.array[None]}}
+
+
 def test_space_that_cannot_be_reserved_is_out_of_space_and_leaves_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,8 +206,7 @@ def test_space_that_cannot_be_reserved_is_out_of_space_and_leaves_the_file(
     from egraffbench.md import trajectory
 
     path = tmp_path / "md.h5"
-    atoms = bulk("Cu", "fcc", a=3.6)
-    trajectory.create_trajectory(path, {"model": "emt"}, {0: atoms}, {0: 300.0}, np.dtype("float64"))
+    frames = _empty_trajectory_and_a_frame(path, 0.0)
     before = path.read_bytes()
 
     def half_then_full(fd: int, offset: int, length: int) -> None:
@@ -205,10 +214,8 @@ def test_space_that_cannot_be_reserved_is_out_of_space_and_leaves_the_file(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(trajectory.os, "posix_fallocate", half_then_full)
-    frame = {"step": np.array([0]), "time_fs": np.array([0.0]), "energy": np.array([0.0])}
-    frame |= {field: np.zeros((1, 1, 3)) for field in ("positions", "velocities", "forces")}
     with pytest.raises(OSError, match="could not be allocated") as raised:
-        trajectory.append_frames(path, {0: {**frame, "cell": atoms.cell.array[None]}})
+        trajectory.append_frames(path, frames)
     assert raised.value.errno == errno.ENOSPC and path.read_bytes() == before
 
 
@@ -220,15 +227,12 @@ def test_frames_are_appended_where_the_system_cannot_reserve_space(
     from egraffbench.md import trajectory
 
     path = tmp_path / "md.h5"
-    atoms = bulk("Cu", "fcc", a=3.6)
-    trajectory.create_trajectory(path, {"model": "emt"}, {0: atoms}, {0: 300.0}, np.dtype("float64"))
+    frames = _empty_trajectory_and_a_frame(path, -1.25)
     monkeypatch.delattr(trajectory.os, "posix_fallocate")
-    frame = {"step": np.array([7]), "time_fs": np.array([3.5]), "energy": np.array([-1.25])}
-    frame |= {field: np.full((1, 1, 3), 0.5) for field in ("positions", "velocities", "forces")}
-    trajectory.append_frames(path, {0: {**frame, "cell": atoms.cell.array[None]}})
+    trajectory.append_frames(path, frames)
     written = read_replica(path, 0)
     assert written.step.tolist() == [7] and written.energy.tolist() == [-1.25]
-    assert np.array_equal(written.positions, frame["positions"])
+    assert np.array_equal(written.positions, frames[0]["positions"])
 
 
 def test_full_disk_during_train_then_resume(

@@ -201,7 +201,7 @@ def _reserve(path: Path, size: int) -> None:
             allocate(handle.fileno(), end, size)
         except OSError as error:
             handle.truncate(end)
-            if error.errno == errno.ENOSPC:
+            if error.errno in NO_SPACE_ERRNOS:
                 raise _no_space(
                     path, f"{size} bytes needed for the next frames could not be allocated"
                 ) from None
