@@ -10,7 +10,7 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from scipy.spatial.transform import Rotation
 
-from egraffbench.errors import ModelError
+from egraffbench.errors import ConfigError, ModelError
 from egraffbench.models import (
     ARCHITECTURES,
     TrainingStatistics,
@@ -186,6 +186,15 @@ def test_save_load_round_trip(model, tmp_path) -> None:
 def test_unknown_element_is_a_clear_error(model) -> None:
     with pytest.raises(ModelError, match=r"unknown \['Fe'\]"):
         evaluate(model, [Atoms("Fe2", positions=[[0, 0, 0], [0, 0, 2.0]])])
+
+
+def test_unknown_hyperparameter_is_a_clear_error_and_known_ones_keep_their_defaults(model) -> None:
+    name = model.architecture
+    given = tiny_hyperparameters(name)
+    assert model.hyperparameters == {**type(model).defaults, **given}
+    assert set(model.hyperparameters) == set(type(model).defaults)
+    with pytest.raises(ConfigError, match=rf"{name}: .*unknown {name} hyperparameters \['num_layerz'\]"):
+        build_force_field(name, SPECIES, CUTOFF, TrainingStatistics(), {**given, "num_layerz": 2})
 
 
 def test_ase_calculator_matches_model(model) -> None:

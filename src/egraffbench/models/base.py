@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -47,6 +47,7 @@ class ForceField(torch.nn.Module):
 
     architecture: ClassVar[str] = ""
     implements_stress: ClassVar[bool] = True
+    defaults: ClassVar[dict[str, Any]] = {}  # the hyperparameters a subclass accepts, with their defaults
 
     def __init__(self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics) -> None:
         super().__init__()
@@ -64,6 +65,15 @@ class ForceField(torch.nn.Module):
         # (e.g. −2040 eV per O atom); the energy is assembled in float64 whatever the network's dtype.
         self.reference_energies = reference
         self.energy_scale = float(statistics.energy_scale)
+
+    def set_hyperparameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Keep ``given`` over :attr:`defaults` as :attr:`hyperparameters` and return them; TypeError naming
+        any hyperparameter the architecture does not have."""
+        unknown = set(given) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"unknown {self.architecture} hyperparameters {sorted(unknown)}")
+        self.hyperparameters = {**self.defaults, **given}
+        return self.hyperparameters
 
     def atomic_energies(self, batch: AtomicBatch, species_index: torch.Tensor) -> torch.Tensor:
         """Learned per-atom energies (N,), dimensionless; ``batch`` positions/cell may carry gradients."""

@@ -43,11 +43,7 @@ class EquiformerForceField(ForceField):
         self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
     ) -> None:
         super().__init__(species, cutoff, statistics)
-        unknown = set(hyperparameters) - set(self.defaults)
-        if unknown:
-            raise TypeError(f"unknown {self.architecture} hyperparameters {sorted(unknown)}")
-        self.hyperparameters = {**self.defaults, **hyperparameters}
-        settings = self.hyperparameters
+        settings = self.set_hyperparameters(hyperparameters)
         self.network = EquiformerNetwork(
             num_species=len(self.species),
             cutoff=self.cutoff,

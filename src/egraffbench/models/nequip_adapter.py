@@ -66,17 +66,13 @@ class NequIPFamilyForceField(ForceField):
     the energy scale.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {}
     config_names: ClassVar[dict[str, str]] = {}  # hyperparameter → nequip config key, where they differ
 
     def __init__(
         self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
     ) -> None:
         super().__init__(species, cutoff, statistics)
-        unknown = set(hyperparameters) - set(self.defaults)
-        if unknown:
-            raise TypeError(f"unknown {self.architecture} hyperparameters {sorted(unknown)}")
-        self.hyperparameters = {**self.defaults, **hyperparameters}
+        self.set_hyperparameters(hyperparameters)
         config = Config.from_dict(
             {
                 "r_max": self.cutoff,

@@ -9,7 +9,7 @@ takes part, any triclinic cell works, and stress follows from the same autograd 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import warp
@@ -55,17 +55,13 @@ class TorchMDNetForceField(ForceField):
     """
 
     architecture = "torchmdnet"
-    defaults: dict[str, Any] = DEFAULT_HYPERPARAMETERS
+    defaults: ClassVar[dict[str, Any]] = DEFAULT_HYPERPARAMETERS
 
     def __init__(
         self, species: Sequence[int], cutoff: float, statistics: TrainingStatistics, **hyperparameters: Any
     ) -> None:
         super().__init__(species, cutoff, statistics)
-        unknown = set(hyperparameters) - set(self.defaults)
-        if unknown:
-            raise TypeError(f"unknown {self.architecture} hyperparameters {sorted(unknown)}")
-        self.hyperparameters = {**self.defaults, **hyperparameters}
-        settings = self.hyperparameters
+        settings = self.set_hyperparameters(hyperparameters)
         _check_choices(settings)
         n_species, hidden, num_rbf = len(self.species), settings["hidden_channels"], settings["num_rbf"]
         self.embedding = nn.Embedding(n_species, hidden)
