@@ -192,7 +192,6 @@ def test_unknown_hyperparameter_is_a_clear_error_and_known_ones_keep_their_defau
     name = model.architecture
     given = tiny_hyperparameters(name)
     assert model.hyperparameters == {**type(model).defaults, **given}
-    assert set(model.hyperparameters) == set(type(model).defaults)
     with pytest.raises(ConfigError, match=rf"{name}: .*unknown {name} hyperparameters \['num_layerz'\]"):
         build_force_field(name, SPECIES, CUTOFF, TrainingStatistics(), {**given, "num_layerz": 2})
 

@@ -198,11 +198,12 @@ def _empty_trajectory_and_a_frame(path: Path, value: float) -> dict[int, dict[st
     return {0: {**frame, "cell": atoms.cell.array[None]}}
 
 
+@pytest.mark.parametrize("refusal", [errno.ENOSPC, errno.EDQUOT], ids=["full-disk", "quota"])
 def test_space_that_cannot_be_reserved_is_out_of_space_and_leaves_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    refusal: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The disk fills between the space check and the reservation: the half-made reservation is cut off
-    again, nothing is appended, and the error is ENOSPC."""
+    """The disk fills (or the quota runs out) between the space check and the reservation: the half-made
+    reservation is cut off again, nothing is appended, and the error is ENOSPC."""
     from egraffbench.md import trajectory
 
     path = tmp_path / "md.h5"
@@ -211,7 +212,7 @@ def test_space_that_cannot_be_reserved_is_out_of_space_and_leaves_the_file(
 
     def half_then_full(fd: int, offset: int, length: int) -> None:
         os.ftruncate(fd, offset + length // 2)
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise OSError(refusal, os.strerror(refusal))
 
     monkeypatch.setattr(trajectory.os, "posix_fallocate", half_then_full)
     with pytest.raises(OSError, match="could not be allocated") as raised:

@@ -183,8 +183,9 @@ def append_frames(path: Path, frames: Mapping[int, Mapping[str, np.ndarray]]) ->
                 dataset[start:] = values / EV_PER_FORCE_UNIT if field == "forces" else values
 
 
-def _no_space(path: Path, detail: str) -> OSError:
-    return OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
+def _no_space(path: Path, detail: str = "") -> OSError:
+    """OSError(ENOSPC) for ``path``, which the commands report as out of space."""
+    return OSError(errno.ENOSPC, "No space left on device" + (f" ({detail})" if detail else ""), str(path))
 
 
 def _reserve(path: Path, size: int) -> None:
@@ -365,7 +366,7 @@ def _writing(path: Path) -> Iterator[h5py.File]:
         if getattr(error, "errno", None) in NO_SPACE_ERRNOS or any(
             f"errno = {n}," in str(error) for n in NO_SPACE_ERRNOS
         ):
-            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+            raise _no_space(path) from None
         raise
 
 
