@@ -77,7 +77,7 @@ def test_a_task_of_many_systems_gets_one_grid_of_structure_panels(monkeypatch: p
     (figure,) = structure_figures("lips20", systems, colours)
     assert figure.anchor == "lips20-structure" and "One panel per test system (6)" in figure.caption
     drawn: list = []
-    monkeypatch.setattr(plots, "_png", lambda f: drawn.append(f) or b"")
+    monkeypatch.setattr(plots, "png_bytes", lambda f: drawn.append(f) or b"")
     figure.draw()
     panels = drawn[0].axes
     assert [p.get_title() for p in panels if p.axison] == ["Li", "P", "S", "Li2S", "Li3P", "P2S5"]

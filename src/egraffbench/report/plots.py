@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from egraffbench.report.parity import Parity
@@ -46,9 +47,13 @@ def _figure(width: float, height: float, rows: int = 1, columns: int = 1, **grid
     return figure, figure.subplots(rows, columns, squeeze=False, **grid)
 
 
-def _png(figure: Figure) -> bytes:
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG, drawn once. ``savefig`` would draw it twice (a draw without rendering to run the
+    layout engine, then the rendering draw), and tick labels are re-measured in each draw; the canvas's own
+    draw runs the layout and renders in one pass, to the same bytes (tests/test_report_figures.py)."""
+    figure.canvas.draw()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    imsave(buffer, figure.canvas.buffer_rgba(), format="png", origin="upper", dpi=DPI)
     return buffer.getvalue()
 
 
@@ -88,7 +93,7 @@ def structure_grid_figure(structures: Sequence[StructureCurves], colours: Mappin
         panel.set_axis_off()
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 7), fontsize=9)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def structure_figure(curves: StructureCurves, colours: Mapping[str, str], system: str) -> bytes:
@@ -106,7 +111,7 @@ def structure_figure(curves: StructureCurves, colours: Mapping[str, str], system
     _tidy(top, "", label, f"{system}: {name} of the MD frames vs the reference")
     _tidy(bottom, "r (Å)", "model − reference")
     top.legend(fontsize=9, ncols=2, loc="best")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def survival_figure(stability: Mapping[str, Mapping[str, Any]], colours: Mapping[str, str]) -> bytes:
@@ -132,7 +137,7 @@ def survival_figure(stability: Mapping[str, Mapping[str, Any]], colours: Mapping
         "Kaplan–Meier survival of MD replicas",
     )
     figure.legend(fontsize=9, loc="outside right upper")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def violation_figure(series: Mapping[str, ViolationSeries], colours: Mapping[str, str]) -> bytes:
@@ -162,7 +167,7 @@ def violation_figure(series: Mapping[str, ViolationSeries], colours: Mapping[str
             f"{name} along the {where}",
         )
     figure.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=9, loc="outside lower center", ncols=3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,7 @@ def speed_stability_figure(points: Mapping[str, Point], colours: Mapping[str, st
         "Speed vs stability",
     )
     plot.legend(fontsize=8, loc="lower left")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def error_stability_figure(
@@ -264,7 +269,7 @@ def error_stability_figure(
         "fraction of replicas stable →  better",
         "Does low force error mean stable MD?",
     )
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def training_figure(
@@ -313,7 +318,7 @@ def training_figure(
         _tidy(plot, "epoch", label, label.split(" (")[0] + " during training")
         plot.xaxis.set_major_locator(MaxNLocator(6, integer=True))
     figure.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=9, loc="outside lower center", ncols=6)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def parity_figure(data: Mapping[str, Parity], colours: Mapping[str, str]) -> bytes:
@@ -341,4 +346,4 @@ def parity_figure(data: Mapping[str, Parity], colours: Mapping[str, str]) -> byt
                 (f"{model}\n" if row == 0 else "") + f"MAE {mae:.3g} {unit}",
             )
             plot.tick_params(labelsize=7)
-    return _png(figure)
+    return png_bytes(figure)
