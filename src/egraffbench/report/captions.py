@@ -101,7 +101,8 @@ PARITY = (
     "One column per model (its seed-{seed} model), on {frames} test frames spread evenly over the test "
     "split. Top: energy per atom relative to the composition energy Σ n_z E0_z fitted on the training split "
     "(the per-element baseline predicts 0 for every frame). Bottom: every force component. Points on the "
-    "grey diagonal are exact; the MAE is in each panel's title.",
+    "grey diagonal are exact. The MAE in each panel's title is over these frames only; the leaderboard's E "
+    "and F MAE, over the whole test split, differ from it by that sampling.",
 )
 
 DIFFUSION_UNDEFINED = (
