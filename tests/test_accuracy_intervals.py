@@ -19,7 +19,12 @@ from egraffbench.metrics.accuracy import (
     structure_errors,
 )
 from egraffbench.metrics.accuracy_intervals import block_length, error_intervals
-from egraffbench.runner.accuracy_summary import accuracy_metrics, stored_structure_errors, structure_arrays
+from egraffbench.runner.accuracy_summary import (
+    accuracy_metrics,
+    errors_on_structures,
+    stored_structure_errors,
+    structure_arrays,
+)
 from egraffbench.store.schema import EvaluateResult, StructureErrorSums
 
 
@@ -185,3 +190,29 @@ def test_summary_rows_take_the_structure_interval_and_keep_the_stored_value() ->
     # a mix of seeds with and without sums falls back to the bootstrap over seeds
     mixed = accuracy_metrics([_evaluated(errors, True), _evaluated(errors, False)], seed=0)
     assert all(r.low == r.high for r in mixed)
+
+
+def test_errors_on_some_structures_are_those_of_the_kept_structures_alone() -> None:
+    """Two test systems stored as the evaluate stage does; kept to the last 25 structures of one, the errors
+    are those of these 25 computed from their raw predictions, not the two systems' pooled ones."""
+    rng = np.random.default_rng(6)
+    a, b = _test_set(rng, 60), _test_set(rng, 40, scale=0.2)
+    both = tuple(list(x) + list(y) for x, y in zip(a, b, strict=True))
+    result = EvaluateResult(
+        **energy_force_errors(*both),
+        frames=100,
+        systems={"a": energy_force_errors(*a), "b": energy_force_errors(*b)},
+        structures={name: stored_structure_errors(structure_errors(*e)) for name, e in (("a", a), ("b", b))},
+    )
+    last = errors_on_structures(result, {"b": list(range(15, 40)), "c": [0]})
+    assert last is not None and last.frames == 25 and set(last.systems) == set(last.structures) == {"b"}
+    expected = energy_force_errors(*(values[15:] for values in b))
+    for name, value in expected.items():
+        assert getattr(last, name) == pytest.approx(value, rel=2e-6)  # from sums stored to 7 digits
+        assert getattr(last.systems["b"], name) == pytest.approx(value, rel=2e-6)
+    assert last.force_mae > 1.5 * result.force_mae  # b's larger force noise, no longer diluted by a's
+    whole = errors_on_structures(result, {"a": list(range(60)), "b": list(range(40))})
+    assert whole is not None and whole.force_mae == pytest.approx(result.force_mae, rel=2e-6)
+    assert errors_on_structures(result, {"c": [0]}) is None  # none of its systems
+    assert errors_on_structures(result, {"b": [40]}) is None  # no 41st structure
+    assert errors_on_structures(result.model_copy(update={"structures": {}}), {"b": [0]}) is None  # no sums

@@ -19,7 +19,7 @@ from egraffbench.report.paper.correlation import (
     error_vs_md,
     spearman_interval,
 )
-from egraffbench.report.paper.degradation import in_distribution_partner, ood_degradation
+from egraffbench.report.paper.degradation import SharedSystems, in_distribution_partner, ood_degradation
 from egraffbench.report.paper.gete import gete_baseline
 from egraffbench.report.paper.leaders import no_single_best
 from egraffbench.report.paper.ranks import structure_speed_stability
@@ -298,6 +298,38 @@ def test_overlapping_intervals_or_no_ood_task_are_inconclusive(bpa: dict[str, Ta
     assert finding.verdict == "inconclusive" and rows_of(finding)[0][0][-1] == "not resolved"
     finding = ood_degradation({"3bpa": board("3bpa", inside)}, bpa)
     assert finding.verdict == "inconclusive" and NOT_IN_RUN in finding.reason and not finding.table.rows
+
+
+def test_a_task_whose_data_the_in_distribution_task_contains_is_compared_on_its_own_systems() -> None:
+    """lips20's model on all 16 systems looks worse than the unseen-structure model on its 3; on the test
+    frames both test it is better: the comparison must use those, or it credits an easier test set."""
+    specs = {name: load_task(name) for name in ("lips20", "lips20-unseen-structure")}
+    boards = {
+        "lips20": board("lips20", {"mace": {"force_mae": (0.20, 0.19, 0.21)}}),
+        "lips20-unseen-structure": board(
+            "lips20-unseen-structure", {"mace": {"force_mae": (0.17, 0.16, 0.18)}}
+        ),
+    }
+    systems = ("Li2PS3-orth", "Li4P2S6", "gamma-Li3PS4")
+    on_systems = SharedSystems(
+        inside=board("lips20", {"mace": {"force_mae": (0.12, 0.11, 0.13)}}),
+        outside=board("lips20-unseen-structure", {"mace": {"force_mae": (0.16, 0.15, 0.17)}}),
+        systems=systems,
+        frames=300,
+    )
+    finding = ood_degradation(boards, specs, {"lips20-unseen-structure": on_systems})
+    assert finding.verdict == "reproduced"
+    labels, (before, after, ratio) = rows_of(finding)[0]
+    assert labels[1:] == (
+        "lips20 (contains its data; on the same 300 test frames of 3 systems)",
+        "mace",
+        "F MAE (meV/Å)",
+        "worse",
+    )
+    assert (before.value, after.value, ratio.value) == pytest.approx((120.0, 160.0, 0.16 / 0.12))
+    left_out = ood_degradation(boards, specs)  # no per-system results: not compared on the whole test sets
+    assert left_out.verdict == "inconclusive" and not left_out.table.rows
+    assert NOT_IN_RUN in left_out.reason and "Left out: lips20-unseen-structure" in left_out.reason
 
 
 # 4 ─ NequIP preserves structure best; TorchMD-Net is fastest but less stable

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from egraffbench.report.build import ReportFiles, build_report
+from egraffbench.report.merge import read_runs
+from egraffbench.report.shared_systems import shared_systems
 from egraffbench.runner.publish import verify_publication
+from egraffbench.store.schema import TaskCard
 from egraffbench.tasks import load_task
 from headless_chromium import CHROMIUM, SKIP_REASON, png_size, render
 from repository_scripts import load_script
@@ -132,3 +135,39 @@ def test_each_task_of_the_markdown_report_says_what_it_is() -> None:
     for name in tasks:
         spec = load_task(name)
         assert f"## {name}\n\n*{spec.kind}.* {spec.description}\n" in markdown
+
+
+def _force_mae(structures: list[dict], kept: slice) -> float:
+    """Σ|ΔF| / force components over the ``kept`` stored structures of each system, in eV/Å."""
+    absolute = sum(sum(s["force_abs_sum"][kept]) for s in structures)
+    return absolute / (3 * sum(sum(s["atoms"][kept]) for s in structures))
+
+
+def test_finding_3_compares_lips20_with_its_unseen_structure_twin_on_the_frames_both_test() -> None:
+    """lips20 tests frames 900–999 of each system, its unseen-structure twin all 1000 of three of them: both
+    torchmdnet models are summarised on those three systems' frames 900–999. The force MAEs are sums of the
+    stored per-structure |ΔF| over those structures / their force components, the stable fractions the
+    counts of the three systems' replicas with no failure, each inside its interval."""
+    view = read_runs([STANDARD / "runs" / "lips20-a", STANDARD / "runs" / "lips20-b"])
+    specs = {job.task: TaskCard.model_validate(job.results["task"]) for job in view.jobs}
+    found = shared_systems(view, "lips20-unseen-structure", specs)
+    assert found is not None and found.systems == ("Li2PS3-orth", "Li4P2S6", "gamma-Li3PS4")
+    assert found.frames == 300
+    for board, task, kept in (
+        (found.inside, "lips20", slice(None)),
+        (found.outside, found.outside.task, slice(900, None)),
+    ):
+        (job,) = view.done_jobs(task, "torchmdnet")
+        structures = [job.results["test_errors"]["structures"][system] for system in found.systems]
+        assert {len(s["atoms"]) for s in structures} == {100 if task == "lips20" else 1000}
+        force_mae = _force_mae(structures, kept)
+        replicas = [r for r in job.results["scores"]["replica_values"] if r["system"] in found.systems]
+        stable = sum(r["failure_time_fs"] is None for r in replicas) / len(replicas)
+        (row,) = [row for row in board.rows if row.model == "torchmdnet"]
+        assert row.cells["stable_fraction"].value == stable
+        assert row.cells["force_mae"].value == pytest.approx(force_mae, rel=1e-6)
+        assert row.cells["force_mae"].low < force_mae < row.cells["force_mae"].high
+    # the whole test sets differ by more than the intervals: lips20 over 16 systems, the twin over 1000 frames
+    whole = {row["task"]: row["force_mae"] for row in view.rows if row["model"] == "torchmdnet"}
+    assert abs(whole["lips20"] - found.inside.rows[0].cells["force_mae"].value) > 0.01  # eV/Å
+    assert abs(whole[found.outside.task] - found.outside.rows[0].cells["force_mae"].value) > 0.01

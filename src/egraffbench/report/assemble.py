@@ -14,6 +14,7 @@ from egraffbench.report import captions, plots
 from egraffbench.report import findings as find
 from egraffbench.report.collect import RunView
 from egraffbench.report.inputs import TaskInputs, read_task_inputs
+from egraffbench.report.paper import SharedSystems
 from egraffbench.report.parallel import call_all
 from egraffbench.report.parity import parity_arrays
 from egraffbench.report.sensitivity import TaskSensitivity, run_sensitivity, sensitivity_finding
@@ -26,6 +27,7 @@ from egraffbench.report.series import (
     training_logs,
     violation_series,
 )
+from egraffbench.report.shared_systems import shared_systems
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.store.schema import JobResults, TaskCard
 
@@ -62,6 +64,7 @@ class TaskReport:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    shared_systems: SharedSystems | None = None  # finding 3's in-distribution models on these test systems
 
 
 @dataclass
@@ -303,6 +306,8 @@ def assemble_report(view: RunView) -> Report:
             if finding is not None:
                 findings.append(finding)
     specs = {task.name: task.spec for task in tasks if task.spec is not None}
+    for task in tasks:
+        task.shared_systems = shared_systems(view, task.name, specs)
     findings += find.ood_degradation({task.name: task.board for task in tasks}, specs)
     sensitivity = run_sensitivity(view)
     findings += [found for result in sensitivity if (found := sensitivity_finding(result))]

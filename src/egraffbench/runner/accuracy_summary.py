@@ -5,11 +5,11 @@ seed leaves without an interval."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from egraffbench.metrics.accuracy import ERROR_NAMES, StructureErrors
+from egraffbench.metrics.accuracy import ERROR_NAMES, StructureErrors, error_sums, errors_from_sums
 from egraffbench.metrics.accuracy_intervals import error_intervals
 from egraffbench.metrics.uncertainty import bootstrap_ci
 from egraffbench.store.catalog import STORED
@@ -41,6 +41,39 @@ def structure_arrays(stored: StructureErrorSums) -> StructureErrors:
         atoms=np.array(stored.atoms, dtype=int),
         force_abs_sum=np.array(stored.force_abs_sum, dtype=float),
         force_sq_sum=np.array(stored.force_sq_sum, dtype=float),
+    )
+
+
+def _errors(sums: np.ndarray) -> dict[str, float | None]:
+    """The six error metrics of :func:`error_sums`' totals, a non-finite one None (stored JSON has no NaN)."""
+    return {name: float(v) if np.isfinite(v) else None for name, v in errors_from_sums(sums).items()}
+
+
+def errors_on_structures(
+    result: EvaluateResult, chosen: Mapping[str, Sequence[int]]
+) -> EvaluateResult | None:
+    """``result`` on some of its test structures alone: ``chosen`` maps a test system to the positions of the
+    structures to keep (in test-frame order). Each system's errors and the pooled ones are recomputed from
+    the stored per-structure sums of the kept structures. None where it has none of the systems, lacks the
+    sums of one (evaluate version 2 and earlier), or a position is out of range."""
+    kept, systems, structures = [], {}, {}
+    for system, positions in chosen.items():
+        if system not in result.systems:
+            continue
+        stored = result.structures.get(system)
+        if stored is None or not positions or not all(0 <= p < len(stored.atoms) for p in positions):
+            return None
+        subset = StructureErrorSums(
+            **{key: [values[p] for p in positions] for key, values in stored.model_dump().items()}
+        )
+        sums = error_sums(structure_arrays(subset))
+        kept.append(sums)
+        systems[system], structures[system] = Errors(**_errors(sums)), subset
+    if not kept:
+        return None
+    total = sum(kept)
+    return result.model_copy(
+        update={**_errors(total), "frames": int(total[0]), "systems": systems, "structures": structures}
     )
 
 

@@ -6,14 +6,14 @@ bootstrap interval."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from egraffbench.metrics.uncertainty import bootstrap_ci
-from egraffbench.runner.accuracy_summary import accuracy_metrics
+from egraffbench.runner.accuracy_summary import accuracy_metrics, errors_on_structures
 from egraffbench.runner.flatten import RUN_UNITS, run_values, score_metrics
 from egraffbench.runner.rollout_scoring import aggregate_replicas
 from egraffbench.store.records import JobRecord, MetricValue
@@ -39,12 +39,13 @@ def _seed_means(results: Sequence[JobResults]) -> list[MetricValue]:
     return rows
 
 
-def pooled_scores(results: Sequence[JobResults]) -> dict[str, Any]:
-    """MD scores of the replicas of all ``results`` pooled, overall and per test system."""
+def pooled_scores(results: Sequence[JobResults], only: Collection[str] | None = None) -> dict[str, Any]:
+    """MD scores of the replicas of all ``results`` pooled, overall and per test system; of the replicas of
+    the test systems ``only`` alone where given."""
     scored = [r.scores for r in results if r.scores is not None]
-    if not scored:
+    replicas = [v for s in scored for v in s.replica_values if only is None or v.system in only]
+    if not scored or (only is not None and not replicas):
         return {}
-    replicas = [v for s in scored for v in s.replica_values]
     horizon = scored[0].horizon  # censors stability
     groups = scored[0].metric_groups
     systems = sorted({v.system for v in replicas})
@@ -63,6 +64,22 @@ def summarise_seeds(members: Sequence[JobRecord]) -> list[MetricValue]:
     """The metrics of one model on one task over its finished jobs ``members`` (one per seed)."""
     results = [read_record(JobResults, r.results, f"results of job {r.job_id}") for r in members]
     return _seed_means(results) + score_metrics(pooled_scores(results))
+
+
+def summarise_structures(
+    results: Sequence[JobResults], chosen: Mapping[str, Sequence[int]]
+) -> list[MetricValue] | None:
+    """Test errors and MD scores of one model over its seeds' ``results`` on some of its test structures and
+    systems alone, as if they were the task's only ones: ``chosen`` maps a test system to the positions of
+    its structures to keep (in test-frame order). Errors come from the stored per-structure sums of those
+    structures, MD scores from the replicas of those systems, each with its interval as
+    :func:`summarise_seeds` gives. None unless every seed stored the sums of each of them."""
+    evaluated = [r.test_errors for r in results if r.test_errors is not None]
+    errors = [errors_on_structures(e, chosen) for e in evaluated]
+    kept = [e for e in errors if e is not None]
+    if len(kept) < len(errors) or not kept:
+        return None
+    return accuracy_metrics(kept, SUMMARY_SEED) + score_metrics(pooled_scores(results, set(chosen)))
 
 
 def summarise(
