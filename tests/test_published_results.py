@@ -171,3 +171,16 @@ def test_finding_3_compares_lips20_with_its_unseen_structure_twin_on_the_frames_
     whole = {row["task"]: row["force_mae"] for row in view.rows if row["model"] == "torchmdnet"}
     assert abs(whole["lips20"] - found.inside.rows[0].cells["force_mae"].value) > 0.01  # eV/Å
     assert abs(whole[found.outside.task] - found.outside.rows[0].cells["force_mae"].value) > 0.01
+
+
+def test_the_committed_polymorph_distances_are_what_the_reference_data_give(shared_datasets: Path) -> None:
+    """results/standard/lips20-polymorphs.json, which docs/findings.md quotes, recomputed from the datasets:
+    the Li2PS3 and Li3PS4 polymorphs' g(r) converge at 3000 K, Li4P2S6 stays apart."""
+    script = load_script("scripts/polymorph_rdf.py")
+    found = script.distances(shared_datasets)
+    assert script.same(found, json.loads(script.OUTPUT.read_text()))
+    late = {(r["reference"], r["other"]): r["wf_percent"]["frames 500-990"] for r in found["pairs"]}
+    early = {(r["reference"], r["other"]): r["wf_percent"]["frames 0-90"] for r in found["pairs"]}
+    for pair in (("Li2PS3-hex", "Li2PS3-orth"), ("beta-Li3PS4", "gamma-Li3PS4")):
+        assert late[pair] < 0.2 * early[pair]
+    assert late[("Li2PS3-hex", "Li4P2S6")] > 10 * late[("Li2PS3-hex", "Li2PS3-orth")]
