@@ -113,8 +113,9 @@ def ood_degradation(
     shared: Mapping[str, SharedSystems] | None = None,
 ) -> PaperFinding:
     """Finding 3: each model's metrics in and out of distribution, per out-of-distribution task. ``shared``
-    maps an out-of-distribution task whose in-distribution task contains its data to that task's models on
-    its test systems alone; such a task without an entry is left out, and the reason says so."""
+    maps an out-of-distribution task whose in-distribution task contains its data to both tasks' models on
+    the test frames both test; such a task without an entry, or a model of both tasks missing from it, is
+    left out, and the reason says so."""
     rows, states, points, left_out = [], {}, False, []
     for task, spec in specs.items():
         if spec.kind == "in-distribution" or task not in boards:
@@ -133,6 +134,11 @@ def ood_degradation(
             )
             inside = {row.model: row for row in ranked_rows(on_systems.inside)}
             outside = ranked_rows(on_systems.outside)
+            matched = set(inside) & {row.model for row in outside}
+            both = {row.model for row in ranked_rows(boards[partner])} & {
+                r.model for r in ranked_rows(boards[task])
+            }
+            left_out += [f"{model} on {task}" for model in sorted(both - matched)]
         else:
             relation = "same training data"
             inside = {row.model: row for row in ranked_rows(boards[partner])}
