@@ -25,8 +25,9 @@ from egraffbench.report.paper.leaders import no_single_best
 from egraffbench.report.paper.ranks import structure_speed_stability
 from egraffbench.report.paper.records import NOT_IN_RUN, Estimate, PaperFinding
 from egraffbench.report.paper.render import findings_html, findings_markdown, number_text
+from egraffbench.report.shared_systems import common_frames
 from egraffbench.report.table import Leaderboard, build_leaderboard
-from egraffbench.store.schema import Baselines
+from egraffbench.store.schema import Baselines, FrameRange, TaskCard
 from egraffbench.tasks import TaskSpec, load_task
 from test_report_fixtures import BuiltReport, shared_report
 
@@ -333,6 +334,35 @@ def test_a_task_whose_data_the_in_distribution_task_contains_is_compared_on_the_
     left_out = ood_degradation(boards, specs)  # no per-system results: not compared on the whole test sets
     assert left_out.verdict == "inconclusive" and not left_out.table.rows
     assert NOT_IN_RUN in left_out.reason and "Left out: lips20-unseen-structure" in left_out.reason
+
+
+def test_two_tasks_share_the_frames_of_the_same_data_where_their_ranges_overlap() -> None:
+    """Frames 900–999 of a file tested by lips20 are positions 0–99 of its system and 900–999 of the twin's,
+    which tests all 1000; a system of other data, or ranges that do not overlap, share nothing."""
+    same, other = "a" * 64, "b" * 64
+    twin = TaskCard(
+        name="twin",
+        kind="ood-structure",
+        test_frames={
+            "s": FrameRange(data=same, start=0, stop=1000),
+            "t": FrameRange(data=other, start=0, stop=10),
+        },
+    )
+    lips20 = TaskCard(
+        name="lips20",
+        kind="in-distribution",
+        test_frames={
+            "s": FrameRange(data=same, start=900, stop=1000),
+            "u": FrameRange(data="c" * 64, start=0, stop=10),
+        },
+    )
+    outside, inside = common_frames(twin, lips20)
+    assert outside.positions == {"s": list(range(900, 1000))} and outside.sizes == {"s": 1000}
+    assert inside.positions == {"s": list(range(100))} and inside.sizes == {"s": 100}
+    early = lips20.model_copy(update={"test_frames": {"s": FrameRange(data=same, start=1000, stop=1100)}})
+    assert common_frames(twin, early)[0].positions == {}
+    with pytest.raises(ValueError, match="empty"):
+        FrameRange(data=same, start=5, stop=5)
 
 
 # 4 ─ NequIP preserves structure best; TorchMD-Net is fastest but less stable

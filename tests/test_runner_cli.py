@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from egraffbench.cli.main import cli
 from egraffbench.errors import ConfigError
+from egraffbench.runner.hashing import data_checksum, stable_hash
 from egraffbench.store.database import ResultsStore
 from test_runner_fixtures import write_tiny_task
 
@@ -110,3 +111,7 @@ def test_run_without_a_task_is_the_embedded_dev_benchmark(data_cache: Path, tmp_
     emt = next(job for job in jobs if job["model"] == "emt")
     assert emt["results"]["scores"]["ev"]["value"] < 1e-6  # the oracle scoring itself
     assert (data_cache / "emt-cu3au" / "test.extxyz").is_file()
+    # the card names the test frames: all 1000 of the test file, by its content
+    frames = emt["results"]["task"]["test_frames"]["cu3au"]
+    assert (frames["start"], frames["stop"]) == (0, 1000)
+    assert frames["data"] == stable_hash([data_checksum(data_cache / "emt-cu3au" / "test.extxyz")])

@@ -17,7 +17,7 @@ from egraffbench.models.registry import ARCHITECTURES
 from egraffbench.runner import matrix
 from egraffbench.runner.matrix import expand_jobs, resolve_models
 from egraffbench.tasks import ModeOverride, SystemSpec, list_tasks, load_task, run_settings
-from egraffbench.tasks.frames import frames_of_test_systems, system_frames
+from egraffbench.tasks.frames import system_frames
 from egraffbench.tasks.loader import TASK_FOLDER
 from test_data_registry import PAPER_DATASETS
 
@@ -98,16 +98,15 @@ def test_unseen_composition_holds_out_compositions_absent_from_training() -> Non
 
 
 def test_the_frames_a_test_system_is_come_from_the_registry_without_the_data() -> None:
-    """lips20 tests frames 900–999 of each system, its twins all 1000 frames of theirs, the same files; a
-    `frames` range slices the split's; a file source's frames are not known without the file."""
+    """lips20 tests frames 900–999 of each system, its twins all 1000 frames of theirs; a `frames` range
+    slices the split's; a file source's frames are not known without the file."""
     lips20, twin = load_task("lips20"), load_task("lips20-unseen-structure")
-    path, frames = frames_of_test_systems(lips20)["Li4P2S6"]
-    assert frames == range(900, 1000) and path.startswith("lips20/Li4P2S6/")
-    assert frames_of_test_systems(twin)["Li4P2S6"] == (path, range(1000))
-    sliced = lips20.test[0].model_copy(update={"frames": (10, 20)})
-    assert system_frames(sliced)[1] == range(910, 920)
-    file_source = SystemSpec(file="frames.xyz", format="extxyz")
-    assert system_frames(file_source) is None
+    li4p2s6 = {task.name: next(s for s in task.test if s.system_name == "Li4P2S6") for task in (lips20, twin)}
+    assert system_frames(li4p2s6["lips20"]) == range(900, 1000)
+    assert system_frames(li4p2s6["lips20-unseen-structure"]) == range(1000)
+    sliced = li4p2s6["lips20"].model_copy(update={"frames": (10, 20)})
+    assert system_frames(sliced) == range(910, 920)
+    assert system_frames(SystemSpec(file="frames.xyz", format="extxyz")) is None
 
 
 def test_run_modes_follow_the_paper_protocol_and_shrink_for_dev() -> None:

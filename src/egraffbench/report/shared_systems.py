@@ -1,23 +1,21 @@
 """For finding 3, an out-of-distribution task whose in-distribution task's training data contain its own
-(lips20 → lips20-unseen-structure): both tasks' models summarised on the test frames both tasks test, from
-their stored per-structure errors, and on the MD replicas of those systems
-(`runner.summary.summarise_structures`). The two tasks' whole test sets differ (lips20: frames 900–999 of 16
-systems; its twins: all 1000 frames of 3 of them), so their leaderboards do not compare like with like."""
+(lips20 → lips20-unseen-structure): both tasks' models summarised on the test frames both tasks test (each
+job's task card says which frames of which data its test systems are), from their stored per-structure
+errors, and on the MD replicas of those systems (`runner.summary.summarise_structures`). The two tasks'
+whole test sets differ (lips20: frames 900–999 of 16 systems; its twins: all 1000 frames of 3 of them), so
+their leaderboards do not compare like with like."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from egraffbench.errors import UnknownNameError
 from egraffbench.report.collect import JobView, RunView
 from egraffbench.report.leaderboard import leaderboard_rows
 from egraffbench.report.paper.degradation import SharedSystems, contains_its_data, in_distribution_partner
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.runner.summary import summarise_structures
 from egraffbench.store.schema import JobResults, TaskCard, read_record
-from egraffbench.tasks import load_task
-from egraffbench.tasks.frames import frames_of_test_systems
 
 
 @dataclass(frozen=True)
@@ -29,21 +27,22 @@ class Kept:
     sizes: dict[str, int]
 
 
-def common_frames(task: str, partner: str) -> tuple[Kept, Kept]:
-    """The frames the shipped tasks ``task`` and ``partner`` both test, of the same data file, as each task's
-    :class:`Kept` (matched pairwise: the i-th kept structure of a system is the same frame in both)."""
-    ours, theirs = frames_of_test_systems(load_task(task)), frames_of_test_systems(load_task(partner))
-    by_file = {path: (system, frames) for system, (path, frames) in theirs.items()}
+def common_frames(ours: TaskCard, theirs: TaskCard) -> tuple[Kept, Kept]:
+    """The frames two tasks both test, of data with the same content hash (their cards' `test_frames`), as
+    each task's :class:`Kept` (matched pairwise: the i-th kept structure of a system is the same frame in
+    both)."""
+    by_data = {frames.data: (system, frames) for system, frames in theirs.test_frames.items()}
     outside, inside = Kept({}, {}), Kept({}, {})
-    for system, (path, frames) in ours.items():
-        if path not in by_file:
+    for system, frames in ours.test_frames.items():
+        if frames.data not in by_data:
             continue
-        other, other_frames = by_file[path]
-        shared = sorted(set(frames) & set(other_frames))
-        if shared:
-            outside.positions[system] = [frames.index(frame) for frame in shared]
-            inside.positions[other] = [other_frames.index(frame) for frame in shared]
-            outside.sizes[system], inside.sizes[other] = len(frames), len(other_frames)
+        other, other_frames = by_data[frames.data]
+        start, stop = max(frames.start, other_frames.start), min(frames.stop, other_frames.stop)
+        if start < stop:
+            outside.positions[system] = list(range(start - frames.start, stop - frames.start))
+            inside.positions[other] = list(range(start - other_frames.start, stop - other_frames.start))
+            outside.sizes[system] = frames.stop - frames.start
+            inside.sizes[other] = other_frames.stop - other_frames.start
     return outside, inside
 
 
@@ -51,26 +50,31 @@ def _results(jobs: Iterable[JobView]) -> list[JobResults]:
     return [read_record(JobResults, job.results, f"results of job {job.job_id}") for job in jobs]
 
 
-def _as_evaluated(results: Sequence[JobResults], sizes: Mapping[str, int]) -> bool:
-    """True when every job evaluated each system of ``sizes`` it tested on that many frames: its stored
-    structures are the frames the task file names today."""
+def _as_carded(results: Sequence[JobResults], card: TaskCard, sizes: Mapping[str, int]) -> bool:
+    """True when every job's card names the test frames ``card`` does and the job evaluated each system of
+    ``sizes`` on that many frames: its stored structures are those frames."""
     return all(
-        len(stored.atoms) == sizes[system]
+        r.task is not None
+        and r.task.test_frames == card.test_frames
+        and all(
+            len(stored.atoms) == sizes[system]
+            for system, stored in (r.test_errors.structures.items() if r.test_errors else ())
+            if system in sizes
+        )
         for r in results
-        if r.test_errors is not None
-        for system, stored in r.test_errors.structures.items()
-        if system in sizes
     )
 
 
-def _board(view: RunView, task: str, models: Sequence[str], kept: Kept) -> Leaderboard | None:
-    """The leaderboard of ``models`` on ``task``'s ``kept`` structures and the replicas of those systems;
-    None where a job's structures are not the frames the task file names, or no model has the sums."""
+def _board(view: RunView, card: TaskCard, models: Sequence[str], kept: Kept) -> Leaderboard | None:
+    """The leaderboard of ``models`` on the ``kept`` structures of the task of ``card`` and the replicas of
+    those systems; None where a job's structures are not the frames the card names, or no model has the
+    per-structure sums."""
+    task = card.name
     metrics = []
     for model in models:
         jobs = view.done_jobs(task, model)
         results = _results(jobs)
-        if not _as_evaluated(results, kept.sizes):
+        if not _as_carded(results, card, kept.sizes):
             return None
         found = summarise_structures(results, kept.positions) if jobs else None
         metrics += [
@@ -86,23 +90,21 @@ def _board(view: RunView, task: str, models: Sequence[str], kept: Kept) -> Leade
 
 
 def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> SharedSystems | None:
-    """``task``'s models and those of its in-distribution task on the test frames both test, when that
-    task's training data contain ``task``'s and more; None otherwise, for a task file that is not shipped,
-    where the stored structures are not the frames the task files name, or no model of both has the sums."""
+    """``task``'s models and those of its in-distribution task on the test frames both test (by their cards'
+    `test_frames`), when that task's training data contain ``task``'s and more; None otherwise, where the
+    cards do not tell the frames, a job's stored structures are not those frames, or no model of both has
+    the per-structure sums."""
     spec = specs.get(task)
     if spec is None or spec.kind == "in-distribution":
         return None
     partner = in_distribution_partner(task, specs, view.tasks())
     if partner is None or not contains_its_data(task, partner, specs):
         return None
-    try:
-        outside, inside = common_frames(task, partner)
-    except UnknownNameError:  # not a shipped task: its test frames are not known without its file
-        return None
+    outside, inside = common_frames(spec, specs[partner])
     models = [model for model in view.models(task) if view.done_jobs(partner, model)]
     if not outside.positions or not models:
         return None
-    theirs, ours = _board(view, partner, models, inside), _board(view, task, models, outside)
+    theirs, ours = _board(view, specs[partner], models, inside), _board(view, spec, models, outside)
     if theirs is None or ours is None:
         return None
     frames = sum(len(positions) for positions in outside.positions.values())

@@ -54,6 +54,7 @@ from egraffbench.store.records import JobRecord, StageRecord
 from egraffbench.store.schema import (
     Baselines,
     EvaluateResult,
+    FrameRange,
     JobResults,
     ReplayResult,
     ScoreResult,
@@ -62,6 +63,7 @@ from egraffbench.store.schema import (
     TrainResult,
     read_record,
 )
+from egraffbench.tasks.frames import system_frames
 from egraffbench.tasks.schema import DataSource
 from egraffbench.tasks.sources import ensure_available, load_sources, source_files
 from egraffbench.tasks.systems import SystemData, load_test_systems
@@ -153,6 +155,16 @@ class _Job:
         }
         return digests, not any(fetched)
 
+    def _test_frames(self) -> dict[str, FrameRange]:
+        """Per test system the registry places in its data file, the file's content hash and the frames."""
+        found = {}
+        for system in self.spec.task.test:
+            frames = system_frames(system)
+            if frames is not None:
+                data = stable_hash([data_checksum(path) for path in source_files(system, self.root)])
+                found[system.system_name] = FrameRange(data=data, start=frames.start, stop=frames.stop)
+        return found
+
     def fetch(self) -> None:
         """Make every data source present (downloading into the data cache if needed) and checksum it;
         `cached` when nothing had to be fetched."""
@@ -163,6 +175,7 @@ class _Job:
             kind=task.kind,
             description=task.description or "",
             train=self.digests["train"],
+            test_frames=self._test_frames(),
         )
 
     def baselines(self) -> None:

@@ -315,15 +315,32 @@ class ScoreResult(ScoreBlock, Record):
         return self.stability_horizon_fs or self.run_length_fs
 
 
+class FrameRange(Stored):
+    """Which frames a test system is: frames ``start`` … ``stop`` − 1 of the data file(s) with content hash
+    ``data`` (the same hash for every split of one file)."""
+
+    data: str
+    start: int = Field(ge=0)
+    stop: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FrameRange:
+        if self.stop <= self.start:
+            raise ValueError(f"test frames [{self.start}, {self.stop}) are empty")
+        return self
+
+
 class TaskCard(Record):
-    """What the report says about a task: its kind and description, and the data digest of each of its
+    """What the report says about a task: its kind and description, the data digest of each of its
     training sources (tasks whose training sources are the same, or a subset, share training data: an
-    in-distribution/out-of-distribution pair)."""
+    in-distribution/out-of-distribution pair), and which frames of which data each test system is, where
+    the dataset registry tells (absent in records written before 2026-12-02)."""
 
     name: str
     kind: str
     description: str = ""
     train: list[str] = Field(default_factory=list)
+    test_frames: dict[str, FrameRange] = Field(default_factory=dict)
 
 
 class JobResults(Record):

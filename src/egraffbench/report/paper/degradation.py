@@ -164,8 +164,8 @@ def ood_degradation(
     if left_out:
         reason += (
             f" Left out: {', '.join(left_out)}: no test frames shared with its in-distribution task could be "
-            "matched (a task file that is not shipped, structures stored without their per-structure errors "
-            "by evaluate version 2 and earlier, or other frames than the task file names today)."
+            "matched (test systems read from a file, results written before the task cards named their "
+            "frames, or without per-structure errors, or stored structures that are not the card's frames)."
         )
     return OOD_DEGRADATION.checked(headers, rows, verdict, reason)
 
