@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from egraffbench.data import load_dataset
-from egraffbench.fileio import atomic_write_text
+from egraffbench.fileio import atomic_write_json
 from egraffbench.metrics.similarity import wright_factor
 from egraffbench.metrics.structure import DEFAULT_DR, default_r_max, rdf_frames
 
@@ -101,7 +101,7 @@ def main() -> int:
             print(f"{OUTPUT.relative_to(ROOT)}: differs from what the data give", file=sys.stderr)
             return 1
         return 0
-    atomic_write_text(OUTPUT, json.dumps(result, indent=2) + "\n")
+    atomic_write_json(OUTPUT, result)
     print(f"written: {OUTPUT.relative_to(ROOT)}")
     return 0
 

@@ -64,7 +64,7 @@ class TaskReport:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
-    shared_systems: SharedSystems | None = None  # finding 3's in-distribution models on these test systems
+    shared_systems: SharedSystems | None = None  # finding 3: both tasks' models on the frames both test
 
 
 @dataclass

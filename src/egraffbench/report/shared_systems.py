@@ -76,7 +76,7 @@ def _board(view: RunView, card: TaskCard, models: Sequence[str], kept: Kept) -> 
         results = _results(jobs)
         if not _as_carded(results, card, kept.sizes):
             return None
-        found = summarise_structures(results, kept.positions) if jobs else None
+        found = summarise_structures(results, kept.positions)
         metrics += [
             {"model": model, "task": task, "seeds": len(jobs), "name": m.name}
             | {"value": m.value, "low": m.low, "high": m.high}

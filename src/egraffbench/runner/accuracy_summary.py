@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from egraffbench.fileio import finite_or_none
 from egraffbench.metrics.accuracy import ERROR_NAMES, StructureErrors, error_sums, errors_from_sums
 from egraffbench.metrics.accuracy_intervals import error_intervals
 from egraffbench.metrics.uncertainty import bootstrap_ci
@@ -46,7 +47,7 @@ def structure_arrays(stored: StructureErrorSums) -> StructureErrors:
 
 def _errors(sums: np.ndarray) -> dict[str, float | None]:
     """The six error metrics of :func:`error_sums`' totals, a non-finite one None (stored JSON has no NaN)."""
-    return {name: float(v) if np.isfinite(v) else None for name, v in errors_from_sums(sums).items()}
+    return finite_or_none({name: float(v) for name, v in errors_from_sums(sums).items()})
 
 
 def errors_on_structures(

@@ -22,8 +22,8 @@ __all__ = ["PaperFinding", "SharedSystems", "TaskLike", "findings_of", "paper_fi
 
 class TaskLike(Protocol):
     """A task of a report: its name, leaderboard and spec (None for a task without one), and for an
-    out-of-distribution task whose in-distribution task contains its data, that task's models on its test
-    systems alone (else None)."""
+    out-of-distribution task whose in-distribution task contains its data, both tasks' models on the test
+    frames both test (else None)."""
 
     name: str
     board: Leaderboard
