@@ -365,6 +365,29 @@ def test_two_tasks_share_the_frames_of_the_same_data_where_their_ranges_overlap(
         FrameRange(data=same, start=5, stop=5)
 
 
+def test_two_systems_cut_from_one_file_are_both_matched() -> None:
+    """A partner that tests frames 0–49 and 50–99 of one file as two systems shares both with a task that
+    tests frames 25–74 of it as one: 25 frames each, and the task keeps all 50, none dropped."""
+    same = "a" * 64
+    ours = TaskCard(
+        name="ood", kind="ood-structure", test_frames={"s": FrameRange(data=same, start=25, stop=75)}
+    )
+    theirs = TaskCard(
+        name="id",
+        kind="in-distribution",
+        test_frames={
+            "a": FrameRange(data=same, start=0, stop=50),
+            "b": FrameRange(data=same, start=50, stop=100),
+        },
+    )
+    outside, inside = common_frames(ours, theirs)
+    assert outside.positions == {"s": list(range(50))} and outside.sizes == {"s": 50}
+    assert inside.positions == {"a": list(range(25, 50)), "b": list(range(25))}
+    assert inside.sizes == {"a": 50, "b": 50}
+    swapped_outside, swapped_inside = common_frames(theirs, ours)
+    assert (swapped_outside.positions, swapped_inside.positions) == (inside.positions, outside.positions)
+
+
 # 4 ─ NequIP preserves structure best; TorchMD-Net is fastest but less stable
 
 

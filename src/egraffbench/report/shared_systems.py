@@ -29,18 +29,18 @@ class Kept:
 
 def common_frames(ours: TaskCard, theirs: TaskCard) -> tuple[Kept, Kept]:
     """The frames two tasks both test, of data with the same content hash (their cards' `test_frames`), as
-    each task's :class:`Kept` (matched pairwise: the i-th kept structure of a system is the same frame in
-    both)."""
-    by_data = {frames.data: (system, frames) for system, frames in theirs.test_frames.items()}
+    each task's :class:`Kept`: every pair of systems cut from the same data whose frame ranges overlap adds
+    the overlap to both (several systems may be cut from one file, on either side)."""
     outside, inside = Kept({}, {}), Kept({}, {})
     for system, frames in ours.test_frames.items():
-        if frames.data not in by_data:
-            continue
-        other, other_frames = by_data[frames.data]
-        start, stop = max(frames.start, other_frames.start), min(frames.stop, other_frames.stop)
-        if start < stop:
-            outside.positions[system] = list(range(start - frames.start, stop - frames.start))
-            inside.positions[other] = list(range(start - other_frames.start, stop - other_frames.start))
+        for other, other_frames in theirs.test_frames.items():
+            start, stop = max(frames.start, other_frames.start), min(frames.stop, other_frames.stop)
+            if frames.data != other_frames.data or start >= stop:
+                continue
+            outside.positions.setdefault(system, []).extend(range(start - frames.start, stop - frames.start))
+            inside.positions.setdefault(other, []).extend(
+                range(start - other_frames.start, stop - other_frames.start)
+            )
             outside.sizes[system] = frames.stop - frames.start
             inside.sizes[other] = other_frames.stop - other_frames.start
     return outside, inside
