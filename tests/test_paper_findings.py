@@ -19,7 +19,12 @@ from egraffbench.report.paper.correlation import (
     error_vs_md,
     spearman_interval,
 )
-from egraffbench.report.paper.degradation import SharedSystems, in_distribution_partner, ood_degradation
+from egraffbench.report.paper.degradation import (
+    SharedSystems,
+    SystemBoards,
+    in_distribution_partner,
+    ood_degradation,
+)
 from egraffbench.report.paper.gete import gete_baseline
 from egraffbench.report.paper.leaders import no_single_best
 from egraffbench.report.paper.ranks import structure_speed_stability
@@ -334,6 +339,38 @@ def test_a_task_whose_data_the_in_distribution_task_contains_is_compared_on_the_
     left_out = ood_degradation(boards, specs)  # no per-system results: not compared on the whole test sets
     assert left_out.verdict == "inconclusive" and not left_out.table.rows
     assert NOT_IN_RUN in left_out.reason and "Left out: lips20-unseen-structure" in left_out.reason
+
+
+def test_each_shared_system_shows_its_own_force_mae_without_entering_the_verdict() -> None:
+    """On the pooled shared frames mace is not resolved apart; on Li4P2S6 alone it is worse. The per-system
+    row says so, but the verdict stays inconclusive: it is decided on the pooled frames."""
+    specs = {name: load_task(name) for name in ("lips20", "lips20-unseen-structure")}
+    boards = {name: board(name, {"mace": {"force_mae": (0.2, 0.19, 0.21)}}) for name in specs}
+    each = (
+        SystemBoards(
+            system="Li4P2S6",
+            inside=board("lips20", {"mace": {"force_mae": (0.14, 0.13, 0.15)}}),
+            outside=board("lips20-unseen-structure", {"mace": {"force_mae": (0.17, 0.16, 0.18)}}),
+        ),
+        SystemBoards(
+            system="gamma-Li3PS4",
+            inside=board("lips20", {"nequip": {"force_mae": (0.1, 0.09, 0.11)}}),
+            outside=board("lips20-unseen-structure", {"nequip": {"force_mae": (0.2, 0.19, 0.21)}}),
+        ),
+    )
+    on_systems = SharedSystems(
+        inside=board("lips20", {"mace": {"force_mae": (0.15, 0.13, 0.17)}}),
+        outside=board("lips20-unseen-structure", {"mace": {"force_mae": (0.16, 0.14, 0.18)}}),
+        systems=("Li2PS3-orth", "Li4P2S6", "gamma-Li3PS4"),
+        frames=300,
+        each=each,
+    )
+    finding = ood_degradation(boards, specs, {"lips20-unseen-structure": on_systems})
+    assert finding.verdict == "inconclusive" and "mace on lips20-unseen-structure" in finding.reason
+    (pooled_labels, _), (system_labels, values) = rows_of(finding)
+    assert pooled_labels[-2:] == ("F MAE (meV/Å)", "not resolved")
+    assert system_labels[-3:] == ("mace", "F MAE (meV/Å), Li4P2S6 only", "worse")
+    assert [v.value for v in values] == pytest.approx([140.0, 170.0, 0.17 / 0.14])
 
 
 def test_two_tasks_share_the_frames_of_the_same_data_where_their_ranges_overlap() -> None:

@@ -146,9 +146,10 @@ def _force_mae(structures: list[dict], kept: slice) -> float:
 @pytest.mark.parametrize("model", ["botnet", "torchmdnet"])
 def test_finding_3_compares_lips20_with_its_unseen_structure_twin_on_the_frames_both_test(model: str) -> None:
     """lips20 tests frames 900–999 of each system, its unseen-structure twin all 1000 of three of them: both
-    models of each architecture are summarised on those three systems' frames 900–999. The force MAEs are
-    sums of the stored per-structure |ΔF| over those structures / their force components, the stable
-    fractions the counts of the three systems' replicas with no failure, each inside its interval."""
+    models of each architecture are summarised on those three systems' frames 900–999, pooled and each system
+    alone. The force MAEs are sums of the stored per-structure |ΔF| over those structures / their force
+    components, the stable fractions the counts of the three systems' replicas with no failure, each inside
+    its interval."""
     view = read_runs([STANDARD / "runs" / "lips20-a"])
     specs = {job.task: TaskCard.model_validate(job.results["task"]) for job in view.jobs}
     found = shared_systems(view, "lips20-unseen-structure", specs)
@@ -170,6 +171,17 @@ def test_finding_3_compares_lips20_with_its_unseen_structure_twin_on_the_frames_
         assert row.cells["force_mae"].value == pytest.approx(force_mae, rel=1e-6)
         assert row.cells["force_mae"].low < force_mae < row.cells["force_mae"].high
         shared[task] = row.cells["force_mae"].value
+    # each system alone: the same sums over its own stored structures
+    assert [each.system for each in found.each] == list(found.systems)
+    for each in found.each:
+        for board, task, kept in (
+            (each.inside, "lips20", slice(None)),
+            (each.outside, each.outside.task, slice(900, None)),
+        ):
+            (job,) = view.done_jobs(task, model)
+            structures = [job.results["test_errors"]["structures"][each.system]]
+            (row,) = [row for row in board.rows if row.model == model]
+            assert row.cells["force_mae"].value == pytest.approx(_force_mae(structures, kept), rel=1e-6)
     # the whole test sets differ by more than the intervals: lips20 over 16 systems, the twin over 1000 frames
     whole = {row["task"]: row["force_mae"] for row in view.rows if row["model"] == model}
     assert all(abs(whole[task] - value) > 0.005 for task, value in shared.items())  # eV/Å

@@ -7,12 +7,18 @@ their leaderboards do not compare like with like."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from egraffbench.report.collect import JobView, RunView
 from egraffbench.report.leaderboard import leaderboard_rows
-from egraffbench.report.paper.degradation import SharedSystems, contains_its_data, in_distribution_partner
+from egraffbench.report.paper.degradation import (
+    SharedSystems,
+    SystemBoards,
+    contains_its_data,
+    in_distribution_partner,
+)
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.runner.summary import summarise_structures
 from egraffbench.store.schema import JobResults, TaskCard, read_record
@@ -27,23 +33,39 @@ class Kept:
     sizes: dict[str, int]
 
 
+def system_pairs(ours: TaskCard, theirs: TaskCard) -> list[tuple[str, str]]:
+    """Every (our system, their system) cut from data of the same content hash (the cards' `test_frames`)
+    whose frame ranges overlap."""
+    return [
+        (system, other)
+        for system, frames in ours.test_frames.items()
+        for other, other_frames in theirs.test_frames.items()
+        if frames.data == other_frames.data
+        and max(frames.start, other_frames.start) < min(frames.stop, other_frames.stop)
+    ]
+
+
 def common_frames(ours: TaskCard, theirs: TaskCard) -> tuple[Kept, Kept]:
-    """The frames two tasks both test, of data with the same content hash (their cards' `test_frames`), as
-    each task's :class:`Kept`: every pair of systems cut from the same data whose frame ranges overlap adds
-    the overlap to both (several systems may be cut from one file, on either side)."""
+    """The frames two tasks both test, as each task's :class:`Kept`: every pair of :func:`system_pairs`
+    adds its overlap to both (several systems may be cut from one file, on either side)."""
     outside, inside = Kept({}, {}), Kept({}, {})
-    for system, frames in ours.test_frames.items():
-        for other, other_frames in theirs.test_frames.items():
-            start, stop = max(frames.start, other_frames.start), min(frames.stop, other_frames.stop)
-            if frames.data != other_frames.data or start >= stop:
-                continue
-            outside.positions.setdefault(system, []).extend(range(start - frames.start, stop - frames.start))
-            inside.positions.setdefault(other, []).extend(
-                range(start - other_frames.start, stop - other_frames.start)
-            )
-            outside.sizes[system] = frames.stop - frames.start
-            inside.sizes[other] = other_frames.stop - other_frames.start
+    for system, other in system_pairs(ours, theirs):
+        frames, other_frames = ours.test_frames[system], theirs.test_frames[other]
+        start, stop = max(frames.start, other_frames.start), min(frames.stop, other_frames.stop)
+        outside.positions.setdefault(system, []).extend(range(start - frames.start, stop - frames.start))
+        inside.positions.setdefault(other, []).extend(
+            range(start - other_frames.start, stop - other_frames.start)
+        )
+        outside.sizes[system] = frames.stop - frames.start
+        inside.sizes[other] = other_frames.stop - other_frames.start
     return outside, inside
+
+
+def one_to_one(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ``pairs`` whose two systems appear in no other pair: a system of one task that is one system of
+    the other, which can be compared on its own."""
+    ours, theirs = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    return [(a, b) for a, b in pairs if ours[a] == 1 and theirs[b] == 1]
 
 
 def _results(jobs: Iterable[JobView]) -> list[JobResults]:
@@ -107,5 +129,32 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
     theirs, ours = _board(view, specs[partner], models, inside), _board(view, spec, models, outside)
     if theirs is None or ours is None:
         return None
+    pairs = one_to_one(system_pairs(spec, specs[partner])) if len(outside.positions) > 1 else []
+    each = [
+        _system_boards(view, (spec, specs[partner]), models, (outside, inside), pair)
+        for pair in sorted(pairs)
+    ]
     frames = sum(len(positions) for positions in outside.positions.values())
-    return SharedSystems(inside=theirs, outside=ours, systems=tuple(sorted(outside.positions)), frames=frames)
+    return SharedSystems(
+        inside=theirs,
+        outside=ours,
+        systems=tuple(sorted(outside.positions)),
+        frames=frames,
+        each=tuple(found for found in each if found is not None),
+    )
+
+
+def _system_boards(
+    view: RunView,
+    cards: tuple[TaskCard, TaskCard],
+    models: Sequence[str],
+    kept: tuple[Kept, Kept],
+    pair: tuple[str, str],
+) -> SystemBoards | None:
+    """Both tasks' models on the shared frames of one system of each (``pair``: ours, theirs)."""
+    (ours, theirs), (outside, inside), (system, other) = cards, kept, pair
+    on_ours = _board(view, ours, models, Kept({system: outside.positions[system]}, outside.sizes))
+    on_theirs = _board(view, theirs, models, Kept({other: inside.positions[other]}, inside.sizes))
+    if on_ours is None or on_theirs is None:
+        return None
+    return SystemBoards(system=system, inside=on_theirs, outside=on_ours)

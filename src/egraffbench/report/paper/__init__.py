@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from egraffbench.report.paper.correlation import error_vs_md
-from egraffbench.report.paper.degradation import SharedSystems, ood_degradation
+from egraffbench.report.paper.degradation import SharedSystems, SystemBoards, ood_degradation
 from egraffbench.report.paper.gete import gete_baseline
 from egraffbench.report.paper.leaders import no_single_best
 from egraffbench.report.paper.ranks import structure_speed_stability
@@ -17,7 +17,7 @@ from egraffbench.report.paper.records import PaperFinding
 from egraffbench.report.table import Leaderboard
 from egraffbench.store.schema import TaskCard
 
-__all__ = ["PaperFinding", "SharedSystems", "TaskLike", "findings_of", "paper_findings"]
+__all__ = ["PaperFinding", "SharedSystems", "SystemBoards", "TaskLike", "findings_of", "paper_findings"]
 
 
 class TaskLike(Protocol):

@@ -3,7 +3,7 @@ force MAE, WF and stable fraction in and out of distribution, per out-of-distrib
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from egraffbench.report.paper.records import (
@@ -36,23 +36,37 @@ RULE_3 = (
     "those frames, and their MD scores from the replicas of those systems (each task's own MD starts and "
     "reference frames). Per model and metric (force MAE, WF, stable fraction): the ratio out/in, with the "
     "range of ratios the two 95 % intervals allow; a change is resolved when the two intervals do not "
-    "overlap. A model degrades on a task when a metric is resolved worse out of distribution; it does not "
-    "degrade when none is worse and one is resolved better. Reproduced: every model degrades on every such "
-    "task. Refuted: a model does not degrade on one. Otherwise inconclusive."
+    "overlap. Where the shared frames span several systems, each system's force MAE on its own shared "
+    "frames follows, to show where a change lies; those rows do not enter the verdict. A model degrades on "
+    "a task when a metric is resolved worse out of distribution; it does not degrade when none is worse and "
+    "one is resolved better. Reproduced: every model degrades on every such task. Refuted: a model does not "
+    "degrade on one. Otherwise inconclusive."
 )
 OOD_DEGRADATION = PaperClaim("ood-degradation", 3, CLAIM_3, RULE_3)
+
+
+@dataclass(frozen=True)
+class SystemBoards:
+    """Both tasks' models (``inside``, ``outside``) on the shared frames of one test ``system`` alone (the
+    out-of-distribution task's name of it)."""
+
+    system: str
+    inside: Leaderboard
+    outside: Leaderboard
 
 
 @dataclass(frozen=True)
 class SharedSystems:
     """An out-of-distribution task whose in-distribution task's training data contain its own: the models of
     both (``inside``, ``outside``) on the ``frames`` test frames both tasks test, of its test ``systems``
-    (test errors), and on the MD replicas of those systems (`report.shared_systems`)."""
+    (test errors), and on the MD replicas of those systems (`report.shared_systems`); ``each``: the same on
+    each system alone, where there are several and each is one system of both tasks."""
 
     inside: Leaderboard
     outside: Leaderboard
     systems: tuple[str, ...]
     frames: int
+    each: tuple[SystemBoards, ...] = ()
 
 
 def in_distribution_partner(task: str, specs: Mapping[str, TaskCard], present: Iterable[str]) -> str | None:
@@ -78,11 +92,13 @@ def _ratio(before: Estimate, after: Estimate) -> Estimate | None:
     )
 
 
-def _model_change(before: Row, after: Row) -> tuple[list[FindingRow], str, bool]:
-    """Rows of one model's metrics in and out of distribution, whether it degrades, and whether a value
-    without an interval was compared."""
+def _model_change(
+    before: Row, after: Row, keys: Sequence[str] = DEGRADATION_KEYS, where: str = ""
+) -> tuple[list[FindingRow], str, bool]:
+    """Rows of one model's metrics ``keys`` in and out of distribution (the metric's label followed by
+    ``where``), whether it degrades, and whether a value without an interval was compared."""
     rows, changes, points = [], [], False
-    for key in DEGRADATION_KEYS:
+    for key in keys:
         column = COLUMN_BY_KEY[key]
         inside, outside = estimate(before.cells[key], column.scale), estimate(after.cells[key], column.scale)
         if inside is None or outside is None:
@@ -94,7 +110,7 @@ def _model_change(before: Row, after: Row) -> tuple[list[FindingRow], str, bool]
         unit = f" ({column.unit})" if column.unit else ""
         rows.append(
             FindingRow(
-                labels=(after.model, column.header + unit, change),
+                labels=(after.model, column.header + unit + where, change),
                 values=(inside, outside, _ratio(inside, outside)),
             )
         )
@@ -123,6 +139,7 @@ def ood_degradation(
         partner = in_distribution_partner(task, specs, boards)
         if partner is None:
             continue
+        on_systems = None
         if contains_its_data(task, partner, specs):
             on_systems = (shared or {}).get(task)
             if on_systems is None:
@@ -143,13 +160,14 @@ def ood_degradation(
             relation = "same training data"
             inside = {row.model: row for row in ranked_rows(boards[partner])}
             outside = ranked_rows(boards[task])
+        pair = (f"{task} ({spec.kind})", f"{partner} ({relation})")
         for row in outside:
             if row.model not in inside:
                 continue
             model_rows, state, used_points = _model_change(inside[row.model], row)
             points |= used_points
             states[f"{row.model} on {task}"] = state
-            pair = (f"{task} ({spec.kind})", f"{partner} ({relation})")
+            model_rows += _per_system(row.model, on_systems.each if on_systems else ())
             rows += [FindingRow(labels=(*pair, *r.labels), values=r.values) for r in model_rows]
     headers = (
         ("out-of-distribution task", "in-distribution task", "model", "metric", "change"),
@@ -168,6 +186,18 @@ def ood_degradation(
             "frames, or without per-structure errors, or stored structures that are not the card's frames)."
         )
     return OOD_DEGRADATION.checked(headers, rows, verdict, reason)
+
+
+def _per_system(model: str, each: Iterable[SystemBoards]) -> list[FindingRow]:
+    """``model``'s force MAE in and out of distribution on each system's shared frames alone (rows that
+    show where a change lies; they do not enter the verdict)."""
+    rows = []
+    for system in each:
+        inside = {row.model: row for row in ranked_rows(system.inside)}
+        outside = {row.model: row for row in ranked_rows(system.outside)}
+        if model in inside and model in outside:
+            rows += _model_change(inside[model], outside[model], ("force_mae",), f", {system.system} only")[0]
+    return rows
 
 
 def _verdict_3(states: Mapping[str, str]) -> tuple[Verdict, str]:
