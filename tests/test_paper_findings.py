@@ -30,7 +30,7 @@ from egraffbench.report.paper.leaders import no_single_best
 from egraffbench.report.paper.ranks import structure_speed_stability
 from egraffbench.report.paper.records import NOT_IN_RUN, Estimate, PaperFinding
 from egraffbench.report.paper.render import findings_html, findings_markdown, number_text
-from egraffbench.report.shared_systems import common_frames
+from egraffbench.report.shared_systems import common_frames, one_to_one, system_pairs
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.store.schema import Baselines, FrameRange, TaskCard
 from egraffbench.tasks import TaskSpec, load_task
@@ -423,6 +423,13 @@ def test_two_systems_cut_from_one_file_are_both_matched() -> None:
     assert inside.sizes == {"a": 50, "b": 50}
     swapped_outside, swapped_inside = common_frames(theirs, ours)
     assert (swapped_outside.positions, swapped_inside.positions) == (inside.positions, outside.positions)
+    # "s" spans two of their systems: no system of either task can be compared on its own
+    assert (
+        system_pairs(ours, theirs) == [("s", "a"), ("s", "b")]
+        and one_to_one(system_pairs(ours, theirs)) == []
+    )
+    lone = theirs.model_copy(update={"test_frames": {"a": theirs.test_frames["a"]}})
+    assert one_to_one(system_pairs(ours, lone)) == [("s", "a")]
 
 
 # 4 ─ NequIP preserves structure best; TorchMD-Net is fastest but less stable
