@@ -373,26 +373,21 @@ def test_each_shared_system_shows_its_own_force_mae_without_entering_the_verdict
     assert [v.value for v in values] == pytest.approx([140.0, 170.0, 0.17 / 0.14])
 
 
+def card(name: str, kind: str, **frames: tuple[str, int, int]) -> TaskCard:
+    """A task card whose test systems are frames start … stop − 1 of the data with hash ``data``."""
+    ranges = {
+        system: FrameRange(data=data, start=start, stop=stop)
+        for system, (data, start, stop) in frames.items()
+    }
+    return TaskCard(name=name, kind=kind, test_frames=ranges)
+
+
 def test_two_tasks_share_the_frames_of_the_same_data_where_their_ranges_overlap() -> None:
     """Frames 900–999 of a file tested by lips20 are positions 0–99 of its system and 900–999 of the twin's,
     which tests all 1000; a system of other data, or ranges that do not overlap, share nothing."""
     same, other = "a" * 64, "b" * 64
-    twin = TaskCard(
-        name="twin",
-        kind="ood-structure",
-        test_frames={
-            "s": FrameRange(data=same, start=0, stop=1000),
-            "t": FrameRange(data=other, start=0, stop=10),
-        },
-    )
-    lips20 = TaskCard(
-        name="lips20",
-        kind="in-distribution",
-        test_frames={
-            "s": FrameRange(data=same, start=900, stop=1000),
-            "u": FrameRange(data="c" * 64, start=0, stop=10),
-        },
-    )
+    twin = card("twin", "ood-structure", s=(same, 0, 1000), t=(other, 0, 10))
+    lips20 = card("lips20", "in-distribution", s=(same, 900, 1000), u=("c" * 64, 0, 10))
     outside, inside = common_frames(twin, lips20)
     assert outside.positions == {"s": list(range(900, 1000))} and outside.sizes == {"s": 1000}
     assert inside.positions == {"s": list(range(100))} and inside.sizes == {"s": 100}
@@ -406,17 +401,8 @@ def test_two_systems_cut_from_one_file_are_both_matched() -> None:
     """A partner that tests frames 0–49 and 50–99 of one file as two systems shares both with a task that
     tests frames 25–74 of it as one: 25 frames each, and the task keeps all 50, none dropped."""
     same = "a" * 64
-    ours = TaskCard(
-        name="ood", kind="ood-structure", test_frames={"s": FrameRange(data=same, start=25, stop=75)}
-    )
-    theirs = TaskCard(
-        name="id",
-        kind="in-distribution",
-        test_frames={
-            "a": FrameRange(data=same, start=0, stop=50),
-            "b": FrameRange(data=same, start=50, stop=100),
-        },
-    )
+    ours = card("ood", "ood-structure", s=(same, 25, 75))
+    theirs = card("id", "in-distribution", a=(same, 0, 50), b=(same, 50, 100))
     outside, inside = common_frames(ours, theirs)
     assert outside.positions == {"s": list(range(50))} and outside.sizes == {"s": 50}
     assert inside.positions == {"a": list(range(25, 50)), "b": list(range(25))}
