@@ -8,10 +8,10 @@ their leaderboards do not compare like with like."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from egraffbench.report.collect import JobView, RunView
+from egraffbench.report.collect import RunView
 from egraffbench.report.leaderboard import leaderboard_rows
 from egraffbench.report.paper.degradation import (
     SharedSystems,
@@ -21,7 +21,7 @@ from egraffbench.report.paper.degradation import (
 )
 from egraffbench.report.table import Leaderboard, build_leaderboard
 from egraffbench.runner.summary import summarise_structures
-from egraffbench.store.schema import JobResults, TaskCard, read_record
+from egraffbench.store.schema import FrameRange, JobResults, TaskCard, read_record
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class Kept:
     sizes: dict[str, int]
 
 
+def _overlap(ours: FrameRange, theirs: FrameRange) -> range:
+    """The frames two ranges both cover (an empty range where they do not overlap)."""
+    return range(max(ours.start, theirs.start), min(ours.stop, theirs.stop))
+
+
 def system_pairs(ours: TaskCard, theirs: TaskCard) -> list[tuple[str, str]]:
     """Every (our system, their system) cut from data of the same content hash (the cards' `test_frames`)
     whose frame ranges overlap."""
@@ -40,8 +45,7 @@ def system_pairs(ours: TaskCard, theirs: TaskCard) -> list[tuple[str, str]]:
         (system, other)
         for system, frames in ours.test_frames.items()
         for other, other_frames in theirs.test_frames.items()
-        if frames.data == other_frames.data
-        and max(frames.start, other_frames.start) < min(frames.stop, other_frames.stop)
+        if frames.data == other_frames.data and _overlap(frames, other_frames)
     ]
 
 
@@ -51,10 +55,12 @@ def common_frames(ours: TaskCard, theirs: TaskCard) -> tuple[Kept, Kept]:
     outside, inside = Kept({}, {}), Kept({}, {})
     for system, other in system_pairs(ours, theirs):
         frames, other_frames = ours.test_frames[system], theirs.test_frames[other]
-        start, stop = max(frames.start, other_frames.start), min(frames.stop, other_frames.stop)
-        outside.positions.setdefault(system, []).extend(range(start - frames.start, stop - frames.start))
+        shared = _overlap(frames, other_frames)
+        outside.positions.setdefault(system, []).extend(
+            range(shared.start - frames.start, shared.stop - frames.start)
+        )
         inside.positions.setdefault(other, []).extend(
-            range(start - other_frames.start, stop - other_frames.start)
+            range(shared.start - other_frames.start, shared.stop - other_frames.start)
         )
         outside.sizes[system] = frames.stop - frames.start
         inside.sizes[other] = other_frames.stop - other_frames.start
@@ -68,8 +74,24 @@ def one_to_one(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(a, b) for a, b in pairs if ours[a] == 1 and theirs[b] == 1]
 
 
-def _results(jobs: Iterable[JobView]) -> list[JobResults]:
-    return [read_record(JobResults, job.results, f"results of job {job.job_id}") for job in jobs]
+@dataclass(frozen=True)
+class _TaskJobs:
+    """One task's card and the stored results of its models' finished jobs (read once, for every board)."""
+
+    card: TaskCard
+    results: dict[str, list[JobResults]]  # model → its seeds' results
+    references: set[str]
+
+
+def _read_jobs(view: RunView, card: TaskCard, models: Sequence[str]) -> _TaskJobs:
+    results: dict[str, list[JobResults]] = {}
+    for model in models:
+        jobs = view.done_jobs(card.name, model)
+        results[model] = [
+            read_record(JobResults, job.results, f"results of job {job.job_id}") for job in jobs
+        ]
+    references = {job.model for job in view.done_jobs(card.name) if job.is_reference}
+    return _TaskJobs(card, results, references)
 
 
 def _as_carded(results: Sequence[JobResults], card: TaskCard, sizes: Mapping[str, int]) -> bool:
@@ -87,28 +109,25 @@ def _as_carded(results: Sequence[JobResults], card: TaskCard, sizes: Mapping[str
     )
 
 
-def _board(view: RunView, card: TaskCard, models: Sequence[str], kept: Kept) -> Leaderboard | None:
-    """The leaderboard of ``models`` on the ``kept`` structures of the task of ``card`` and the replicas of
+def _board(jobs: _TaskJobs, kept: Kept) -> Leaderboard | None:
+    """The leaderboard of the models of ``jobs`` on the ``kept`` structures of its task and the replicas of
     those systems; None where a job's structures are not the frames the card names, or no model has the
     per-structure sums."""
-    task = card.name
+    task = jobs.card.name
     metrics = []
-    for model in models:
-        jobs = view.done_jobs(task, model)
-        results = _results(jobs)
-        if not _as_carded(results, card, kept.sizes):
+    for model, results in jobs.results.items():
+        if not _as_carded(results, jobs.card, kept.sizes):
             return None
         found = summarise_structures(results, kept.positions)
         metrics += [
-            {"model": model, "task": task, "seeds": len(jobs), "name": m.name}
+            {"model": model, "task": task, "seeds": len(results), "name": m.name}
             | {"value": m.value, "low": m.low, "high": m.high}
             for m in found or []
             if m.system == ""
         ]
     if not metrics:
         return None
-    references = {job.model for job in view.done_jobs(task) if job.is_reference}
-    return build_leaderboard(task, leaderboard_rows(metrics), references, {}, None)
+    return build_leaderboard(task, leaderboard_rows(metrics), jobs.references, {}, None)
 
 
 def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> SharedSystems | None:
@@ -126,14 +145,12 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
     models = [model for model in view.models(task) if view.done_jobs(partner, model)]
     if not outside.positions or not models:
         return None
-    theirs, ours = _board(view, specs[partner], models, inside), _board(view, spec, models, outside)
+    on_ours, on_theirs = _read_jobs(view, spec, models), _read_jobs(view, specs[partner], models)
+    theirs, ours = _board(on_theirs, inside), _board(on_ours, outside)
     if theirs is None or ours is None:
         return None
     pairs = one_to_one(system_pairs(spec, specs[partner])) if len(outside.positions) > 1 else []
-    each = [
-        _system_boards(view, (spec, specs[partner]), models, (outside, inside), pair)
-        for pair in sorted(pairs)
-    ]
+    each = [_system_boards((on_ours, on_theirs), (outside, inside), pair) for pair in sorted(pairs)]
     frames = sum(len(positions) for positions in outside.positions.values())
     return SharedSystems(
         inside=theirs,
@@ -145,16 +162,12 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
 
 
 def _system_boards(
-    view: RunView,
-    cards: tuple[TaskCard, TaskCard],
-    models: Sequence[str],
-    kept: tuple[Kept, Kept],
-    pair: tuple[str, str],
+    jobs: tuple[_TaskJobs, _TaskJobs], kept: tuple[Kept, Kept], pair: tuple[str, str]
 ) -> SystemBoards | None:
     """Both tasks' models on the shared frames of one system of each (``pair``: ours, theirs)."""
-    (ours, theirs), (outside, inside), (system, other) = cards, kept, pair
-    on_ours = _board(view, ours, models, Kept({system: outside.positions[system]}, outside.sizes))
-    on_theirs = _board(view, theirs, models, Kept({other: inside.positions[other]}, inside.sizes))
+    (ours, theirs), (outside, inside), (system, other) = jobs, kept, pair
+    on_ours = _board(ours, Kept({system: outside.positions[system]}, outside.sizes))
+    on_theirs = _board(theirs, Kept({other: inside.positions[other]}, inside.sizes))
     if on_ours is None or on_theirs is None:
         return None
     return SystemBoards(system=system, inside=on_theirs, outside=on_ours)
