@@ -29,6 +29,12 @@ class ReportFiles:
     csv: Path
     findings: Path  # the paper's findings checked against the run (`report.paper`)
 
+    @classmethod
+    def in_folder(cls, out_dir: Path) -> ReportFiles:
+        """The files of a report written into ``out_dir``."""
+        names = ("report.html", "report.md", "leaderboard.csv", "findings.md")
+        return cls(*(out_dir / name for name in names))
+
 
 def build_report(
     run_dir: Path | Sequence[Path],
@@ -44,8 +50,7 @@ def build_report(
     out_dir = Path(out_dir) if out_dir is not None else run_dirs[0] / REPORT_FOLDER
     view = read_runs(run_dirs, run_id)
     report = assemble_report(view)
-    names = ("report.html", "report.md", "leaderboard.csv", "findings.md")
-    files = ReportFiles(*(out_dir / name for name in names))
+    files = ReportFiles.in_folder(out_dir)
     atomic_write_text(files.html, render_html(report))
     atomic_write_text(files.markdown, report_markdown(report))
     atomic_write_text(files.csv, report_csv(report))
