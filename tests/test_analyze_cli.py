@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import ase.io
@@ -22,6 +21,7 @@ from typer.testing import CliRunner
 from egraffbench.cli.analyze_command import analyze
 from egraffbench.errors import TrajectoryError
 from egraffbench.store.database import ResultsStore
+from fresh_cli import CLI
 from test_runner_fixtures import ReferenceRun, shared_reference_run
 
 
@@ -164,11 +164,8 @@ def test_command_line_prints_one_line_without_traceback(tmp_path: Path) -> None:
     pytest.importorskip("egraffbench.cli.data_commands", reason="the full CLI is not assembled yet")
     pytest.importorskip("egraffbench.cli.run_command", reason="the full CLI is not assembled yet")
     missing = tmp_path / "missing.xyz"
-    command = "from egraffbench.cli.main import app; app()"
     arguments = ["analyze", str(missing), "--reference", str(missing)]
-    process = subprocess.run(
-        [sys.executable, "-c", command, *arguments], capture_output=True, text=True, timeout=120
-    )
+    process = subprocess.run([*CLI, *arguments], capture_output=True, text=True, timeout=120)
     assert process.returncode != 0
     assert "Traceback" not in process.stderr
     lines = process.stderr.strip().splitlines()

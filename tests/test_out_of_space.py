@@ -27,6 +27,7 @@ from egraffbench.md.trajectory import create_trajectory, read_outcomes, read_rep
 from egraffbench.models.presets import load_preset
 from egraffbench.runner.benchmark import run_benchmark
 from egraffbench.store.database import ResultsStore
+from fresh_cli import CLI
 from mount_namespace import needs_mount_namespace, run_in_namespace
 from test_runner_fixtures import tiny_jobs, write_tiny_task
 
@@ -108,9 +109,7 @@ def test_a_really_full_disk_during_simulate_then_rerun(
 
     mount = tmp_path / "mnt"
     mount.mkdir()
-    cli = shlex.join(
-        [sys.executable, "-c", "from egraffbench.cli.main import app; app()", *map(str, command)]
-    )
+    cli = shlex.join([*CLI, *map(str, command)])
     out = mount / "md.h5"
     script = f"""
         mount -t tmpfs -o size=600k tmpfs {mount}

@@ -7,7 +7,6 @@ import csv
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from egraffbench.report.shared_systems import shared_systems
 from egraffbench.runner.publish import verify_publication
 from egraffbench.store.schema import TaskCard
 from egraffbench.tasks import load_task
+from fresh_cli import CLI
 from headless_chromium import CHROMIUM, SKIP_REASON, png_size, render
 from repository_scripts import load_script
 
@@ -41,9 +41,8 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReportFiles
     # The command a reader runs, in a fresh interpreter: without torch loaded it draws in forked workers,
     # which this test process (torch imported by other tests) would not fork. Its time is measured, not
     # asserted (docs/performance.md).
-    command = "from egraffbench.cli.main import app; app()"
     arguments = ["report", *map(str, runs), "--out", str(folder / "report")]
-    process = subprocess.run([sys.executable, "-c", command, *arguments], capture_output=True, text=True)
+    process = subprocess.run([*CLI, *arguments], capture_output=True, text=True)
     assert process.returncode == 0, process.stderr
     return folder / "runs", ReportFiles.in_folder(folder / "report")
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 import shlex
 import shutil
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 
+from fresh_cli import CLI
 from mount_namespace import needs_mount_namespace, run_in_namespace
 from test_runner_fixtures import ReferenceRun, shared_reference_run
-
-CLI = [sys.executable, "-c", "from egraffbench.cli.main import app; app()"]
 
 
 @pytest.fixture

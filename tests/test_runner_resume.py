@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from egraffbench.runner.job import JobHooks
 from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import ModeOverride, load_task
+from fresh_cli import CLI
 from summation_order import torch_threads
 from test_runner_fixtures import (
     ReferenceRun,
@@ -150,7 +150,7 @@ def _emt_checkpoint(out: Path) -> bool:
 def test_a_killed_command_reruns_without_redoing_finished_stages(tmp_path: Path) -> None:
     task_file = write_tiny_task(tmp_path / "task", test_frames=12)
     out = tmp_path / "run"
-    command = [sys.executable, "-c", "from egraffbench.cli.main import app; app()", "run", str(task_file)]
+    command = [*CLI, "run", str(task_file)]
     command += [
         "--models",
         "mace",
@@ -199,7 +199,7 @@ def test_a_killed_command_reruns_without_redoing_finished_stages(tmp_path: Path)
 def test_sigterm_stores_the_run_as_interrupted(tmp_path: Path) -> None:
     task_file = write_tiny_task(tmp_path / "task", test_frames=12)
     out = tmp_path / "run"
-    command = [sys.executable, "-c", "from egraffbench.cli.main import app; app()", "run", str(task_file)]
+    command = [*CLI, "run", str(task_file)]
     command += ["--models", "emt", "--steps", "100000", "--out", str(out)]
     with (tmp_path / "stderr.txt").open("w") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
