@@ -59,9 +59,9 @@ def _figure(
     """A figure and its grid of panels, laid out by matplotlib's constrained layout, or at fixed
     ``margins`` where a figure's labels are known to fit them: constrained layout measures every tick label
     and title twice before the drawing measures them again (about half of a 12-panel figure's time)."""
-    figure = Figure(figsize=(width, height), dpi=DPI, layout=None if margins else "constrained")
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if margins is None else None)
     FigureCanvasAgg(figure)
-    if margins:
+    if margins is not None:
         panels_width = width - margins.left - margins.right - (columns - 1) * margins.between_columns
         panels_height = height - margins.top - margins.bottom - (rows - 1) * margins.between_rows
         grid["gridspec_kw"] = dict(
