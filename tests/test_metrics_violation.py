@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -12,8 +14,10 @@ from egraffbench.metrics import (
     energy_violation,
     force_violation,
     geometric_mean,
+    libm,
 )
 from egraffbench.metrics.accuracy import ERROR_NAMES
+from egraffbench.metrics.violation import VIOLATION_EPSILON
 
 
 def test_energy_violation_hand_computed() -> None:
@@ -39,6 +43,20 @@ def test_geometric_mean_over_frames_and_ragged_replicas() -> None:
     assert geometric_mean([0.0, 0.01]) == pytest.approx(1e-7, rel=1e-3)
     with pytest.raises(TrajectoryError):
         geometric_mean([np.nan, 0.1])
+
+
+def test_the_geometric_mean_is_the_c_librarys_on_every_cpu() -> None:
+    """EV/FV aggregates take ln(1 + v/ε) and exp(x) − 1 from the C library, element by element: numpy's own
+    loops on AVX-512 CPUs (SVML) round some of these inputs otherwise, and a report rebuilt there from the
+    committed records gave other last digits. Here the values must equal :mod:`math`'s on any CPU."""
+    rng = np.random.default_rng(11)
+    violations = 10 ** rng.uniform(-7.0, -0.5, 5000)
+    logs = [math.log1p(v / VIOLATION_EPSILON) for v in violations]
+    assert libm.log1p(violations / VIOLATION_EPSILON).tolist() == logs
+    exponents = rng.uniform(0.0, 30.0, (50, 100))
+    assert libm.expm1(exponents).tolist() == [[math.expm1(x) for x in row] for row in exponents.tolist()]
+    expected = VIOLATION_EPSILON * math.expm1(float(np.mean(np.array(logs))))
+    assert geometric_mean(violations) == expected
 
 
 def test_energy_force_errors_hand_computed() -> None:

@@ -107,3 +107,17 @@ def test_the_parity_figures_fixed_layout_keeps_every_text_on_the_page_and_off_it
                         text.get_text(),
                         neighbour.get_text(),
                     )
+
+
+def test_the_parity_titles_give_the_mae_as_the_leaderboard_prints_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each panel's MAE has three significant digits, trailing zeros kept (an 11.0 meV/atom error reads
+    "11.0", not "11"), and is that of the points drawn, in the panel's unit."""
+    drawn: list[Figure] = []
+    monkeypatch.setattr(plots, "png_bytes", drawn.append)
+    energy, force = np.array([0.0, 1.0]), np.array([0.0, 1.0, -1.0, 2.0])
+    energy_error, force_error = np.array([0.011, -0.011]), np.array([0.2, -0.2, 0.2, -0.2])
+    data = {"mace": Parity(energy, energy + energy_error, force, force + force_error)}
+    plots.parity_figure(data, plots.model_colours(list(data)))
+    (figure,) = drawn
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles == ["mace\nMAE 11.0 meV/atom", "MAE 200 meV/Å"]

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from egraffbench.errors import TrajectoryError
+from egraffbench.metrics import libm
 
 VIOLATION_EPSILON = 1e-12
 
@@ -51,7 +52,7 @@ def geometric_mean(values: ArrayLike | Sequence[ArrayLike], epsilon: float = VIO
         raise TrajectoryError("geometric mean of no frames")
     if np.any(flat < 0) or not np.all(np.isfinite(flat)):
         raise TrajectoryError("violations must be finite and non-negative")
-    return float(epsilon * np.expm1(np.mean(np.log1p(flat / epsilon))))
+    return float(epsilon * libm.expm1(np.mean(libm.log1p(flat / epsilon))))
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

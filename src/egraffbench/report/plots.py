@@ -359,24 +359,26 @@ def parity_figure(data: Mapping[str, Parity], colours: Mapping[str, str]) -> byt
     columns = max(1, len(data))
     figure, axes = _figure(max(4.0, 2.6 * columns), 5.6, 2, columns, PARITY_MARGINS)
     for column, (model, parity) in enumerate(data.items()):
+        energy, force = COLUMN_BY_KEY["energy_mae_per_atom"], COLUMN_BY_KEY["force_mae"]
         pairs = (
-            (parity.energy_reference * 1000, parity.energy_predicted * 1000, "E − E0", "meV/atom"),
-            (parity.force_reference * 1000, parity.force_predicted * 1000, "F", "meV/Å"),
+            (parity.energy_reference, parity.energy_predicted, "E − E0", energy),
+            (parity.force_reference, parity.force_predicted, "F", force),
         )
-        for row, (truth, predicted, quantity, unit) in enumerate(pairs):
+        for row, (reference, prediction, quantity, shown) in enumerate(pairs):
+            truth, predicted, unit = reference * shown.scale, prediction * shown.scale, shown.unit
             plot = axes[row, column]
             finite = np.isfinite(predicted)
             low = float(min(truth.min(), predicted[finite].min(initial=truth.min())))
             high = float(max(truth.max(), predicted[finite].max(initial=truth.max())))
             plot.plot([low, high], [low, high], color="grey", lw=1)
             plot.scatter(truth, predicted, s=6 if row else 14, color=colours[model], alpha=0.5, linewidths=0)
-            mae = float(np.mean(np.abs(predicted - truth)))
+            mae = float(np.mean(np.abs(prediction - reference)))  # stored unit
             plot.set_aspect("equal", adjustable="datalim")
             _tidy(
                 plot,
                 f"reference {quantity} ({unit})",
                 f"predicted {quantity} ({unit})" if column == 0 else "",
-                (f"{model}\n" if row == 0 else "") + f"MAE {mae:.3g} {unit}",
+                (f"{model}\n" if row == 0 else "") + f"MAE {format_number(mae, shown)} {unit}",
             )
             plot.tick_params(labelsize=7)
     return png_bytes(figure)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from egraffbench.metrics import libm
 from egraffbench.metrics.structure import StructureFunction
 from egraffbench.metrics.violation import VIOLATION_EPSILON, geometric_mean
 from egraffbench.report.collect import JobView
@@ -97,7 +98,7 @@ class ViolationSeries:
         per-time geometric means weighted by their replica counts (the table's aggregation)."""
         means = getattr(self, field)[:, 0]
         weights = self.count / self.count.sum()
-        return float(VIOLATION_EPSILON * np.expm1(np.sum(weights * np.log1p(means / VIOLATION_EPSILON))))
+        return float(VIOLATION_EPSILON * libm.expm1(np.sum(weights * libm.log1p(means / VIOLATION_EPSILON))))
 
 
 def _band(per_time: list[list[float]]) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from egraffbench.metrics import libm
 from egraffbench.metrics.scoring import reference_structure, score_structure
 from egraffbench.metrics.sensitivity import variant_references, variant_scores
 from egraffbench.metrics.survival import (
@@ -121,7 +122,7 @@ def composition_energy(numbers: np.ndarray, element_energies: dict[int, float]) 
 
 
 def _log_sum(violations: np.ndarray) -> float:
-    return float(np.sum(np.log1p(violations / VIOLATION_EPSILON)))
+    return float(np.sum(libm.log1p(violations / VIOLATION_EPSILON)))
 
 
 @dataclass
@@ -233,9 +234,9 @@ def _geometric_interval(
     if not sums.size:
         return None
     indices = np.random.default_rng(seed).integers(0, sums.size, size=(BOOTSTRAP_RESAMPLES, sums.size))
-    replicates = VIOLATION_EPSILON * np.expm1(sums[indices].sum(axis=1) / counts[indices].sum(axis=1))
+    replicates = VIOLATION_EPSILON * libm.expm1(sums[indices].sum(axis=1) / counts[indices].sum(axis=1))
     low, high = np.percentile(replicates, [2.5, 97.5])
-    estimate = VIOLATION_EPSILON * np.expm1(sums.sum() / counts.sum())
+    estimate = VIOLATION_EPSILON * libm.expm1(sums.sum() / counts.sum())
     return {"value": float(estimate), "low": float(low), "high": float(high)}
 
 
