@@ -46,3 +46,14 @@ def test_no_value_or_interval_is_cut(width: int, tasks: list[str]) -> None:
     for column in COLUMNS:
         assert column.header in text
     assert "↓" in text and "↑" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0.7, "0.700"), (11.0, "11.0"), (999.4, "999"), (999.6, "1000"), (1234.0, "1234"), (0.0, "0.00")],
+)
+def test_three_significant_digits_and_no_exponent_above_one(value: float, shown: str) -> None:
+    """Trailing zeros are kept; a value that rounds up to 1000 at three digits prints as the integer, not as
+    1.00e+03 (acac-600K's zero-force baseline, 999.6 meV/Å, did)."""
+    force = next(column for column in COLUMNS if column.key == "force_mae")
+    assert format_number(value / force.scale, force) == shown

@@ -281,8 +281,10 @@ def error_stability_figure(
     for model, point in points.items():
         _error_bars(plot, point, colours[model])
     if baseline is not None:
+        force = COLUMN_BY_KEY["force_mae"]  # the x axis: its unit, as the leaderboard prints it
+        shown = format_number(baseline / force.scale, force)
         plot.axvline(
-            baseline, color="grey", ls="--", lw=1.2, label=f"zero-force baseline ({baseline:.3g} meV/Å)"
+            baseline, color="grey", ls="--", lw=1.2, label=f"zero-force baseline ({shown} {force.unit})"
         )
         plot.legend(fontsize=8, loc="lower left")
     right = max(

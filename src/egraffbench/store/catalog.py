@@ -281,7 +281,7 @@ def format_number(value: float | None, column: Column, digits: int | None = None
     if column.decimals is not None:
         return f"{scaled:.{column.decimals}f}"
     digits = digits or column.digits
-    if scaled != 0 and abs(scaled) >= 10**digits:
+    if abs(float(f"{scaled:.{digits}g}")) >= 10**digits:  # 999.6 rounds to 1000: "1000", not "1.00e+03"
         return f"{scaled:.0f}"
     return f"{scaled:#.{digits}g}".rstrip(".")  # '#' keeps trailing zeros: 0.700, 11.0
 
