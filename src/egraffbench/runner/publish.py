@@ -13,8 +13,6 @@ again)."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shutil
 import sqlite3
 import time
@@ -27,6 +25,7 @@ from egraffbench import __version__
 from egraffbench.errors import ConfigError
 from egraffbench.fileio import atomic_write_text
 from egraffbench.runner.hashing import file_checksum
+from egraffbench.runner.machine import describe_machine
 from egraffbench.runner.stage_cache import stage_result_path
 from egraffbench.store.database import DATABASE_FILE, ResultsStore
 
@@ -70,17 +69,8 @@ def _copy_store(
         writer.close()
 
 
-def _machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-    }
-
-
 def _runs(store: ResultsStore) -> list[dict[str, Any]]:
-    """Each run of the store as provenance: id, command, host, times, status, package versions."""
+    """Each run of the store as provenance: id, command, host, times, status, package versions, CPU."""
     described = []
     for run in store.runs():
         settings = json.loads(run["settings"] or "{}")
@@ -94,6 +84,7 @@ def _runs(store: ResultsStore) -> list[dict[str, Any]]:
                 "started_at": run["started_at"],
                 "finished_at": run["finished_at"],
                 "versions": settings.get("versions"),
+                "cpu": settings.get("cpu"),
             }
         )
     return described
@@ -237,7 +228,7 @@ def publish_run(
             "source": str(run_dir.resolve()),
             "published_run": latest,
             "runs": runs,
-            "machine": _machine(),
+            "machine": describe_machine(),
             "left_out": list(HEAVY_KINDS),
             "models_left_out": sorted(
                 {job["model"] for job in dropped} - {job["model"] for job in jobs if job["job_id"] in kept}
