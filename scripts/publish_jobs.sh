@@ -26,8 +26,9 @@ export OMP_NUM_THREADS=1
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-COLUMNS=10000 egraffbench run --mode standard "$@" --out "$run_dir" --data-root "$data_root" | tee "$log"
-run_id=$(grep -o '(run [0-9a-f-]*)' "$log" | tail -n 1 | tr -d '()' | cut -d' ' -f2)
+# the summary line with the run id is on stderr, with the progress
+COLUMNS=10000 egraffbench run --mode standard "$@" --out "$run_dir" --data-root "$data_root" 2>&1 | tee "$log"
+run_id=$( (grep -o '(run [0-9a-f-]*)' "$log" || true) | tail -n 1 | tr -d '()' | cut -d' ' -f2)
 if [[ -z $run_id ]]; then
   echo "publish_jobs: no run id in egraffbench run's output" >&2
   exit 1

@@ -143,22 +143,46 @@ def test_the_same_job_with_other_keys_is_refused_naming_both_folders(
     assert not (tmp_path / "report").exists()
 
 
-def test_seeds_of_other_settings_are_not_pooled(folders: tuple[Path, Path]) -> None:
-    _, second = folders
-    view = read_runs([second])
+def _seed1_elsewhere(view: RunView, md: dict) -> tuple[RunView, RunView]:
+    """Seed 0 of my-emt in one view, and seed 1 with MD results ``md`` in another from another folder."""
     seed0, seed1 = view.done_jobs("tiny-cuau", "my-emt")
-    md = seed1.results["md"]
-    longer = {**md, "protocol": {**md["protocol"], "steps": md["protocol"]["steps"] + 10}}
-    changed = replace(seed1, results={**seed1.results, "md": longer}, run_dir=Path("elsewhere"))
-    single = replace(view, jobs=[seed0])
+    changed = replace(seed1, results={**seed1.results, "md": md}, run_dir=Path("elsewhere"))
     other = replace(
         view,
         run_dir=Path("elsewhere"),
         jobs=[changed],
         sources=[replace(view.sources[0], run_dir=Path("elsewhere"))],
     )
+    return replace(view, jobs=[seed0]), other
+
+
+def test_seeds_of_other_settings_are_not_pooled(folders: tuple[Path, Path]) -> None:
+    _, second = folders
+    view = read_runs([second])
+    md = view.done_jobs("tiny-cuau", "my-emt")[1].results["md"]
+    longer = {**md, "protocol": {**md["protocol"], "steps": md["protocol"]["steps"] + 10}}
     with pytest.raises(ConfigError, match=r"protocol\.steps 10 in one and 20 in the other"):
-        merge_runs([single, other])
+        merge_runs(_seed1_elsewhere(view, longer))
+
+
+def test_md_carried_over_to_bond_relabelling_pools_with_md_made_with_it(folders: tuple[Path, Path]) -> None:
+    """The published torchmdnet jobs of the molecular tasks hold MD carried over from the key made before
+    relabelling existed: its stored protocol lacks the setting. A new seed, made with relabelling, pools with
+    it; MD that lacks the setting without having been carried over does not."""
+    view = read_runs([folders[1]])
+    _, seed1 = view.done_jobs("tiny-cuau", "my-emt")
+    md = seed1.results["md"]
+    assert md["protocol"]["stability"]["bond_relabelling"] is True  # what a run makes now
+    stability = {k: v for k, v in md["protocol"]["stability"].items() if k != "bond_relabelling"}
+    older = {**md, "protocol": {**md["protocol"], "stability": stability}}
+    with pytest.raises(ConfigError, match=r"stability\.bond_relabelling True in one and None in the other"):
+        merge_runs(_seed1_elsewhere(view, older))
+    carried = {**older, "adopted_from": "0123456789abcdef0123"}
+    merged = merge_runs(_seed1_elsewhere(view, carried))
+    assert [job.seed for job in merged.done_jobs("tiny-cuau", "my-emt")] == [0, 1]
+    off = {**md, "protocol": {**md["protocol"], "stability": {**stability, "bond_relabelling": False}}}
+    with pytest.raises(ConfigError, match=r"stability\.bond_relabelling True in one and False in the other"):
+        merge_runs(_seed1_elsewhere(view, {**off, "adopted_from": None}))
 
 
 def test_report_command_merges_folders_and_lists_the_runs(folders: tuple[Path, Path], tmp_path: Path) -> None:

@@ -27,11 +27,22 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     }
 
 
+def _md_protocol(md: dict[str, Any]) -> dict[str, Any]:
+    """The MD protocol a job's MD stands for, its seed aside. MD carried over from the key without bond
+    relabelling (``adopted_from``: egraffbench.runner.relabelling) stores the protocol it was computed with,
+    which predates the setting; it was carried over because no replica failed where relabelling acts, so it
+    is the result with relabelling, and counts as made with it."""
+    protocol = {key: value for key, value in (md.get("protocol") or {}).items() if key != "seed"}
+    if md.get("adopted_from") and isinstance(protocol.get("stability"), dict):
+        protocol["stability"] = {**protocol["stability"], "bond_relabelling": True}
+    return protocol
+
+
 def _pooled_settings(job: JobView) -> dict[str, Any]:
     """What the seeds of one model on one task must share to be pooled: the mode, the MD protocol (its seed
     aside), the replicas and the scored metric groups."""
     md = job.results.get("md") or {}
-    protocol = {key: value for key, value in (md.get("protocol") or {}).items() if key != "seed"}
+    protocol = _md_protocol(md)
     return _flat(
         {
             "mode": job.mode,
