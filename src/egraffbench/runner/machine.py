@@ -15,6 +15,11 @@ import numpy as np
 CPUINFO = Path("/proc/cpuinfo")
 
 
+def _processor() -> str:
+    """The processor type `platform` knows, else the machine type (`platform.processor()` is often empty)."""
+    return platform.processor() or platform.machine()
+
+
 def cpu_model(cpuinfo: Path = CPUINFO) -> str:
     """The CPU's model name as Linux reports it, else the processor or machine type `platform` knows."""
     try:
@@ -25,7 +30,7 @@ def cpu_model(cpuinfo: Path = CPUINFO) -> str:
         key, _, value = line.partition(":")
         if key.strip() == "model name" and value.strip():
             return value.strip()
-    return platform.processor() or platform.machine()
+    return _processor()
 
 
 def numpy_vector_units() -> list[str]:
@@ -38,7 +43,7 @@ def describe_machine() -> dict[str, Any]:
     """Platform, CPU model, core count, Python and numpy's vector units of this machine."""
     return {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": _processor(),
         "cpu_model": cpu_model(),
         "numpy_vector_units": numpy_vector_units(),
         "cpu_count": os.cpu_count(),
