@@ -19,7 +19,7 @@ from egraffbench.report.assemble import assemble_report
 from egraffbench.report.collect import read_run
 from egraffbench.report.merge import read_runs
 from egraffbench.runner.benchmark import run_benchmark
-from egraffbench.runner.machine import cpu_model, numpy_vector_units
+from egraffbench.runner.machine import cpu_model, cpu_record
 from egraffbench.runner.publish import HEAVY_KINDS, PROVENANCE_FILE, publish_run, verify_publication
 from egraffbench.runner.stage_cache import stage_result_path
 from egraffbench.store.database import DATABASE_FILE, ResultsStore
@@ -66,11 +66,8 @@ def test_publish_copies_everything_but_checkpoints_and_trajectories(
     assert [r["command"] for r in provenance["runs"]]
     assert provenance["runs"][0]["versions"]["torch"]
     # which kernels computed the numbers: the ones this process chose (ATEN_CPU_CAPABILITY can pin them)
-    assert provenance["runs"][0]["cpu"] == {
-        "model": cpu_model(),
-        "numpy_vector_units": numpy_vector_units(),
-        "torch_kernels": torch.backends.cpu.get_cpu_capability(),
-    }
+    assert provenance["runs"][0]["cpu"] == cpu_record()
+    assert provenance["runs"][0]["cpu"]["torch_kernels"] == torch.backends.cpu.get_cpu_capability()
     assert provenance["machine"]["cpu_model"] == cpu_model()
     assert verify_publication(out) == []
 

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
+import pytest
+import torch
 from numpy.lib import introspect
 
-from egraffbench.runner.machine import cpu_model, describe_machine, numpy_vector_units
+from egraffbench.runner.machine import (
+    CPUINFO as LINUX_CPUINFO,
+)
+from egraffbench.runner.machine import (
+    KERNEL_VARIABLES,
+    cpu_model,
+    cpu_record,
+    cpu_vector_extensions,
+    describe_machine,
+    numpy_vector_units,
+)
 
 CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
 model name\t: AMD EPYC 7B13
+flags\t\t: fpu vme sse sse2 ssse3 fma sse4_1 avx avx2 avx512f avx512_vnni amx_tile rdrand
 
 processor\t: 1
 model name\t: AMD EPYC 7B13
@@ -47,4 +61,46 @@ def test_numpys_vector_units_hold_every_loop_numpy_chose_here() -> None:
 def test_the_machine_description_names_the_cpu() -> None:
     described = describe_machine()
     assert described["cpu_model"] == cpu_model() and described["numpy_vector_units"] == numpy_vector_units()
+    assert described["cpu_vector_extensions"] == cpu_vector_extensions()
     assert described["cpu_count"] >= 1 and described["python"] == platform.python_version()
+
+
+def test_the_cpus_vector_extensions_are_its_simd_flags_only(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO)
+    assert cpu_vector_extensions(cpuinfo) == [
+        "amx_tile", "avx", "avx2", "avx512_vnni", "avx512f", "fma", "sse", "sse2", "sse4_1", "ssse3"
+    ]  # fmt: skip
+    assert cpu_vector_extensions(tmp_path / "absent") == []
+
+
+AVX512_GROUP = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # what torch's AVX512 kernels need
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not LINUX_CPUINFO.is_file() or "ATEN_CPU_CAPABILITY" in os.environ,
+    reason="x86-64 Linux cpuinfo and torch's own kernel choice needed",
+)
+def test_the_cpus_vector_extensions_agree_with_the_kernels_torch_chose() -> None:
+    """An independent account of the same CPU: torch's run-time detection (cpuid), unpinned."""
+    extensions = set(cpu_vector_extensions())
+    chosen = torch.backends.cpu.get_cpu_capability()
+    if chosen == "AVX512":
+        assert extensions >= AVX512_GROUP
+    elif chosen == "AVX2":
+        assert {"avx2", "fma"} <= extensions and not extensions >= AVX512_GROUP
+    else:
+        assert not {"avx2", "fma"} <= extensions
+
+
+def test_a_runs_cpu_record_names_the_variables_that_pinned_its_kernels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in KERNEL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert cpu_record()["pinned_by"] == {}
+    monkeypatch.setenv("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+    record = cpu_record()
+    assert record["pinned_by"] == {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+    assert record["torch_kernels"] == torch.backends.cpu.get_cpu_capability()
+    assert record["model"] == cpu_model() and record["numpy_vector_units"] == numpy_vector_units()

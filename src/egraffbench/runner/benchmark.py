@@ -19,7 +19,7 @@ from egraffbench.errors import ConfigError, EgraffbenchError
 from egraffbench.runner.executors import Executor, InProcessExecutor
 from egraffbench.runner.hashing import package_versions
 from egraffbench.runner.job import JobHooks
-from egraffbench.runner.machine import cpu_model, numpy_vector_units
+from egraffbench.runner.machine import cpu_record
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.summary import summarise
 from egraffbench.store.database import ResultsStore
@@ -136,11 +136,7 @@ def run_benchmark(
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "versions": {"egraffbench": __version__, **package_versions()},
-            "cpu": {
-                "model": cpu_model(),
-                "numpy_vector_units": numpy_vector_units(),
-                "torch_kernels": torch.backends.cpu.get_cpu_capability(),
-            },
+            "cpu": cpu_record(),
             **_devices(jobs),
         }
         for abandoned in store.close_abandoned_runs(settings["host"], process_alive):

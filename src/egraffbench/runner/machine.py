@@ -1,7 +1,8 @@
-"""What the machine that computed a result was, as far as its numbers depend on it: the CPU model and the
-vector extensions numpy found on it. numpy and torch pick their loops at run time from these (AVX2 or
-AVX-512 kernels round some sums and functions differently), so the same command gives the same bits on
-CPUs with the same vector units (docs/md.md, "What batch independence guarantees"); a run records them."""
+"""What the machine that computed a result was, as far as its numbers depend on it: the CPU model, its
+vector extensions and the ones numpy and torch chose from. numpy and torch pick their loops at run time (AVX2
+or AVX-512 kernels round some sums and functions differently; environment variables can pin them), so the
+same command gives the same bits with the same vector units (docs/md.md, "What batch independence
+guarantees"); a run records them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 CPUINFO = Path("/proc/cpuinfo")
+# Environment variables that make torch or numpy choose other kernels than the CPU offers (docs/md.md)
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES")
+VECTOR_FLAG_PREFIXES = ("avx", "amx", "fma", "sse", "ssse")
 
 
 def _processor() -> str:
@@ -33,10 +38,37 @@ def cpu_model(cpuinfo: Path = CPUINFO) -> str:
     return _processor()
 
 
+def cpu_vector_extensions(cpuinfo: Path = CPUINFO) -> list[str]:
+    """The x86 vector extensions (SSE, AVX, FMA, AMX flags) Linux lists for the CPU, whatever the kernels
+    chosen; empty where cpuinfo is absent or lists none (other architectures)."""
+    try:
+        lines = cpuinfo.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return sorted(flag for flag in value.split() if flag.startswith(VECTOR_FLAG_PREFIXES))
+    return []
+
+
 def numpy_vector_units() -> list[str]:
     """numpy's baseline SIMD groups and those it found on this CPU: the ones its loops are chosen from."""
     simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
     return [*simd.get("baseline", []), *simd.get("found", [])]
+
+
+def cpu_record() -> dict[str, Any]:
+    """What a run's numbers were computed on: the CPU model and its vector extensions, the vector units
+    numpy's loops and torch's kernels were chosen from in this process, and the environment variables
+    (`KERNEL_VARIABLES`) that pinned them, as this process's environment holds them."""
+    return {
+        "model": cpu_model(),
+        "vector_extensions": cpu_vector_extensions(),
+        "numpy_vector_units": numpy_vector_units(),
+        "torch_kernels": torch.backends.cpu.get_cpu_capability(),
+        "pinned_by": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
+    }
 
 
 def describe_machine() -> dict[str, Any]:
@@ -45,6 +77,7 @@ def describe_machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": _processor(),
         "cpu_model": cpu_model(),
+        "cpu_vector_extensions": cpu_vector_extensions(),
         "numpy_vector_units": numpy_vector_units(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
