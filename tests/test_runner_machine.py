@@ -11,9 +11,7 @@ import torch
 from numpy.lib import introspect
 
 from egraffbench.runner.machine import (
-    CPUINFO as LINUX_CPUINFO,
-)
-from egraffbench.runner.machine import (
+    CPUINFO,
     KERNEL_VARIABLES,
     cpu_model,
     cpu_record,
@@ -22,7 +20,7 @@ from egraffbench.runner.machine import (
     numpy_vector_units,
 )
 
-CPUINFO = """processor\t: 0
+CPUINFO_TEXT = """processor\t: 0
 vendor_id\t: AuthenticAMD
 model name\t: AMD EPYC 7B13
 flags\t\t: fpu vme sse sse2 ssse3 fma sse4_1 avx avx2 avx512f avx512_vnni amx_tile rdrand
@@ -34,7 +32,7 @@ model name\t: AMD EPYC 7B13
 
 def test_the_cpu_model_is_the_model_name_linux_reports(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(CPUINFO)
+    cpuinfo.write_text(CPUINFO_TEXT)
     assert cpu_model(cpuinfo) == "AMD EPYC 7B13"
 
 
@@ -67,7 +65,7 @@ def test_the_machine_description_names_the_cpu() -> None:
 
 def test_the_cpus_vector_extensions_are_its_simd_flags_only(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(CPUINFO)
+    cpuinfo.write_text(CPUINFO_TEXT)
     assert cpu_vector_extensions(cpuinfo) == [
         "amx_tile", "avx", "avx2", "avx512_vnni", "avx512f", "fma", "sse", "sse2", "sse4_1", "ssse3"
     ]  # fmt: skip
@@ -78,7 +76,7 @@ AVX512_GROUP = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # what torch's A
 
 
 @pytest.mark.skipif(
-    platform.machine() != "x86_64" or not LINUX_CPUINFO.is_file() or "ATEN_CPU_CAPABILITY" in os.environ,
+    platform.machine() != "x86_64" or not CPUINFO.is_file() or "ATEN_CPU_CAPABILITY" in os.environ,
     reason="x86-64 Linux cpuinfo and torch's own kernel choice needed",
 )
 def test_the_cpus_vector_extensions_agree_with_the_kernels_torch_chose() -> None:

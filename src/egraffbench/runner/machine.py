@@ -25,31 +25,29 @@ def _processor() -> str:
     return platform.processor() or platform.machine()
 
 
-def cpu_model(cpuinfo: Path = CPUINFO) -> str:
-    """The CPU's model name as Linux reports it, else the processor or machine type `platform` knows."""
+def _cpuinfo_field(key: str, cpuinfo: Path) -> str:
+    """The first non-empty value of ``key`` in Linux's cpuinfo; empty where the file or the key is absent."""
     try:
         lines = cpuinfo.read_text(errors="replace").splitlines()
     except OSError:
-        lines = []
+        return ""
     for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and value.strip():
+        name, _, value = line.partition(":")
+        if name.strip() == key and value.strip():
             return value.strip()
-    return _processor()
+    return ""
+
+
+def cpu_model(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's model name as Linux reports it, else the processor or machine type `platform` knows."""
+    return _cpuinfo_field("model name", cpuinfo) or _processor()
 
 
 def cpu_vector_extensions(cpuinfo: Path = CPUINFO) -> list[str]:
     """The x86 vector extensions (SSE, AVX, FMA, AMX flags) Linux lists for the CPU, whatever the kernels
     chosen; empty where cpuinfo is absent or lists none (other architectures)."""
-    try:
-        lines = cpuinfo.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return sorted(flag for flag in value.split() if flag.startswith(VECTOR_FLAG_PREFIXES))
-    return []
+    flags = _cpuinfo_field("flags", cpuinfo).split()
+    return sorted(flag for flag in flags if flag.startswith(VECTOR_FLAG_PREFIXES))
 
 
 def numpy_vector_units() -> list[str]:
@@ -72,7 +70,7 @@ def cpu_record() -> dict[str, Any]:
 
 
 def describe_machine() -> dict[str, Any]:
-    """Platform, CPU model, core count, Python and numpy's vector units of this machine."""
+    """Platform, CPU model and vector extensions, core count, Python and numpy's vector units here."""
     return {
         "platform": platform.platform(),
         "processor": _processor(),
