@@ -279,3 +279,76 @@ class _Warnings(RunObserver):
 
     def job_hooks(self, job: JobSpec) -> JobHooks:
         return JobHooks(on_warning=self.sink.append)
+
+
+BEGUN_WITH = {"torch_kernels": "DEFAULT", "numpy_vector_units": ["X86_V2"]}
+# another machine's: more vector units than the attempt that began the stage
+CONTINUED_WITH = {"torch_kernels": "AVX2", "numpy_vector_units": ["X86_V2", "X86_V3"]}
+RESUMES = StageCheck(resumes=True)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _interrupted(folder: Path) -> dict:
+    """An attempt that leaves a checkpoint behind and dies."""
+    (folder / "checkpoint.pt").write_text("step 5")
+    raise Interrupted
+
+
+def _finishing(folder: Path) -> dict:
+    (folder / "checkpoint.pt").write_text("step 10")
+    return {"value": 1}
+
+
+def test_a_resumed_stage_lists_the_kernels_of_every_attempt_and_warns_how_to_pin_them(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    with pytest.raises(Interrupted):
+        StageCache(tmp_path, warnings.append, lambda: BEGUN_WITH).get_or_compute(
+            "simulate", "k", {}, _interrupted, RESUMES
+        )
+    result, _ = StageCache(tmp_path, warnings.append, lambda: CONTINUED_WITH).get_or_compute(
+        "simulate", "k", {}, _finishing, RESUMES
+    )
+    assert result["attempt_kernels"] == [BEGUN_WITH, CONTINUED_WITH]
+    (warning,) = warnings
+    assert f"stage {tmp_path / 'simulate' / 'k'} was begun with torch DEFAULT, numpy X86_V2" in warning
+    assert "continues with torch AVX2, numpy X86_V2 X86_V3" in warning
+    assert 'rerun with ATEN_CPU_CAPABILITY="default" NPY_DISABLE_CPU_FEATURES="X86_V3"' in warning
+    # a result stored with them reads back the same, and the bookkeeping file is no artifact
+    assert StageCache(tmp_path).result("simulate", "k", RESUMES) == result
+
+
+def test_kernels_this_cpu_cannot_choose_are_named_as_such(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    unknown = {"torch_kernels": "DEFAULT", "numpy_vector_units": ["NO_SUCH_UNIT"]}
+    with pytest.raises(Interrupted):
+        StageCache(tmp_path, warnings.append, lambda: unknown).get_or_compute(
+            "train", "k", {}, _interrupted, RESUMES
+        )
+    StageCache(tmp_path, warnings.append, lambda: CONTINUED_WITH).get_or_compute(
+        "train", "k", {}, _finishing, RESUMES
+    )
+    assert len(warnings) == 1 and "this CPU cannot compute with the earlier kernels" in warnings[0]
+
+
+def test_attempts_with_the_same_kernels_or_with_nothing_to_continue_leave_one_entry(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    same = StageCache(tmp_path, warnings.append, lambda: BEGUN_WITH)
+    with pytest.raises(Interrupted):
+        same.get_or_compute("simulate", "resumed", {}, _interrupted, RESUMES)
+    result, _ = same.get_or_compute("simulate", "resumed", {}, _finishing, RESUMES)
+    assert result["attempt_kernels"] == [BEGUN_WITH]
+
+    def dies_early(folder: Path) -> dict:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        same.get_or_compute("simulate", "fresh", {}, dies_early, RESUMES)
+    other = StageCache(tmp_path, warnings.append, lambda: CONTINUED_WITH)
+    result, _ = other.get_or_compute("simulate", "fresh", {}, _finishing, RESUMES)
+    assert result["attempt_kernels"] == [CONTINUED_WITH]  # nothing of the first attempt went into it
+    assert warnings == []
+    plain, _ = other.get_or_compute("score", "k", {}, _finishing)
+    assert "attempt_kernels" not in plain and not (tmp_path / "score" / "k" / "attempts.json").exists()

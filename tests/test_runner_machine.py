@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from numpy.lib import introspect
@@ -13,11 +17,14 @@ from numpy.lib import introspect
 from egraffbench.runner.machine import (
     CPUINFO,
     KERNEL_VARIABLES,
+    TORCH_KERNEL_FLAGS,
     cpu_model,
     cpu_record,
     cpu_vector_extensions,
     describe_machine,
+    kernel_record,
     numpy_vector_units,
+    pinning_to,
 )
 
 CPUINFO_TEXT = """processor\t: 0
@@ -72,7 +79,7 @@ def test_the_cpus_vector_extensions_are_its_simd_flags_only(tmp_path: Path) -> N
     assert cpu_vector_extensions(tmp_path / "absent") == []
 
 
-AVX512_GROUP = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # what torch's AVX512 kernels need
+AVX512_GROUP = set(TORCH_KERNEL_FLAGS["AVX512"])  # what torch's AVX512 kernels need
 
 
 @pytest.mark.skipif(
@@ -102,3 +109,46 @@ def test_a_runs_cpu_record_names_the_variables_that_pinned_its_kernels(
     assert record["pinned_by"] == {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
     assert record["torch_kernels"] == torch.backends.cpu.get_cpu_capability()
     assert record["model"] == cpu_model() and record["numpy_vector_units"] == numpy_vector_units()
+
+
+AVX2_HERE = {"torch_kernels": "AVX2", "numpy_vector_units": ["X86_V2", "X86_V3"]}
+
+
+def _numpy_baseline() -> list[str]:
+    """The vector units numpy was built to require (its loops run on them whatever is disabled)."""
+    return np.show_config(mode="dicts")["SIMD Extensions"]["baseline"]
+
+
+def test_pinning_names_the_variables_that_choose_earlier_kernels_where_this_cpu_has_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO_TEXT)  # avx2 and fma; of AVX-512 only avx512f
+    assert pinning_to(AVX2_HERE, AVX2_HERE, cpuinfo) == {}
+    scalar = {"torch_kernels": "DEFAULT", "numpy_vector_units": ["X86_V2"]}
+    assert pinning_to(scalar, AVX2_HERE, cpuinfo) == {
+        "ATEN_CPU_CAPABILITY": "default",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3",
+    }
+    monkeypatch.setenv("NPY_DISABLE_CPU_FEATURES", "X86_V4,AVX512_ICL")  # inherited: kept
+    assert pinning_to(scalar, AVX2_HERE, cpuinfo)["NPY_DISABLE_CPU_FEATURES"] == "X86_V4 AVX512_ICL X86_V3"
+    # torch's AVX512 kernels need avx512bw, vl and dq too; numpy cannot enable a unit it did not find
+    assert pinning_to({**AVX2_HERE, "torch_kernels": "AVX512"}, AVX2_HERE, cpuinfo) is None
+    assert pinning_to({**AVX2_HERE, "numpy_vector_units": ["X86_V2", "X86_V3", "X86_V4"]}, AVX2_HERE) is None
+    # nor disable one of its baseline
+    baseline = {**AVX2_HERE, "numpy_vector_units": _numpy_baseline()}
+    assert pinning_to({**AVX2_HERE, "numpy_vector_units": []}, baseline, cpuinfo) is None
+
+
+def test_a_process_started_with_the_pins_computes_with_the_earlier_kernels() -> None:
+    """The pins for torch's scalar kernels and numpy's baseline loops, which every CPU can choose, applied
+    to a fresh interpreter: its kernel record is the one asked for."""
+    target = {"torch_kernels": "DEFAULT", "numpy_vector_units": _numpy_baseline()}
+    pins = pinning_to(target)
+    assert pins is not None and (pins != {}) == (kernel_record() != target)
+    script = "import json, egraffbench.runner.machine as m; print(json.dumps(m.kernel_record()))"
+    fresh = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, **pins}, capture_output=True, text=True, check=True
+    )
+    assert json.loads(fresh.stdout) == target

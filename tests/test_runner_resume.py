@@ -17,6 +17,7 @@ from egraffbench.md.engine import SimulationProgress
 from egraffbench.runner.benchmark import RunObserver, run_benchmark
 from egraffbench.runner.executors import InProcessExecutor
 from egraffbench.runner.job import JobHooks
+from egraffbench.runner.machine import kernel_record
 from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import ModeOverride, load_task
@@ -93,6 +94,9 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
     }
     assert mace.results["md"]["resumed_from_step"] == 10
     assert mace.results["training"]["epochs"] == 2
+    # both resumed stages name the one set of kernels all their attempts computed with
+    kernels = [kernel_record()]
+    assert mace.results["md"]["attempt_kernels"] == mace.results["training"]["attempt_kernels"] == kernels
     # bit for bit: the reference's jobs, batches and threads, and resumed training and MD continue exactly
     assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ CPUINFO = Path("/proc/cpuinfo")
 # Environment variables that make torch or numpy choose other kernels than the CPU offers (docs/md.md)
 KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES")
 VECTOR_FLAG_PREFIXES = ("avx", "amx", "fma", "sse", "ssse")
+# The cpuinfo flags torch checks before it chooses its kernels of each capability (compute_cpu_capability in
+# ATen's native/DispatchStub.cpp); DEFAULT, its scalar kernels, runs everywhere
+TORCH_KERNEL_FLAGS = {
+    "DEFAULT": (),
+    "AVX2": ("avx2", "fma"),
+    "AVX512": ("avx512vl", "avx512bw", "avx512dq", "fma"),
+}
 
 
 def _processor() -> str:
@@ -56,15 +64,53 @@ def numpy_vector_units() -> list[str]:
     return [*simd.get("baseline", []), *simd.get("found", [])]
 
 
+def kernel_record() -> dict[str, Any]:
+    """The kernels this process computes with: torch's CPU capability and numpy's vector units. Two
+    processes with the same record compute the same bits from the same inputs (docs/md.md)."""
+    return {
+        "torch_kernels": torch.backends.cpu.get_cpu_capability(),
+        "numpy_vector_units": numpy_vector_units(),
+    }
+
+
+def pinning_to(
+    kernels: Mapping[str, Any], here: Mapping[str, Any] | None = None, cpuinfo: Path = CPUINFO
+) -> dict[str, str] | None:
+    """The environment variables (`KERNEL_VARIABLES`) under which a new process here computes with
+    ``kernels`` instead of ``here`` (both `kernel_record`s; default: this process's): ATEN_CPU_CAPABILITY
+    where torch's differ, NPY_DISABLE_CPU_FEATURES naming the vector units numpy found here beyond them.
+    Empty when they are the same; None when this CPU cannot: it lacks some of their units, or numpy's
+    baseline is beyond them (a baseline unit cannot be disabled). Variables set in this environment are
+    inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it names."""
+    here = here or kernel_record()
+    pins: dict[str, str] = {}
+    torch_kernels = kernels["torch_kernels"]
+    if torch_kernels != here["torch_kernels"]:
+        needed = TORCH_KERNEL_FLAGS.get(torch_kernels)
+        if needed is None or not set(needed) <= set(_cpuinfo_field("flags", cpuinfo).split()):
+            return None
+        pins["ATEN_CPU_CAPABILITY"] = torch_kernels.lower()
+    wanted, found = list(kernels["numpy_vector_units"]), here["numpy_vector_units"]
+    simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
+    extra = [unit for unit in found if unit not in wanted]
+    if any(unit not in found for unit in wanted) or any(unit in simd.get("baseline", []) for unit in extra):
+        return None
+    if extra:  # with those this environment disables already: the new process inherits it
+        disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").replace(",", " ").split()
+        pins["NPY_DISABLE_CPU_FEATURES"] = " ".join(dict.fromkeys([*disabled, *extra]))
+    return pins
+
+
 def cpu_record() -> dict[str, Any]:
     """What a run's numbers were computed on: the CPU model and its vector extensions, the vector units
     numpy's loops and torch's kernels were chosen from in this process, and the environment variables
     (`KERNEL_VARIABLES`) that pinned them, as this process's environment holds them."""
+    kernels = kernel_record()
     return {
         "model": cpu_model(),
         "vector_extensions": cpu_vector_extensions(),
-        "numpy_vector_units": numpy_vector_units(),
-        "torch_kernels": torch.backends.cpu.get_cpu_capability(),
+        "numpy_vector_units": kernels["numpy_vector_units"],
+        "torch_kernels": kernels["torch_kernels"],
         "pinned_by": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
     }
 

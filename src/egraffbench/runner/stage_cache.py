@@ -13,6 +13,13 @@ file systems) into this key's folder and its result stored here with ``adopted_f
 
 A file lock per key folder lets concurrent workers that need the same stage (e.g. two tasks sharing a
 training set) compute it once: the second waits, then reuses the first's result.
+
+A stage that resumes an interrupted attempt from its checkpoints (training, MD) is computed by every attempt
+that left them: `attempts.json` records the kernels each attempt computed with (torch's CPU capability and
+numpy's vector units, egraffbench.runner.machine), and the finished result lists them under
+``attempt_kernels``. An attempt that resumes with other kernels than the last one warns, naming the
+environment variables that would continue it as it began: the result is a valid run, but not the bits an
+uninterrupted run on either machine gives.
 """
 
 from __future__ import annotations
@@ -31,13 +38,16 @@ from typing import Any
 from egraffbench.errors import EgraffbenchError
 from egraffbench.fileio import atomic_write_json
 from egraffbench.runner.hashing import file_checksum
+from egraffbench.runner.machine import kernel_record, pinning_to
 
 RESULT_FILE = "result.json"
 STAGE_FOLDER = "stages"  # the cache's folder inside a run folder: STAGE_FOLDER/<stage>/<key>/
 INPUTS_FILE = "inputs.json"
 LOCK_FILE = ".lock"
+ATTEMPTS_FILE = "attempts.json"  # the kernels of each attempt at a resumable stage, oldest first
 CHECKSUMS = "_checksums"  # key of result.json: artifact path (relative to the folder) -> sha256
-_BOOKKEEPING = (RESULT_FILE, INPUTS_FILE, LOCK_FILE)
+ATTEMPT_KERNELS = "attempt_kernels"  # key of a resumable stage's result.json: the kernels that computed it
+_BOOKKEEPING = (RESULT_FILE, INPUTS_FILE, LOCK_FILE, ATTEMPTS_FILE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class StageCheck:
 
     fields: Sequence[str] = ()
     artifacts: Callable[[Path, dict[str, Any]], None] | None = None
+    resumes: bool = False  # compute continues an interrupted attempt from the checkpoints it left
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,36 @@ def _store_result(folder: Path, result: dict[str, Any]) -> None:
     atomic_write_json(folder / RESULT_FILE, {**result, CHECKSUMS: checksums})
 
 
+def _earlier_kernels(folder: Path) -> list[dict[str, Any]]:
+    """The kernels of the earlier attempts recorded in ``folder``; none where unrecorded or unreadable (the
+    attempts of versions that did not record them are unknown)."""
+    try:
+        attempts = json.loads((folder / ATTEMPTS_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return attempts if isinstance(attempts, list) and all(isinstance(a, dict) for a in attempts) else []
+
+
+def _kernels_phrase(kernels: dict[str, Any]) -> str:
+    return f"torch {kernels.get('torch_kernels')}, numpy {' '.join(kernels.get('numpy_vector_units', []))}"
+
+
+def _kernel_change(folder: Path, earlier: dict[str, Any], now: dict[str, Any]) -> str:
+    """The warning for an attempt that continues ``folder`` with other kernels than the last one."""
+    pins = pinning_to(earlier, now) if {"torch_kernels", "numpy_vector_units"} <= set(earlier) else None
+    if pins:
+        remedy = "to continue it as it began, stop and rerun with " + " ".join(
+            f'{name}="{value}"' for name, value in pins.items()
+        )
+    else:
+        remedy = "this CPU cannot compute with the earlier kernels"
+    return (
+        f"stage {folder} was begun with {_kernels_phrase(earlier)} and continues with "
+        f"{_kernels_phrase(now)}: its result will not be the bits of an uninterrupted run; {remedy} "
+        "(docs/md.md)"
+    )
+
+
 def stage_result_path(stage: str, key: str) -> str:
     """Where the result record of (stage, key) lives, relative to a run folder (POSIX separators)."""
     return f"{STAGE_FOLDER}/{stage}/{key}/{RESULT_FILE}"
@@ -144,11 +185,17 @@ def stage_result_path(stage: str, key: str) -> str:
 
 class StageCache:
     """Stage outputs under ``root``, one folder per (stage, key); ``warn`` receives one line per discarded
-    stage (default: stderr)."""
+    stage or change of kernels (default: stderr); ``kernels`` gives the kernels this process computes with."""
 
-    def __init__(self, root: Path, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        warn: Callable[[str], None] | None = None,
+        kernels: Callable[[], dict[str, Any]] = kernel_record,
+    ) -> None:
         self.root = Path(root)
         self.warn = warn or _warn
+        self.kernels = kernels
 
     def folder(self, stage: str, key: str) -> Path:
         """Where the outputs of ``stage`` for ``key`` live."""
@@ -195,8 +242,23 @@ class StageCache:
             if predecessor is not None and self._adopt(stage, folder, inputs, predecessor, check):
                 return verified_result(folder, check) or {}, True
             atomic_write_json(folder / INPUTS_FILE, inputs)
-            _store_result(folder, compute(folder))
+            if not check.resumes:
+                _store_result(folder, compute(folder))
+            else:
+                kernels = self._begin_attempt(folder)
+                _store_result(folder, {**compute(folder), ATTEMPT_KERNELS: kernels})
         return verified_result(folder, check) or {}, False
+
+    def _begin_attempt(self, folder: Path) -> list[dict[str, Any]]:
+        """Record this attempt's kernels in ``folder``; returns the distinct kernels of every attempt whose
+        outputs it continues (none when the folder holds no partial outputs), warning when they change."""
+        earlier = _earlier_kernels(folder) if _artifacts(folder) else []
+        now = self.kernels()
+        if earlier and earlier[-1] != now:
+            self.warn(_kernel_change(folder, earlier[-1], now))
+        attempts = [*earlier, now]
+        atomic_write_json(folder / ATTEMPTS_FILE, attempts)
+        return [kernels for i, kernels in enumerate(attempts) if kernels not in attempts[:i]]
 
     def _adopt(
         self, stage: str, folder: Path, inputs: dict[str, Any], predecessor: Predecessor, check: StageCheck

@@ -100,11 +100,13 @@ STAGE_TRAJECTORIES: dict[str, Callable[[Path, dict[str, Any]], list[Path]]] = {
 
 # What a finished stage's result holds and how its artifacts are checked before they are reused.
 STAGE_CHECKS: dict[str, StageCheck] = {
-    "train": StageCheck(("epochs", "best_epoch", "best_val_loss", "parameters"), _model_loads),
+    "train": StageCheck(("epochs", "best_epoch", "best_val_loss", "parameters"), _model_loads, resumes=True),
     "baselines": StageCheck(("energy_mae_per_atom", "force_mae", "element_energies")),
     "evaluate": StageCheck(("frames", "systems")),
-    "simulate": StageCheck(("replicas", "frames_per_replica", "atoms", "protocol"), _trajectory_matches),
-    "replay": StageCheck(("systems",), _replays_complete),
+    "simulate": StageCheck(
+        ("replicas", "frames_per_replica", "atoms", "protocol"), _trajectory_matches, resumes=True
+    ),
+    "replay": StageCheck(("systems",), _replays_complete, resumes=True),
     "score": StageCheck(("run_length_fs", "metric_groups", "systems", "replica_values")),
 }
 

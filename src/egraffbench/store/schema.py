@@ -102,6 +102,13 @@ class StageCost(Stored):
     load_end: float
 
 
+class AttemptKernels(Stored):
+    """The kernels one or more attempts at a resumable stage computed with (egraffbench.runner.machine)."""
+
+    torch_kernels: str
+    numpy_vector_units: list[str]
+
+
 class TrainResult(Record):
     """The train stage (or what stands for it: a pretrained model, a reference potential)."""
 
@@ -120,6 +127,9 @@ class TrainResult(Record):
     format: str | None = None
     source: str | None = None
     cost: StageCost | None = None
+    # the distinct kernels of the attempts that trained it, oldest first (runner.stage_cache; empty where
+    # not trained here, and in records written before 2026-12-04)
+    attempt_kernels: list[AttemptKernels] = Field(default_factory=list)
 
 
 class Errors(Stored):
@@ -183,6 +193,7 @@ class SimulateResult(Record):
     protocol: dict[str, Any]
     cost: StageCost | None = None
     adopted_from: str | None = None  # key of the run without bond relabelling this result carried over from
+    attempt_kernels: list[AttemptKernels] = Field(default_factory=list)  # as TrainResult.attempt_kernels
 
 
 class ReplayReplica(Stored):
@@ -209,6 +220,7 @@ class ReplayResult(Record):
     systems: dict[str, ReplaySystem]
     cost: StageCost | None = None
     adopted_from: str | None = None  # as SimulateResult.adopted_from
+    attempt_kernels: list[AttemptKernels] = Field(default_factory=list)  # as TrainResult.attempt_kernels
 
 
 class Interval(Stored):
