@@ -10,15 +10,17 @@ stored errors, per-structure sums and parity arrays.
     python scripts/check_reproduction.py RUN_DIR [--architecture mace] [--latest-run | --run ID]
         [--training] [--evaluation] [--data-root DIR]
 
-Prints one line per stage (architecture, its `ARCHITECTURE_VERSIONS` entry, test system or task, "same
-bits" or what differs) and exits 1 when any differs. Run it in a fresh interpreter after a change that may
-move an architecture's numbers: an architecture whose stored results it no longer reproduces needs its
-`ARCHITECTURE_VERSIONS` entry raised (docs/running.md). MD and training are chaotic, so their start
+Prints one line per stage (architecture, its `ARCHITECTURE_VERSIONS` entry, test system or task, "same bits"
+or what differs) and exits 1 when any differs. A line says too where an MD or training stage was begun with
+other CPU kernels than this process has (torch's capability, numpy's vector units: its stored bits come from
+those) and the variables that make a rerun compute with them. Run it in a fresh interpreter after a change
+that may move an architecture's numbers: an architecture whose stored results it no longer reproduces needs
+its `ARCHITECTURE_VERSIONS` entry raised (docs/running.md). MD and training are chaotic, so their start
 decides: the same first forces (the same first epoch) and the same code give the same trajectory (the same
 model). The check needs the run folder itself (published folders hold no models or trajectories).
 ``--latest-run`` checks only the MD the folder's latest run used, what `egraffbench publish` would publish:
-before publishing, every line should say "same bits". ``--run ID`` does the same for run ID (what
-`egraffbench publish --run ID` publishes), and --training and --evaluation then check that run's stages.
+before publishing, every line should say "same bits". ``--run ID`` does the same for run ID (what `egraffbench
+publish --run ID` publishes), and --training and --evaluation then check that run's stages.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from egraffbench.md.trajectory import EV_PER_FORCE_UNIT, read_protocol, read_rep
 from egraffbench.models import load_force_field
 from egraffbench.models.presets import ModelConfig
 from egraffbench.numerics import pin_torch_threads
-from egraffbench.runner.stage_cache import RESULT_FILE, StageCache
+from egraffbench.runner.machine import kernel_record, kernels_phrase, pinning_phrase
+from egraffbench.runner.stage_cache import RESULT_FILE, StageCache, first_attempt_kernels
 from egraffbench.runner.stages import MODEL_FOLDER, PARITY_FILE, TRAJECTORY_FILE, evaluate_stage
 from egraffbench.store.database import ResultsStore
 from egraffbench.tasks import load_task
@@ -64,6 +67,7 @@ class MDCheck:
     architecture_version: int
     system: str
     max_force_difference: float  # eV/Å; 0.0: the same bits
+    kernels_note: str = ""  # `kernels_note` of the stage
 
     @property
     def same(self) -> bool:
@@ -71,7 +75,19 @@ class MDCheck:
 
     def line(self) -> str:
         verdict = "same bits" if self.same else f"{self.max_force_difference:.3g} eV/Å"
-        return f"{self.architecture} v{self.architecture_version} {self.system} {self.key}: {verdict}"
+        stage = f"{self.architecture} v{self.architecture_version} {self.system} {self.key}"
+        return f"{stage}: {verdict}{self.kernels_note}"
+
+
+def kernels_note(folder: Path) -> str:
+    """Where the first attempt at the stage in ``folder`` computed with other kernels than this process
+    (its stored bits come from those), which, and how to compute with them here; empty otherwise."""
+    first, here = first_attempt_kernels(folder), kernel_record()
+    if first is None or first == here:
+        return ""
+    pins = pinning_phrase(first, here)
+    how = f"rerun with {pins}" if pins else "this CPU cannot compute with them"
+    return f" (computed with {kernels_phrase(first)}, here {kernels_phrase(here)}: {how})"
 
 
 def _as_stored(forces: np.ndarray) -> np.ndarray:
@@ -110,6 +126,7 @@ def check_stage(cache: StageCache, key: str, architecture: str | None = None) ->
         architecture_version=train_inputs.get("architecture_version", 1),
         system=", ".join(inputs["test"]),
         max_force_difference=float(np.abs(_as_stored(forces.numpy()) - stored).max()),
+        kernels_note=kernels_note(folder),
     )
 
 
@@ -140,6 +157,7 @@ class RecomputedCheck:
     architecture_version: int
     task: str
     differing: tuple[str, ...]  # empty: the same bits
+    kernels_note: str = ""  # `kernels_note` of the stage (trainings; evaluations do not resume)
 
     @property
     def same(self) -> bool:
@@ -148,7 +166,9 @@ class RecomputedCheck:
     def line(self) -> str:
         verdict = "same bits" if self.same else f"differs in {', '.join(self.differing)}"
         version = f"v{self.architecture_version}"
-        return f"{self.architecture} {version} {self.task} {self.stage} {self.key}: {verdict}"
+        return (
+            f"{self.architecture} {version} {self.task} {self.stage} {self.key}: {verdict}{self.kernels_note}"
+        )
 
 
 def _first_record(log: Path) -> dict:
@@ -196,7 +216,10 @@ def check_training(
         stored = _first_record(folder / MODEL_FOLDER / LOG_FILE)
         differing = tuple(name for name in stored if name not in UNTIMED and fresh.get(name) != stored[name])
         version = inputs.get("architecture_version", 1)
-        checks.append(RecomputedCheck("training", key, config.architecture, version, task_name, differing))
+        note = kernels_note(folder)
+        checks.append(
+            RecomputedCheck("training", key, config.architecture, version, task_name, differing, note)
+        )
     return checks
 
 

@@ -47,6 +47,17 @@ def test_stored_md_is_reproduced_and_one_changed_bit_is_found(
     changed = check.check_run(copy)
     assert 0 < changed[0].max_force_difference < 1e-5 and not changed[0].same
     assert "mace v" in changed[0].line() and "eV/Å" in changed[0].line()
+    # a stage begun with kernels this CPU does not have says so: its stored bits are not this machine's
+    other = {"torch_kernels": "DEFAULT", "numpy_vector_units": ["NO_SUCH_UNIT"]}
+    (trajectory.parent / "attempts.json").write_text(json.dumps([other, {"torch_kernels": "AVX2"}]))
+    assert (
+        check.check_run(copy)[0]
+        .line()
+        .endswith(
+            "eV/Å (computed with torch DEFAULT, numpy NO_SUCH_UNIT, here "
+            f"{check.kernels_phrase(check.kernel_record())}: this CPU cannot compute with them)"
+        )
+    )
     simulate = copy / "stages" / "simulate"
     shutil.copytree(simulate / found[0].key, simulate / ("0" * 20))  # MD under a key no run used
     assert len(check.check_run(copy)) == 2

@@ -330,7 +330,7 @@ def test_kernels_this_cpu_cannot_choose_are_named_as_such(tmp_path: Path) -> Non
     StageCache(tmp_path, warnings.append, lambda: CONTINUED_WITH).get_or_compute(
         "train", "k", {}, _finishing, RESUMES
     )
-    assert len(warnings) == 1 and "this CPU cannot compute with the earlier kernels" in warnings[0]
+    assert len(warnings) == 1 and "this CPU cannot compute with them" in warnings[0]
 
 
 def test_attempts_with_the_same_kernels_or_with_nothing_to_continue_leave_one_entry(tmp_path: Path) -> None:

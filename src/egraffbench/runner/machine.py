@@ -101,6 +101,18 @@ def pinning_to(
     return pins
 
 
+def kernels_phrase(kernels: Mapping[str, Any]) -> str:
+    """A `kernel_record` in words: "torch AVX2, numpy X86_V2 X86_V3"."""
+    return f"torch {kernels.get('torch_kernels')}, numpy {' '.join(kernels.get('numpy_vector_units', []))}"
+
+
+def pinning_phrase(kernels: Mapping[str, Any], here: Mapping[str, Any] | None = None) -> str | None:
+    """The variables of `pinning_to` as a shell would set them (`ATEN_CPU_CAPABILITY="avx2" ...`); None
+    where this CPU cannot compute with ``kernels`` or they are the ones ``here`` has."""
+    pins = pinning_to(kernels, here) if {"torch_kernels", "numpy_vector_units"} <= set(kernels) else None
+    return " ".join(f'{name}="{value}"' for name, value in pins.items()) if pins else None
+
+
 def cpu_record() -> dict[str, Any]:
     """What a run's numbers were computed on: the CPU model and its vector extensions, the vector units
     numpy's loops and torch's kernels were chosen from in this process, and the environment variables

@@ -38,7 +38,7 @@ from typing import Any
 from egraffbench.errors import EgraffbenchError
 from egraffbench.fileio import atomic_write_json
 from egraffbench.runner.hashing import file_checksum
-from egraffbench.runner.machine import kernel_record, pinning_to
+from egraffbench.runner.machine import kernel_record, kernels_phrase, pinning_phrase
 
 RESULT_FILE = "result.json"
 STAGE_FOLDER = "stages"  # the cache's folder inside a run folder: STAGE_FOLDER/<stage>/<key>/
@@ -158,22 +158,29 @@ def _earlier_kernels(folder: Path) -> list[dict[str, Any]]:
     return attempts if isinstance(attempts, list) and all(isinstance(a, dict) for a in attempts) else []
 
 
-def _kernels_phrase(kernels: dict[str, Any]) -> str:
-    return f"torch {kernels.get('torch_kernels')}, numpy {' '.join(kernels.get('numpy_vector_units', []))}"
+def first_attempt_kernels(folder: Path) -> dict[str, Any] | None:
+    """The kernels of the first attempt at the stage in ``folder`` (what computed its first MD step or
+    training epoch), from its attempts or its finished result; None where neither records them."""
+    attempts = _earlier_kernels(folder)
+    if not attempts:
+        try:
+            attempts = json.loads((folder / RESULT_FILE).read_text()).get(ATTEMPT_KERNELS) or []
+        except (OSError, ValueError, AttributeError):
+            return None
+    return attempts[0] if attempts and isinstance(attempts[0], dict) else None
 
 
 def _kernel_change(folder: Path, earlier: dict[str, Any], now: dict[str, Any]) -> str:
     """The warning for an attempt that continues ``folder`` with other kernels than the last one."""
-    pins = pinning_to(earlier, now) if {"torch_kernels", "numpy_vector_units"} <= set(earlier) else None
-    if pins:
-        remedy = "to continue it as it began, stop and rerun with " + " ".join(
-            f'{name}="{value}"' for name, value in pins.items()
-        )
-    else:
-        remedy = "this CPU cannot compute with the earlier kernels"
+    pins = pinning_phrase(earlier, now)
+    remedy = (
+        f"to continue it as it began, stop and rerun with {pins}"
+        if pins
+        else "this CPU cannot compute with them"
+    )
     return (
-        f"stage {folder} was begun with {_kernels_phrase(earlier)} and continues with "
-        f"{_kernels_phrase(now)}: its result will not be the bits of an uninterrupted run; {remedy} "
+        f"stage {folder} was begun with {kernels_phrase(earlier)} and continues with "
+        f"{kernels_phrase(now)}: its result will not be the bits of an uninterrupted run; {remedy} "
         "(docs/md.md)"
     )
 
