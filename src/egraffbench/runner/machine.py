@@ -58,9 +58,14 @@ def cpu_vector_extensions(cpuinfo: Path = CPUINFO) -> list[str]:
     return sorted(flag for flag in flags if flag.startswith(VECTOR_FLAG_PREFIXES))
 
 
+def _numpy_simd() -> dict[str, list[str]]:
+    """numpy's SIMD groups: ``baseline`` (built to require), ``found`` (on this CPU, less those disabled)."""
+    return np.show_config(mode="dicts").get("SIMD Extensions", {})
+
+
 def numpy_vector_units() -> list[str]:
     """numpy's baseline SIMD groups and those it found on this CPU: the ones its loops are chosen from."""
-    simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
+    simd = _numpy_simd()
     return [*simd.get("baseline", []), *simd.get("found", [])]
 
 
@@ -91,9 +96,9 @@ def pinning_to(
             return None
         pins["ATEN_CPU_CAPABILITY"] = torch_kernels.lower()
     wanted, found = list(kernels["numpy_vector_units"]), here["numpy_vector_units"]
-    simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
     extra = [unit for unit in found if unit not in wanted]
-    if any(unit not in found for unit in wanted) or any(unit in simd.get("baseline", []) for unit in extra):
+    baseline = _numpy_simd().get("baseline", [])
+    if any(unit not in found for unit in wanted) or any(unit in baseline for unit in extra):
         return None
     if extra:  # with those this environment disables already: the new process inherits it
         disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").replace(",", " ").split()
@@ -103,13 +108,13 @@ def pinning_to(
 
 def kernels_phrase(kernels: Mapping[str, Any]) -> str:
     """A `kernel_record` in words: "torch AVX2, numpy X86_V2 X86_V3"."""
-    return f"torch {kernels.get('torch_kernels')}, numpy {' '.join(kernels.get('numpy_vector_units', []))}"
+    return f"torch {kernels['torch_kernels']}, numpy {' '.join(kernels['numpy_vector_units'])}"
 
 
 def pinning_phrase(kernels: Mapping[str, Any], here: Mapping[str, Any] | None = None) -> str | None:
     """The variables of `pinning_to` as a shell would set them (`ATEN_CPU_CAPABILITY="avx2" ...`); None
     where this CPU cannot compute with ``kernels`` or they are the ones ``here`` has."""
-    pins = pinning_to(kernels, here) if {"torch_kernels", "numpy_vector_units"} <= set(kernels) else None
+    pins = pinning_to(kernels, here)
     return " ".join(f'{name}="{value}"' for name, value in pins.items()) if pins else None
 
 

@@ -148,26 +148,35 @@ def _store_result(folder: Path, result: dict[str, Any]) -> None:
     atomic_write_json(folder / RESULT_FILE, {**result, CHECKSUMS: checksums})
 
 
+def _kernel_list(value: Any) -> list[dict[str, Any]]:
+    """``value`` if it is a list of kernel records (`machine.kernel_record`), else none: a record this code
+    cannot read says nothing of the attempts."""
+    keys = {"torch_kernels", "numpy_vector_units"}
+    if isinstance(value, list) and all(isinstance(a, dict) and keys <= a.keys() for a in value):
+        return value
+    return []
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _earlier_kernels(folder: Path) -> list[dict[str, Any]]:
     """The kernels of the earlier attempts recorded in ``folder``; none where unrecorded or unreadable (the
     attempts of versions that did not record them are unknown)."""
-    try:
-        attempts = json.loads((folder / ATTEMPTS_FILE).read_text())
-    except (OSError, ValueError):
-        return []
-    return attempts if isinstance(attempts, list) and all(isinstance(a, dict) for a in attempts) else []
+    return _kernel_list(_read_json(folder / ATTEMPTS_FILE))
 
 
 def first_attempt_kernels(folder: Path) -> dict[str, Any] | None:
     """The kernels of the first attempt at the stage in ``folder`` (what computed its first MD step or
     training epoch), from its attempts or its finished result; None where neither records them."""
-    attempts = _earlier_kernels(folder)
-    if not attempts:
-        try:
-            attempts = json.loads((folder / RESULT_FILE).read_text()).get(ATTEMPT_KERNELS) or []
-        except (OSError, ValueError, AttributeError):
-            return None
-    return attempts[0] if attempts and isinstance(attempts[0], dict) else None
+    result = _read_json(folder / RESULT_FILE)
+    stored = _kernel_list(result.get(ATTEMPT_KERNELS)) if isinstance(result, dict) else []
+    attempts = _earlier_kernels(folder) or stored
+    return attempts[0] if attempts else None
 
 
 def _kernel_change(folder: Path, earlier: dict[str, Any], now: dict[str, Any]) -> str:
