@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from egraffbench import __version__
 from egraffbench.cli.main import COMMANDS, cli, load_command
-from egraffbench.cli.progress import PlainProgress
+from egraffbench.cli.progress import PlainProgress, format_rate
 from egraffbench.errors import EgraffbenchError
 from egraffbench.md import read_replica
 from egraffbench.models.registry import ARCHITECTURES
@@ -174,6 +174,17 @@ def test_plain_progress_lines_are_timestamped_and_rate_limited() -> None:
     assert len(lines) == 4
     assert all(line[:4].isdigit() and line[19] == "Z" and "mace-emt-cu3au-0" in line for line in lines)
     assert "step 100/100" in lines[2] and "score: running" in lines[3]
+
+
+def test_rates_keep_three_significant_figures() -> None:
+    # a CPU's MD runs at a fraction of a step per second: its rate must not print as 0
+    assert [format_rate(r) for r in (0.41234, 0.0005, 7.25, 99.94, 1234.6)] == [
+        "0.412",
+        "0.0005",
+        "7.25",
+        "99.9",
+        "1235",
+    ]
 
 
 def test_shell_completion_offers_commands_and_choices() -> None:

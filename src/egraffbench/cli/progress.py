@@ -79,6 +79,11 @@ class PlainProgress:
         self.console.print("  ".join(parts), markup=False, highlight=False, soft_wrap=True)
 
 
+def format_rate(per_second: float) -> str:
+    """A rate to three significant figures, without an exponent: a CPU's 0.412 steps/s is not printed as 0."""
+    return f"{per_second:.3g}" if abs(per_second) < 100 else f"{per_second:.0f}"
+
+
 def _stage(status: str) -> str:
     return status.split(":")[0].split(" ")[0]
 

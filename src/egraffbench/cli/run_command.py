@@ -14,7 +14,7 @@ from rich.progress import Progress, TaskID
 
 from egraffbench.cli.failures import expected_failure
 from egraffbench.cli.options import choices, device_option, missing_device
-from egraffbench.cli.progress import PlainProgress, progress_display
+from egraffbench.cli.progress import PlainProgress, format_rate, progress_display
 from egraffbench.cli.stop_request import StopRequest
 from egraffbench.errors import ConfigError
 from egraffbench.md.engine import SimulationProgress
@@ -62,7 +62,8 @@ class _ProgressObserver(RunObserver):
                 line,
                 total=state.steps,
                 completed=state.step,
-                status=f"MD {state.steps_per_s:.0f} steps/s, {state.live} live / {state.retired} retired",
+                status=f"MD {format_rate(state.steps_per_s)} steps/s, "
+                f"{state.live} live / {state.retired} retired",
             )
 
         return JobHooks(on_stage, on_epoch, on_md, self.warning)

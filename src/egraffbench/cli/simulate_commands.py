@@ -22,7 +22,7 @@ from egraffbench.cli.options import (
     device_option,
     hidden_alias,
 )
-from egraffbench.cli.progress import progress_display
+from egraffbench.cli.progress import format_rate, progress_display
 from egraffbench.data import get_dataset_spec, load_dataset
 from egraffbench.errors import ConfigError, TrajectoryError
 from egraffbench.md.engine import SimulationProgress, SimulationResult
@@ -134,7 +134,7 @@ def simulate(
             progress.update(
                 task,
                 completed=state.step,
-                status=f"{state.steps_per_s:.1f} steps/s  {state.simulated_ps:.3f} ps  "
+                status=f"{format_rate(state.steps_per_s)} steps/s  {state.simulated_ps:.3f} ps  "
                 f"{state.live} live / {state.retired} retired",
             )
 
