@@ -86,7 +86,7 @@ def kernels_note(folder: Path) -> str:
     if first is None or first == here:
         return ""
     pins = pinning_phrase(first, here)
-    how = f"rerun with {pins}" if pins else "this CPU cannot compute with them"
+    how = f"rerun with {pins}" if pins else "this machine cannot compute with them"
     return f" (computed with {kernels_phrase(first)}, here {kernels_phrase(here)}: {how})"
 
 

@@ -55,7 +55,7 @@ def test_stored_md_is_reproduced_and_one_changed_bit_is_found(
         .line()
         .endswith(
             "eV/Å (computed with torch DEFAULT, numpy NO_SUCH_UNIT, here "
-            f"{check.kernels_phrase(check.kernel_record())}: this CPU cannot compute with them)"
+            f"{check.kernels_phrase(check.kernel_record())}: this machine cannot compute with them)"
         )
     )
     simulate = copy / "stages" / "simulate"

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -23,6 +24,7 @@ from egraffbench.runner.hashing import data_checksum, stable_hash, stage_key
 from egraffbench.runner.job import JobHooks
 from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.runner.stage_cache import StageCache, StageCheck
+from egraffbench.store.schema import AttemptKernels
 from egraffbench.tasks import load_task
 from summation_order import torch_threads
 from test_runner_fixtures import ReferenceRun, physics_metrics, shared_reference_run, tiny_jobs
@@ -320,17 +322,34 @@ def test_a_resumed_stage_lists_the_kernels_of_every_attempt_and_warns_how_to_pin
     assert StageCache(tmp_path).result("simulate", "k", RESUMES) == result
 
 
-def test_kernels_this_cpu_cannot_choose_are_named_as_such(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("begun", "continued"),
+    [
+        ({"torch_kernels": "DEFAULT", "numpy_vector_units": ["NO_SUCH_UNIT"]}, CONTINUED_WITH),
+        (
+            {**CONTINUED_WITH, "accelerator": "NVIDIA A100 (CUDA 12.8)"},
+            {**CONTINUED_WITH, "accelerator": "NVIDIA H200 (CUDA 12.8)"},
+        ),
+    ],
+    ids=["cpu-lacks-the-units", "another-gpu"],
+)
+def test_kernels_this_machine_cannot_choose_are_named_as_such(
+    tmp_path: Path, begun: dict[str, Any], continued: dict[str, Any]
+) -> None:
     warnings: list[str] = []
-    unknown = {"torch_kernels": "DEFAULT", "numpy_vector_units": ["NO_SUCH_UNIT"]}
     with pytest.raises(Interrupted):
-        StageCache(tmp_path, warnings.append, lambda: unknown).get_or_compute(
+        StageCache(tmp_path, warnings.append, lambda: begun).get_or_compute(
             "train", "k", {}, _interrupted, RESUMES
         )
-    StageCache(tmp_path, warnings.append, lambda: CONTINUED_WITH).get_or_compute(
+    result, _ = StageCache(tmp_path, warnings.append, lambda: continued).get_or_compute(
         "train", "k", {}, _finishing, RESUMES
     )
-    assert len(warnings) == 1 and "this CPU cannot compute with them" in warnings[0]
+    assert len(warnings) == 1 and "this machine cannot compute with them" in warnings[0]
+    assert result["attempt_kernels"] == [begun, continued]
+    assert [AttemptKernels(**kernels).accelerator for kernels in result["attempt_kernels"]] == [
+        begun.get("accelerator"),
+        continued.get("accelerator"),
+    ]
 
 
 def test_attempts_with_the_same_kernels_or_with_nothing_to_continue_leave_one_entry(tmp_path: Path) -> None:

@@ -18,11 +18,13 @@ from egraffbench.runner.machine import (
     CPUINFO,
     KERNEL_VARIABLES,
     TORCH_KERNEL_FLAGS,
+    accelerator_name,
     cpu_model,
     cpu_record,
     cpu_vector_extensions,
     describe_machine,
     kernel_record,
+    kernels_phrase,
     numpy_vector_units,
     pinning_to,
 )
@@ -139,6 +141,22 @@ def test_pinning_names_the_variables_that_choose_earlier_kernels_where_this_cpu_
     # nor disable one of its baseline
     baseline = {**AVX2_HERE, "numpy_vector_units": _numpy_baseline()}
     assert pinning_to({**AVX2_HERE, "numpy_vector_units": []}, baseline, cpuinfo) is None
+
+
+def test_a_gpu_stage_records_its_accelerator_which_no_variable_can_pin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    assert "accelerator" not in kernel_record() and accelerator_name("cpu") is None
+    on_gpu = kernel_record("cuda:0")
+    assert on_gpu == {**kernel_record(), "accelerator": "NVIDIA H200 (CUDA 12.8)"}
+    assert kernels_phrase(on_gpu).endswith(
+        ", numpy " + " ".join(numpy_vector_units()) + ", on NVIDIA H200 (CUDA 12.8)"
+    )
+    assert pinning_to(on_gpu, on_gpu) == {}
+    other_gpu = {**on_gpu, "accelerator": "NVIDIA A100-SXM4-80GB (CUDA 12.8)"}
+    assert pinning_to(other_gpu, on_gpu) is None and pinning_to(on_gpu, kernel_record()) is None
 
 
 def test_a_process_started_with_the_pins_computes_with_the_earlier_kernels() -> None:

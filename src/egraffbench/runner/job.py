@@ -34,6 +34,7 @@ from egraffbench.runner.hashing import (
     stable_hash,
     stage_key,
 )
+from egraffbench.runner.machine import kernel_record
 from egraffbench.runner.matrix import JobSpec
 from egraffbench.runner.relabelling import unrelabelled_predecessor
 from egraffbench.runner.replay import replay_plan, replay_scores, replay_stage
@@ -87,7 +88,7 @@ class _Job:
 
     def __init__(self, spec: JobSpec, run_dir: Path, hooks: JobHooks) -> None:
         self.spec, self.run_dir, self.hooks = spec, run_dir, hooks
-        self.cache = StageCache(run_dir / STAGE_FOLDER, hooks.on_warning)
+        self.cache = StageCache(run_dir / STAGE_FOLDER, hooks.on_warning, lambda: kernel_record(spec.device))
         self.root = data_root() if spec.data_root is None else Path(spec.data_root)
         self.stages: list[StageRecord] = []
         self.results = JobResults()

@@ -69,13 +69,29 @@ def numpy_vector_units() -> list[str]:
     return [*simd.get("baseline", []), *simd.get("found", [])]
 
 
-def kernel_record() -> dict[str, Any]:
-    """The kernels this process computes with: torch's CPU capability and numpy's vector units. Two
-    processes with the same record compute the same bits from the same inputs (docs/md.md)."""
-    return {
+def accelerator_name(device: str | torch.device) -> str | None:
+    """The accelerator ``device`` is, as far as a stage's bits depend on it: the GPU model and the CUDA (or
+    HIP) version torch was built with; None for the CPU. Stage keys hold only the device type
+    (hashing.placement), so a stage begun on one GPU may be continued on another."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return None
+    if device.type != "cuda":
+        return device.type
+    runtime = f"CUDA {torch.version.cuda}" if torch.version.cuda else f"HIP {torch.version.hip}"
+    return f"{torch.cuda.get_device_name(device)} ({runtime})"
+
+
+def kernel_record(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The kernels this process computes with on ``device``: torch's CPU capability and numpy's vector
+    units, and the accelerator (`accelerator_name`) where ``device`` is not the CPU. Two processes with
+    the same record compute the same bits from the same inputs (docs/md.md)."""
+    record: dict[str, Any] = {
         "torch_kernels": torch.backends.cpu.get_cpu_capability(),
         "numpy_vector_units": numpy_vector_units(),
     }
+    name = accelerator_name(device)
+    return record if name is None else {**record, "accelerator": name}
 
 
 def pinning_to(
@@ -88,6 +104,8 @@ def pinning_to(
     baseline is beyond them (a baseline unit cannot be disabled). Variables set in this environment are
     inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it names."""
     here = here or kernel_record()
+    if kernels.get("accelerator") != here.get("accelerator"):
+        return None  # no variable makes one GPU compute as another
     pins: dict[str, str] = {}
     torch_kernels = kernels["torch_kernels"]
     if torch_kernels != here["torch_kernels"]:
@@ -107,13 +125,14 @@ def pinning_to(
 
 
 def kernels_phrase(kernels: Mapping[str, Any]) -> str:
-    """A `kernel_record` in words: "torch AVX2, numpy X86_V2 X86_V3"."""
-    return f"torch {kernels['torch_kernels']}, numpy {' '.join(kernels['numpy_vector_units'])}"
+    """A `kernel_record` in words: "torch AVX2, numpy X86_V2 X86_V3", then ", on <accelerator>" if any."""
+    cpu = f"torch {kernels['torch_kernels']}, numpy {' '.join(kernels['numpy_vector_units'])}"
+    return f"{cpu}, on {kernels['accelerator']}" if kernels.get("accelerator") else cpu
 
 
 def pinning_phrase(kernels: Mapping[str, Any], here: Mapping[str, Any] | None = None) -> str | None:
     """The variables of `pinning_to` as a shell would set them (`ATEN_CPU_CAPABILITY="avx2" ...`); None
-    where this CPU cannot compute with ``kernels`` or they are the ones ``here`` has."""
+    where this machine cannot compute with ``kernels`` or they are the ones ``here`` has."""
     pins = pinning_to(kernels, here)
     return " ".join(f'{name}="{value}"' for name, value in pins.items()) if pins else None
 

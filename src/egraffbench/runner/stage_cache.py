@@ -185,7 +185,7 @@ def _kernel_change(folder: Path, earlier: dict[str, Any], now: dict[str, Any]) -
     remedy = (
         f"to continue it as it began, stop and rerun with {pins}"
         if pins
-        else "this CPU cannot compute with them"
+        else "this machine cannot compute with them"
     )
     return (
         f"stage {folder} was begun with {kernels_phrase(earlier)} and continues with "

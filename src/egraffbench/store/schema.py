@@ -107,6 +107,7 @@ class AttemptKernels(Stored):
 
     torch_kernels: str
     numpy_vector_units: list[str]
+    accelerator: str | None = None  # the GPU, for stages computed on one (machine.accelerator_name)
 
 
 class TrainResult(Record):
