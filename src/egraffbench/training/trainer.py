@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from egraffbench.errors import DatasetError, TrainingError
 from egraffbench.fileio import TORCH_FILE_ERRORS, atomic_write_bytes, atomic_write_json, atomic_write_text
-from egraffbench.models.base import ForceField
+from egraffbench.models.base import ForceField, TrainingStatistics
 from egraffbench.models.presets import ModelConfig, TrainingConfig
 from egraffbench.models.registry import build_force_field
 from egraffbench.models.storage import load_force_field, save_force_field
@@ -125,16 +125,41 @@ def _torch_bytes(payload: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
+def _unreadable_checkpoint(path: Path, error: Exception) -> TrainingError:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return TrainingError(
+        f"{path}: unreadable training checkpoint ({reason}); delete the folder to train from scratch"
+    )
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except TORCH_FILE_ERRORS as error:
+        raise _unreadable_checkpoint(path, error) from error
+
+
+def _checkpoint_statistics(path: Path, saved: dict[str, Any]) -> TrainingStatistics | None:
+    """The statistics the interrupted attempt built its model with; None in checkpoints written before
+    2026-12-04, which did not keep them (they are fitted again, as those versions did)."""
+    stored = saved.get("statistics")
+    try:
+        return None if stored is None else TrainingStatistics.from_json(stored)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise _unreadable_checkpoint(path, error) from error
+
+
 def _resume(
     path: Path,
+    saved: dict[str, Any],
     model: ForceField,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau,
     averaged: AveragedModel | None,
 ) -> dict[str, Any]:
-    """Restore model, optimizer, scheduler and EMA from the checkpoint at ``path``; returns its loop state."""
+    """Restore model, optimizer, scheduler and EMA from checkpoint ``saved`` (read from ``path``); returns
+    its loop state."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -142,10 +167,7 @@ def _resume(
             averaged.load_state_dict(saved["ema"])
         return dict(saved["state"])
     except TORCH_FILE_ERRORS as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise TrainingError(
-            f"{path}: unreadable training checkpoint ({reason}); delete the folder to train from scratch"
-        ) from error
+        raise _unreadable_checkpoint(path, error) from error
 
 
 def _restore_log(log_path: Path, last_epoch: int) -> list[dict[str, Any]]:
@@ -164,11 +186,17 @@ def _restore_log(log_path: Path, last_epoch: int) -> list[dict[str, Any]]:
     return kept
 
 
-def untrained_force_field(config: ModelConfig, structures: Sequence[Atoms], examples: Examples) -> ForceField:
+def untrained_force_field(
+    config: ModelConfig,
+    structures: Sequence[Atoms],
+    examples: Examples,
+    statistics: TrainingStatistics | None = None,
+) -> ForceField:
     """``config``'s model with fresh weights (seed torch first) and the statistics of ``structures`` (with
-    reference energies and forces; ``examples`` their graphs): what training starts from."""
+    reference energies and forces; ``examples`` their graphs) unless ``statistics`` are given: what
+    training starts from."""
     species = species_of(structures)
-    statistics = training_statistics(structures, species, examples)
+    statistics = statistics or training_statistics(structures, species, examples)
     return build_force_field(
         config.architecture,
         species,
@@ -217,8 +245,12 @@ def train_force_field(
 
     train_examples = build_examples(train_set, config.cutoff, dtype)
     val_examples = build_examples(val_set, config.cutoff, dtype)
+    saved = _read_checkpoint(checkpoint_path) if resume and checkpoint_path.exists() else None
+    # A resumed training keeps the statistics it began with: fitted again, the reference energies (a
+    # least-squares solve in numpy's BLAS, whose kernels follow the CPU) may differ in their last bits.
+    statistics = None if saved is None else _checkpoint_statistics(checkpoint_path, saved)
     torch.manual_seed(seed)
-    model = untrained_force_field(config, train_set, train_examples).to(device)
+    model = untrained_force_field(config, train_set, train_examples, statistics).to(device)
     optimizer = _optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience
@@ -229,8 +261,8 @@ def train_force_field(
         else None
     )
     state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "wall_seconds": 0.0}
-    if resume and checkpoint_path.exists():
-        state = _resume(checkpoint_path, model, optimizer, scheduler, averaged)
+    if saved is not None:
+        state = _resume(checkpoint_path, saved, model, optimizer, scheduler, averaged)
     out_dir.mkdir(parents=True, exist_ok=True)  # only now: a model that cannot be built leaves no folder
     atomic_write_json(out_dir / CONFIG_FILE, {"seed": seed, **config.model_dump()})
     log = _restore_log(out_dir / LOG_FILE, state["epoch"])
@@ -295,6 +327,7 @@ def train_force_field(
             "scheduler": scheduler.state_dict(),
             "ema": averaged.state_dict() if averaged is not None else {},
             "state": state,
+            "statistics": model.statistics.to_json(),
         }
         atomic_write_bytes(checkpoint_path, _torch_bytes(checkpoint))
         if on_epoch is not None:
