@@ -44,7 +44,7 @@ from egraffbench.md.trajectory import EV_PER_FORCE_UNIT, read_protocol, read_rep
 from egraffbench.models import load_force_field
 from egraffbench.models.presets import ModelConfig
 from egraffbench.numerics import pin_torch_threads
-from egraffbench.runner.machine import kernel_record, kernels_phrase, pinning_phrase
+from egraffbench.runner.machine import kernel_record, kernels_phrase, pinning_phrase, same_kernels
 from egraffbench.runner.stage_cache import RESULT_FILE, StageCache, first_attempt_kernels
 from egraffbench.runner.stages import MODEL_FOLDER, PARITY_FILE, TRAJECTORY_FILE, evaluate_stage
 from egraffbench.store.database import ResultsStore
@@ -83,7 +83,7 @@ def kernels_note(folder: Path) -> str:
     """Where the first attempt at the stage in ``folder`` computed with other kernels than this process
     (its stored bits come from those), which, and how to compute with them here; empty otherwise."""
     first, here = first_attempt_kernels(folder), kernel_record()
-    if first is None or first == here:
+    if first is None or same_kernels(first, here):
         return ""
     pins = pinning_phrase(first, here)
     how = f"rerun with {pins}" if pins else "this machine cannot compute with them"

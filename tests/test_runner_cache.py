@@ -371,3 +371,9 @@ def test_attempts_with_the_same_kernels_or_with_nothing_to_continue_leave_one_en
     assert warnings == []
     plain, _ = other.get_or_compute("score", "k", {}, _finishing)
     assert "attempt_kernels" not in plain and not (tmp_path / "score" / "k" / "attempts.json").exists()
+    # an attempt recorded before OpenBLAS's core type was, continued by one that records it: no change
+    with pytest.raises(Interrupted):
+        same.get_or_compute("simulate", "older", {}, _interrupted, RESUMES)
+    newer = StageCache(tmp_path, warnings.append, lambda: {**BEGUN_WITH, "blas_core": "Haswell"})
+    result, _ = newer.get_or_compute("simulate", "older", {}, _finishing, RESUMES)
+    assert result["attempt_kernels"] == [BEGUN_WITH] and warnings == []

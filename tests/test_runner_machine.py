@@ -11,14 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import threadpoolctl
 import torch
 from numpy.lib import introspect
 
 from egraffbench.runner.machine import (
     CPUINFO,
     KERNEL_VARIABLES,
+    OPENBLAS_CORE_FLAGS,
     TORCH_KERNEL_FLAGS,
     accelerator_name,
+    blas_core,
     cpu_model,
     cpu_record,
     cpu_vector_extensions,
@@ -27,6 +30,7 @@ from egraffbench.runner.machine import (
     kernels_phrase,
     numpy_vector_units,
     pinning_to,
+    same_kernels,
 )
 
 CPUINFO_TEXT = """processor\t: 0
@@ -151,18 +155,41 @@ def test_a_gpu_stage_records_its_accelerator_which_no_variable_can_pin(
     assert "accelerator" not in kernel_record() and accelerator_name("cpu") is None
     on_gpu = kernel_record("cuda:0")
     assert on_gpu == {**kernel_record(), "accelerator": "NVIDIA H200 (CUDA 12.8)"}
-    assert kernels_phrase(on_gpu).endswith(
-        ", numpy " + " ".join(numpy_vector_units()) + ", on NVIDIA H200 (CUDA 12.8)"
-    )
+    assert kernels_phrase(on_gpu) == kernels_phrase(kernel_record()) + ", on NVIDIA H200 (CUDA 12.8)"
     assert pinning_to(on_gpu, on_gpu) == {}
     other_gpu = {**on_gpu, "accelerator": "NVIDIA A100-SXM4-80GB (CUDA 12.8)"}
     assert pinning_to(other_gpu, on_gpu) is None and pinning_to(on_gpu, kernel_record()) is None
 
 
+def test_openblas_core_types_are_pinned_where_the_cpu_has_their_units(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO_TEXT)  # avx2 and fma; of AVX-512 only avx512f
+    here = {**AVX2_HERE, "blas_core": "Haswell"}
+    assert pinning_to({**AVX2_HERE, "blas_core": "Zen"}, here, cpuinfo) == {"OPENBLAS_CORETYPE": "Zen"}
+    assert pinning_to({**AVX2_HERE, "blas_core": "SkylakeX"}, here, cpuinfo) is None  # needs avx512bw, …
+    assert pinning_to({**AVX2_HERE, "blas_core": "NoSuchCore"}, here, cpuinfo) is None
+    # a record from before core types were recorded says nothing of them: nothing to pin, nothing differs
+    assert pinning_to(AVX2_HERE, here, cpuinfo) == {} and same_kernels(AVX2_HERE, here)
+    assert not same_kernels({**AVX2_HERE, "blas_core": "Zen"}, here)
+    assert kernels_phrase(here) == "torch AVX2, numpy X86_V2 X86_V3, OpenBLAS Haswell"
+
+
+def test_the_recorded_openblas_core_is_the_one_numpys_blas_runs() -> None:
+    numpys = [
+        library["architecture"]
+        for library in threadpoolctl.threadpool_info()
+        if library["internal_api"] == "openblas" and "numpy" in library["filepath"]
+    ]
+    assert numpys == [blas_core()] and numpys[0] in OPENBLAS_CORE_FLAGS
+
+
 def test_a_process_started_with_the_pins_computes_with_the_earlier_kernels() -> None:
-    """The pins for torch's scalar kernels and numpy's baseline loops, which every CPU can choose, applied
-    to a fresh interpreter: its kernel record is the one asked for."""
-    target = {"torch_kernels": "DEFAULT", "numpy_vector_units": _numpy_baseline()}
+    """The pins for torch's scalar kernels, numpy's baseline loops and OpenBLAS's Haswell kernels (every
+    x86-64 CPU with AVX2 can choose them) applied to a fresh interpreter: its kernel record is the one
+    asked for."""
+    if not set(OPENBLAS_CORE_FLAGS["Haswell"]) <= set(cpu_vector_extensions()):
+        pytest.skip("this CPU has no AVX2: OpenBLAS's Haswell kernels cannot run here")
+    target = {"torch_kernels": "DEFAULT", "numpy_vector_units": _numpy_baseline(), "blas_core": "Haswell"}
     pins = pinning_to(target)
     assert pins is not None and (pins != {}) == (kernel_record() != target)
     script = "import json, egraffbench.runner.machine as m; print(json.dumps(m.kernel_record()))"

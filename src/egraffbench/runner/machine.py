@@ -1,8 +1,8 @@
 """What the machine that computed a result was, as far as its numbers depend on it: the CPU model, its
-vector extensions and the ones numpy and torch chose from. numpy and torch pick their loops at run time (AVX2
-or AVX-512 kernels round some sums and functions differently; environment variables can pin them), so the
-same command gives the same bits with the same vector units (docs/md.md, "What batch independence
-guarantees"); a run records them."""
+vector extensions and the ones numpy and torch chose from, and the core type numpy's OpenBLAS chose its
+kernels for. numpy, torch and OpenBLAS pick their loops at run time (AVX2 or AVX-512 kernels round some sums
+and functions differently; environment variables can pin them), so the same command gives the same bits with
+the same kernels (docs/md.md, "What batch independence guarantees"); a run records them."""
 
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import threadpoolctl
 import torch
 
 CPUINFO = Path("/proc/cpuinfo")
 # Environment variables that make torch or numpy choose other kernels than the CPU offers (docs/md.md)
-KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES")
+KERNEL_VARIABLES = (
+    "ATEN_CPU_CAPABILITY",
+    "NPY_DISABLE_CPU_FEATURES",
+    "NPY_ENABLE_CPU_FEATURES",
+    "OPENBLAS_CORETYPE",
+)
 VECTOR_FLAG_PREFIXES = ("avx", "amx", "fma", "sse", "ssse")
 # The cpuinfo flags torch checks before it chooses its kernels of each capability (compute_cpu_capability in
 # ATen's native/DispatchStub.cpp); DEFAULT, its scalar kernels, runs everywhere
@@ -25,6 +31,16 @@ TORCH_KERNEL_FLAGS = {
     "DEFAULT": (),
     "AVX2": ("avx2", "fma"),
     "AVX512": ("avx512vl", "avx512bw", "avx512dq", "fma"),
+}
+_SKYLAKEX = ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl")
+# The cpuinfo flags the x86 OpenBLAS core types numpy reports need (OpenBLAS's dynamic.c); a core type
+# not listed is not pinned to
+OPENBLAS_CORE_FLAGS = {
+    "Sandybridge": ("avx",),
+    "Haswell": ("avx2", "fma"),
+    "Zen": ("avx2", "fma"),
+    "SkylakeX": _SKYLAKEX,
+    "Cooperlake": (*_SKYLAKEX, "avx512_bf16"),
 }
 
 
@@ -69,6 +85,19 @@ def numpy_vector_units() -> list[str]:
     return [*simd.get("baseline", []), *simd.get("found", [])]
 
 
+def blas_core() -> str | None:
+    """The core type numpy's OpenBLAS chose its kernels for (its least-squares fits and matrix products, e.g.
+    the reference energies a training fits, depend on it; OPENBLAS_CORETYPE pins it); None where numpy uses
+    another BLAS or threadpoolctl cannot tell."""
+    for library in threadpoolctl.threadpool_info():
+        if (
+            library.get("internal_api") == "openblas"
+            and "numpy" in Path(library.get("filepath", "")).parts[-2]
+        ):
+            return library.get("architecture") or None
+    return None
+
+
 def accelerator_name(device: str | torch.device) -> str | None:
     """The accelerator ``device`` is, as far as a stage's bits depend on it: the GPU model and the CUDA (or
     HIP) version torch was built with; None for the CPU. Stage keys hold only the device type
@@ -90,8 +119,22 @@ def kernel_record(device: str | torch.device = "cpu") -> dict[str, Any]:
         "torch_kernels": torch.backends.cpu.get_cpu_capability(),
         "numpy_vector_units": numpy_vector_units(),
     }
-    name = accelerator_name(device)
-    return record if name is None else {**record, "accelerator": name}
+    optional = {"blas_core": blas_core(), "accelerator": accelerator_name(device)}
+    return {**record, **{key: value for key, value in optional.items() if value is not None}}
+
+
+def same_kernels(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    """Whether two `kernel_record`s agree on everything both record: a record written before a kind of
+    kernel was recorded (blas_core, from 2026-12-04) says nothing of it. The accelerator is compared
+    always: absent, the stage computed on the CPU."""
+    shared = (first.keys() & second.keys()) - {"accelerator"}
+    agree = all(first[key] == second[key] for key in shared)
+    return agree and first.get("accelerator") == second.get("accelerator")
+
+
+def _cpu_has(flags: tuple[str, ...] | None, cpuinfo: Path) -> bool:
+    """Whether the CPU lists every one of ``flags`` (None: kernels of unknown needs, never chosen here)."""
+    return flags is not None and set(flags) <= set(_cpuinfo_field("flags", cpuinfo).split())
 
 
 def pinning_to(
@@ -99,9 +142,10 @@ def pinning_to(
 ) -> dict[str, str] | None:
     """The environment variables (`KERNEL_VARIABLES`) under which a new process here computes with
     ``kernels`` instead of ``here`` (both `kernel_record`s; default: this process's): ATEN_CPU_CAPABILITY
-    where torch's differ, NPY_DISABLE_CPU_FEATURES naming the vector units numpy found here beyond them.
-    Empty when they are the same; None when this CPU cannot: it lacks some of their units, or numpy's
-    baseline is beyond them (a baseline unit cannot be disabled). Variables set in this environment are
+    where torch's differ, OPENBLAS_CORETYPE where OpenBLAS's core types do, NPY_DISABLE_CPU_FEATURES naming
+    the vector units numpy found here beyond them. Empty when they are the same; None when this machine
+    cannot: the CPU lacks some of their units, numpy's baseline is beyond them (a baseline unit cannot be
+    disabled), or they were computed on another accelerator. Variables set in this environment are
     inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it names."""
     here = here or kernel_record()
     if kernels.get("accelerator") != here.get("accelerator"):
@@ -109,10 +153,14 @@ def pinning_to(
     pins: dict[str, str] = {}
     torch_kernels = kernels["torch_kernels"]
     if torch_kernels != here["torch_kernels"]:
-        needed = TORCH_KERNEL_FLAGS.get(torch_kernels)
-        if needed is None or not set(needed) <= set(_cpuinfo_field("flags", cpuinfo).split()):
+        if not _cpu_has(TORCH_KERNEL_FLAGS.get(torch_kernels), cpuinfo):
             return None
         pins["ATEN_CPU_CAPABILITY"] = torch_kernels.lower()
+    core = kernels.get("blas_core")
+    if core is not None and here.get("blas_core") not in (None, core):
+        if not _cpu_has(OPENBLAS_CORE_FLAGS.get(core), cpuinfo):
+            return None
+        pins["OPENBLAS_CORETYPE"] = core
     wanted, found = list(kernels["numpy_vector_units"]), here["numpy_vector_units"]
     extra = [unit for unit in found if unit not in wanted]
     baseline = _numpy_simd().get("baseline", [])
@@ -126,8 +174,10 @@ def pinning_to(
 
 def kernels_phrase(kernels: Mapping[str, Any]) -> str:
     """A `kernel_record` in words: "torch AVX2, numpy X86_V2 X86_V3", then ", on <accelerator>" if any."""
-    cpu = f"torch {kernels['torch_kernels']}, numpy {' '.join(kernels['numpy_vector_units'])}"
-    return f"{cpu}, on {kernels['accelerator']}" if kernels.get("accelerator") else cpu
+    words = f"torch {kernels['torch_kernels']}, numpy {' '.join(kernels['numpy_vector_units'])}"
+    if kernels.get("blas_core"):
+        words += f", OpenBLAS {kernels['blas_core']}"
+    return f"{words}, on {kernels['accelerator']}" if kernels.get("accelerator") else words
 
 
 def pinning_phrase(kernels: Mapping[str, Any], here: Mapping[str, Any] | None = None) -> str | None:
@@ -147,6 +197,7 @@ def cpu_record() -> dict[str, Any]:
         "vector_extensions": cpu_vector_extensions(),
         "numpy_vector_units": kernels["numpy_vector_units"],
         "torch_kernels": kernels["torch_kernels"],
+        "blas_core": kernels.get("blas_core"),
         "pinned_by": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
     }
 

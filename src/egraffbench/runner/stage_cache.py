@@ -38,7 +38,7 @@ from typing import Any
 from egraffbench.errors import EgraffbenchError
 from egraffbench.fileio import atomic_write_json
 from egraffbench.runner.hashing import file_checksum
-from egraffbench.runner.machine import kernel_record, kernels_phrase, pinning_phrase
+from egraffbench.runner.machine import kernel_record, kernels_phrase, pinning_phrase, same_kernels
 
 RESULT_FILE = "result.json"
 STAGE_FOLDER = "stages"  # the cache's folder inside a run folder: STAGE_FOLDER/<stage>/<key>/
@@ -270,11 +270,15 @@ class StageCache:
         outputs it continues (none when the folder holds no partial outputs), warning when they change."""
         earlier = _earlier_kernels(folder) if _artifacts(folder) else []
         now = self.kernels()
-        if earlier and earlier[-1] != now:
+        if earlier and not same_kernels(earlier[-1], now):
             self.warn(_kernel_change(folder, earlier[-1], now))
         attempts = [*earlier, now]
         atomic_write_json(folder / ATTEMPTS_FILE, attempts)
-        return [kernels for i, kernels in enumerate(attempts) if kernels not in attempts[:i]]
+        return [
+            kernels
+            for i, kernels in enumerate(attempts)
+            if not any(same_kernels(kernels, earlier_kernels) for earlier_kernels in attempts[:i])
+        ]
 
     def _adopt(
         self, stage: str, folder: Path, inputs: dict[str, Any], predecessor: Predecessor, check: StageCheck

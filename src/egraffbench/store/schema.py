@@ -107,6 +107,7 @@ class AttemptKernels(Stored):
 
     torch_kernels: str
     numpy_vector_units: list[str]
+    blas_core: str | None = None  # numpy's OpenBLAS core type (machine.blas_core; absent before 2026-12-04)
     accelerator: str | None = None  # the GPU, for stages computed on one (machine.accelerator_name)
 
 
