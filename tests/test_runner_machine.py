@@ -171,6 +171,7 @@ def test_openblas_core_types_are_pinned_where_the_cpu_has_their_units(tmp_path: 
     # a record from before core types were recorded says nothing of them: nothing to pin, nothing differs
     assert pinning_to(AVX2_HERE, here, cpuinfo) == {} and same_kernels(AVX2_HERE, here)
     assert not same_kernels({**AVX2_HERE, "blas_core": "Zen"}, here)
+    assert same_kernels({**AVX2_HERE, "blas_core": None, "accelerator": None}, here)  # as a stored record
     assert kernels_phrase(here) == "torch AVX2, numpy X86_V2 X86_V3, OpenBLAS Haswell"
 
 

@@ -20,6 +20,7 @@ from egraffbench.runner.job import JobHooks
 from egraffbench.runner.machine import kernel_record
 from egraffbench.runner.matrix import JobSpec, expand_jobs
 from egraffbench.store.database import ResultsStore
+from egraffbench.store.schema import AttemptKernels
 from egraffbench.tasks import ModeOverride, load_task
 from fresh_cli import CLI
 from summation_order import torch_threads
@@ -95,7 +96,7 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
     assert mace.results["md"]["resumed_from_step"] == 10
     assert mace.results["training"]["epochs"] == 2
     # both resumed stages name the one set of kernels all their attempts computed with
-    kernels = [kernel_record()]
+    kernels = [AttemptKernels(**kernel_record()).model_dump()]  # the record as stored, absent fields None
     assert mace.results["md"]["attempt_kernels"] == mace.results["training"]["attempt_kernels"] == kernels
     # bit for bit: the reference's jobs, batches and threads, and resumed training and MD continue exactly
     assert physics_metrics(run_dir) == physics_metrics(reference_run.run_dir)

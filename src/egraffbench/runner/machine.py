@@ -124,11 +124,11 @@ def kernel_record(device: str | torch.device = "cpu") -> dict[str, Any]:
 
 
 def same_kernels(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
-    """Whether two `kernel_record`s agree on everything both record: a record written before a kind of
-    kernel was recorded (blas_core, from 2026-12-04) says nothing of it. The accelerator is compared
-    always: absent, the stage computed on the CPU."""
-    shared = (first.keys() & second.keys()) - {"accelerator"}
-    agree = all(first[key] == second[key] for key in shared)
+    """Whether two `kernel_record`s agree on everything both record (a key absent or None is unrecorded):
+    a record written before a kind of kernel was recorded (blas_core, from 2026-12-04) says nothing of it.
+    The accelerator is compared always: absent, the stage computed on the CPU."""
+    recorded = {key for key in first.keys() & second.keys() if None not in (first[key], second[key])}
+    agree = all(first[key] == second[key] for key in recorded - {"accelerator"})
     return agree and first.get("accelerator") == second.get("accelerator")
 
 
