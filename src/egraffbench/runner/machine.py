@@ -89,11 +89,9 @@ def blas_core() -> str | None:
     """The core type numpy's OpenBLAS chose its kernels for (its least-squares fits and matrix products, e.g.
     the reference energies a training fits, depend on it; OPENBLAS_CORETYPE pins it); None where numpy uses
     another BLAS or threadpoolctl cannot tell."""
+    # numpy's and scipy's OpenBLAS builds detect the CPU alike (tests/test_runner_machine.py)
     for library in threadpoolctl.threadpool_info():
-        if (
-            library.get("internal_api") == "openblas"
-            and "numpy" in Path(library.get("filepath", "")).parts[-2]
-        ):
+        if library.get("internal_api") == "openblas":
             return library.get("architecture") or None
     return None
 
