@@ -304,15 +304,22 @@ def _finishing(folder: Path) -> dict:
     return {"value": 1}
 
 
+def _interrupted_then_finished(
+    root: Path, stage: str, begun: dict[str, Any], continued: dict[str, Any], warnings: list[str]
+) -> dict[str, Any]:
+    """The result of ``stage`` (key "k") begun with kernels ``begun``, interrupted, and finished with
+    ``continued``; the stage cache's warnings go to ``warnings``."""
+    with pytest.raises(Interrupted):
+        StageCache(root, warnings.append, lambda: begun).get_or_compute(stage, "k", {}, _interrupted, RESUMES)
+    result, _ = StageCache(root, warnings.append, lambda: continued).get_or_compute(
+        stage, "k", {}, _finishing, RESUMES
+    )
+    return result
+
+
 def test_a_resumed_stage_lists_the_kernels_of_every_attempt_and_warns_how_to_pin_them(tmp_path: Path) -> None:
     warnings: list[str] = []
-    with pytest.raises(Interrupted):
-        StageCache(tmp_path, warnings.append, lambda: BEGUN_WITH).get_or_compute(
-            "simulate", "k", {}, _interrupted, RESUMES
-        )
-    result, _ = StageCache(tmp_path, warnings.append, lambda: CONTINUED_WITH).get_or_compute(
-        "simulate", "k", {}, _finishing, RESUMES
-    )
+    result = _interrupted_then_finished(tmp_path, "simulate", BEGUN_WITH, CONTINUED_WITH, warnings)
     assert result["attempt_kernels"] == [BEGUN_WITH, CONTINUED_WITH]
     (warning,) = warnings
     assert f"stage {tmp_path / 'simulate' / 'k'} was begun with torch DEFAULT, numpy X86_V2" in warning
@@ -337,13 +344,7 @@ def test_kernels_this_machine_cannot_choose_are_named_as_such(
     tmp_path: Path, begun: dict[str, Any], continued: dict[str, Any]
 ) -> None:
     warnings: list[str] = []
-    with pytest.raises(Interrupted):
-        StageCache(tmp_path, warnings.append, lambda: begun).get_or_compute(
-            "train", "k", {}, _interrupted, RESUMES
-        )
-    result, _ = StageCache(tmp_path, warnings.append, lambda: continued).get_or_compute(
-        "train", "k", {}, _finishing, RESUMES
-    )
+    result = _interrupted_then_finished(tmp_path, "train", begun, continued, warnings)
     assert len(warnings) == 1 and "this machine cannot compute with them" in warnings[0]
     assert result["attempt_kernels"] == [begun, continued]
     assert [AttemptKernels(**kernels).accelerator for kernels in result["attempt_kernels"]] == [

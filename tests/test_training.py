@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -98,8 +99,11 @@ def test_resume_continues_exactly(tmp_path) -> None:
     assert logs[0] == logs[1]
 
 
-def _shifted_statistics(fitted: Callable[..., TrainingStatistics]) -> Callable[..., TrainingStatistics]:
-    """``fitted`` as another CPU's BLAS might give it: reference energies off in their last digits."""
+@contextmanager
+def _fitted_as_on_another_cpu() -> Iterator[None]:
+    """Training statistics as another CPU's BLAS might fit them: reference energies off in their last
+    digits."""
+    fitted = trainer_module.training_statistics
 
     def shifted(*args: object) -> TrainingStatistics:
         statistics = fitted(*args)
@@ -107,46 +111,42 @@ def _shifted_statistics(fitted: Callable[..., TrainingStatistics]) -> Callable[.
             statistics, element_energies={z: e + 1e-9 for z, e in statistics.element_energies.items()}
         )
 
-    return shifted
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainer_module, "training_statistics", shifted)
+        yield
 
 
 def _val_losses(folder) -> list[float]:
     return [json.loads(line)["val_loss"] for line in (folder / "training_log.jsonl").read_text().splitlines()]
 
 
-def test_a_resumed_training_keeps_the_statistics_it_began_with(tmp_path, monkeypatch) -> None:
+def test_a_resumed_training_keeps_the_statistics_it_began_with(tmp_path) -> None:
     """The reference energies are a least-squares fit in numpy's BLAS, whose kernels follow the CPU: fitted
     again where a training resumes they may differ in their last digits. It goes on with those it began with
     (kept in its checkpoint), so it ends as the uninterrupted run; a checkpoint written before they were kept
     resumes by fitting them again."""
     train, val = emt_structures(10, seed=3), emt_structures(4, seed=4)
     straight = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "straight", seed=5)
-    monkeypatch.setattr(
-        trainer_module, "training_statistics", _shifted_statistics(trainer_module.training_statistics)
-    )
-    other = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "other", seed=5)
+    with _fitted_as_on_another_cpu():
+        other = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "other", seed=5)
     assert _val_losses(tmp_path / "other") != _val_losses(tmp_path / "straight")  # the shift is felt
-    monkeypatch.undo()
     train_force_field(tiny_config(epochs=2), train, val, tmp_path / "resumed", seed=5)
-    monkeypatch.setattr(
-        trainer_module, "training_statistics", _shifted_statistics(trainer_module.training_statistics)
-    )
-    resumed = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "resumed", seed=5, resume=True)
+    with _fitted_as_on_another_cpu():
+        resumed = train_force_field(
+            tiny_config(epochs=3), train, val, tmp_path / "resumed", seed=5, resume=True
+        )
     assert resumed.model.statistics == straight.model.statistics != other.model.statistics
     assert _val_losses(tmp_path / "resumed") == _val_losses(tmp_path / "straight")
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
     # an older checkpoint, without them: fitted again (here shifted), as before
-    monkeypatch.undo()
     train_force_field(tiny_config(epochs=2), train, val, tmp_path / "old", seed=5)
     checkpoint = tmp_path / "old" / "checkpoint.pt"
     saved = torch.load(checkpoint, weights_only=True)
     del saved["statistics"]
     torch.save(saved, checkpoint)
-    monkeypatch.setattr(
-        trainer_module, "training_statistics", _shifted_statistics(trainer_module.training_statistics)
-    )
-    old = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "old", seed=5, resume=True)
+    with _fitted_as_on_another_cpu():
+        old = train_force_field(tiny_config(epochs=3), train, val, tmp_path / "old", seed=5, resume=True)
     assert old.model.statistics == other.model.statistics
 
 
