@@ -1,4 +1,5 @@
-"""The machine a run records: the CPU model from Linux's cpuinfo and the vector units numpy chooses from."""
+"""The machine a run records: the CPU model from Linux's cpuinfo, the vector units numpy chooses from, and the
+kernels OpenBLAS and torch's MKL chose."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from numpy.lib import introspect
 from egraffbench.runner.machine import (
     CPUINFO,
     KERNEL_VARIABLES,
+    MKL_VARIABLES,
     OPENBLAS_CORE_FLAGS,
     TORCH_KERNEL_FLAGS,
     accelerator_name,
@@ -28,6 +30,7 @@ from egraffbench.runner.machine import (
     describe_machine,
     kernel_record,
     kernels_phrase,
+    mkl_kernels,
     numpy_vector_units,
     pinning_to,
     same_kernels,
@@ -194,6 +197,7 @@ def test_a_process_started_with_the_pins_computes_with_the_earlier_kernels() -> 
     if not set(OPENBLAS_CORE_FLAGS["Haswell"]) <= set(cpu_vector_extensions()):
         pytest.skip("this CPU has no AVX2: OpenBLAS's Haswell kernels cannot run here")
     target = {"torch_kernels": "DEFAULT", "numpy_vector_units": _numpy_baseline(), "blas_core": "Haswell"}
+    target |= {"mkl_kernels": mkl_kernels()} if mkl_kernels() else {}  # none of the pins moves MKL
     pins = pinning_to(target)
     assert pins is not None and (pins != {}) == (kernel_record() != target)
     script = "import json, egraffbench.runner.machine as m; print(json.dumps(m.kernel_record()))"
@@ -201,3 +205,43 @@ def test_a_process_started_with_the_pins_computes_with_the_earlier_kernels() -> 
         [sys.executable, "-c", script], env={**os.environ, **pins}, capture_output=True, text=True, check=True
     )
     assert json.loads(fresh.stdout) == target
+
+
+def _fresh_process(script: str, **variables: str) -> str:
+    """What ``script`` prints in a new interpreter without the MKL variables of this environment, with
+    ``variables``."""
+    env = {name: value for name, value in os.environ.items() if name not in MKL_VARIABLES}
+    fresh = subprocess.run(
+        [sys.executable, "-c", script], env=env | variables, capture_output=True, text=True, check=True
+    )
+    return fresh.stdout
+
+
+needs_mkl = pytest.mark.skipif(mkl_kernels() is None, reason="torch built without MKL: nothing to record")
+# A product of float64 matrices through MKL's dgemm, printed as a hash of its bits and the process's record
+PRODUCT = """import hashlib, json, torch
+from egraffbench.runner.machine import mkl_kernels
+a = torch.linspace(-1, 1, 257 * 301, dtype=torch.float64).reshape(257, 301).sin()
+product = (a @ a.T.cos()).numpy().tobytes()
+print(json.dumps([mkl_kernels(), hashlib.sha256(product).hexdigest()]))"""
+
+
+@needs_mkl
+def test_the_recorded_mkl_kernels_are_the_processors_mkl_verbose_names() -> None:
+    """MKL's other account of its choice: the first line it prints when asked to be verbose."""
+    printed = _fresh_process(PRODUCT, MKL_VERBOSE="1").splitlines()
+    header = next(line for line in printed if line.startswith("MKL_VERBOSE") and "architecture" in line)
+    recorded, _ = json.loads(printed[-1])
+    assert f"architecture {recorded}," in header, (recorded, header)
+
+
+@needs_mkl
+def test_mkls_variables_are_recorded_with_its_kernels_as_they_change_its_bits() -> None:
+    unpinned, its_bits = json.loads(_fresh_process(PRODUCT))
+    pinned, other_bits = json.loads(_fresh_process(PRODUCT, MKL_CBWR="COMPATIBLE"))
+    assert pinned == f"{unpinned} MKL_CBWR=COMPATIBLE" and other_bits != its_bits
+    # no variable makes MKL compute as on another CPU (or as under other variables): nothing to pin to
+    here = {**AVX2_HERE, "mkl_kernels": unpinned}
+    assert pinning_to({**AVX2_HERE, "mkl_kernels": pinned}, here) is None
+    assert not same_kernels({**AVX2_HERE, "mkl_kernels": pinned}, here) and same_kernels(AVX2_HERE, here)
+    assert kernels_phrase(here) == f"torch AVX2, numpy X86_V2 X86_V3, MKL for {unpinned}"

@@ -1,11 +1,13 @@
 """What the machine that computed a result was, as far as its numbers depend on it: the CPU model, its
-vector extensions and the ones numpy and torch chose from, and the core type numpy's OpenBLAS chose its
-kernels for. numpy, torch and OpenBLAS pick their loops at run time (AVX2 or AVX-512 kernels round some sums
-and functions differently; environment variables can pin them), so the same command gives the same bits with
-the same kernels (docs/md.md, "What batch independence guarantees"); a run records them."""
+vector extensions and the ones numpy and torch chose from, the core type numpy's OpenBLAS chose its kernels
+for and the processors torch's MKL chose its kernels for. numpy, torch, OpenBLAS and MKL pick their loops at
+run time (AVX2 or AVX-512 kernels round some sums and functions differently; environment variables can pin
+them), so the same command gives the same bits with the same kernels (docs/md.md, "What batch independence
+guarantees"); a run records them."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 from collections.abc import Mapping
@@ -17,12 +19,16 @@ import threadpoolctl
 import torch
 
 CPUINFO = Path("/proc/cpuinfo")
+# The variables that make MKL choose other kernels than the CPU's (its conditional numerical reproducibility
+# branch; the instruction sets it may use on Intel CPUs)
+MKL_VARIABLES = ("MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS")
 # Environment variables that make torch or numpy choose other kernels than the CPU offers (docs/md.md)
 KERNEL_VARIABLES = (
     "ATEN_CPU_CAPABILITY",
     "NPY_DISABLE_CPU_FEATURES",
     "NPY_ENABLE_CPU_FEATURES",
     "OPENBLAS_CORETYPE",
+    *MKL_VARIABLES,
 )
 VECTOR_FLAG_PREFIXES = ("avx", "amx", "fma", "sse", "ssse")
 # The cpuinfo flags torch checks before it chooses its kernels of each capability (compute_cpu_capability in
@@ -96,6 +102,44 @@ def blas_core() -> str | None:
     return None
 
 
+class _MKLVersion(ctypes.Structure):
+    """MKL's version record (MKLVersion in its mkl_types.h), then room for fields a later MKL may add."""
+
+    _fields_ = [
+        ("major", ctypes.c_int),
+        ("minor", ctypes.c_int),
+        ("update", ctypes.c_int),
+        ("patch", ctypes.c_int),
+        ("product_status", ctypes.c_char_p),
+        ("build", ctypes.c_char_p),
+        ("processor", ctypes.c_char_p),
+        ("platform", ctypes.c_char_p),
+        ("room", ctypes.c_char * 256),
+    ]
+
+
+def mkl_kernels() -> str | None:
+    """The processors torch's MKL chose its kernels for (its matrix products), as MKL names them: the
+    instruction set on Intel CPUs (e.g. "Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled
+    processors"), "Intel(R) Architecture processors" for its one path on other CPUs; then the `MKL_VARIABLES`
+    set in this environment, which change its kernels too. None where torch was built without MKL."""
+    # torch links MKL into libtorch_cpu and exposes no account of its choice; MKL's own mkl_get_version is
+    # not exported there, its service function that fills the same record is (MKL_VERBOSE's first line
+    # names the same processors: tests/test_runner_machine.py)
+    library = Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"
+    if not torch.backends.mkl.is_available() or not library.is_file():
+        return None
+    get_version = getattr(ctypes.CDLL(str(library)), "mkl_serv_get_version", None)
+    if get_version is None:
+        return None
+    version = _MKLVersion()
+    get_version(ctypes.byref(version))
+    if not version.processor:
+        return None
+    variables = [f"{name}={os.environ[name]}" for name in MKL_VARIABLES if name in os.environ]
+    return " ".join([version.processor.decode(errors="replace"), *variables])
+
+
 def accelerator_name(device: str | torch.device) -> str | None:
     """The accelerator ``device`` is, as far as a stage's bits depend on it: the GPU model and the CUDA (or
     HIP) version torch was built with; None for the CPU. Stage keys hold only the device type
@@ -117,14 +161,18 @@ def kernel_record(device: str | torch.device = "cpu") -> dict[str, Any]:
         "torch_kernels": torch.backends.cpu.get_cpu_capability(),
         "numpy_vector_units": numpy_vector_units(),
     }
-    optional = {"blas_core": blas_core(), "accelerator": accelerator_name(device)}
+    optional = {
+        "blas_core": blas_core(),
+        "mkl_kernels": mkl_kernels(),
+        "accelerator": accelerator_name(device),
+    }
     return {**record, **{key: value for key, value in optional.items() if value is not None}}
 
 
 def same_kernels(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
     """Whether two `kernel_record`s agree on everything both record (a key absent or None is unrecorded):
-    a record written before a kind of kernel was recorded (blas_core, from 2026-12-04) says nothing of it.
-    The accelerator is compared always: absent, the stage computed on the CPU."""
+    a record written before a kind of kernel was recorded (blas_core, then mkl_kernels, from 2026-12-04)
+    says nothing of it. The accelerator is compared always: absent, the stage computed on the CPU."""
     recorded = {key for key in first.keys() & second.keys() if None not in (first[key], second[key])}
     agree = all(first[key] == second[key] for key in recorded - {"accelerator"})
     return agree and first.get("accelerator") == second.get("accelerator")
@@ -143,8 +191,9 @@ def pinning_to(
     where torch's differ, OPENBLAS_CORETYPE where OpenBLAS's core types do, NPY_DISABLE_CPU_FEATURES naming
     the vector units numpy found here beyond them. Empty when they are the same; None when this machine
     cannot: the CPU lacks some of their units, numpy's baseline is beyond them (a baseline unit cannot be
-    disabled), or they were computed on another accelerator. Variables set in this environment are
-    inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it names."""
+    disabled), torch's MKL chose other kernels, or they were computed on another accelerator. Variables set
+    in this environment are inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it
+    names."""
     here = here or kernel_record()
     if kernels.get("accelerator") != here.get("accelerator"):
         return None  # no variable makes one GPU compute as another
@@ -159,6 +208,9 @@ def pinning_to(
         if not _cpu_has(OPENBLAS_CORE_FLAGS.get(core), cpuinfo):
             return None
         pins["OPENBLAS_CORETYPE"] = core
+    mkl = kernels.get("mkl_kernels")
+    if mkl is not None and here.get("mkl_kernels") not in (None, mkl):
+        return None  # MKL's paths differ by CPU vendor and by variables this code does not choose
     wanted, found = list(kernels["numpy_vector_units"]), here["numpy_vector_units"]
     extra = [unit for unit in found if unit not in wanted]
     baseline = _numpy_simd().get("baseline", [])
@@ -175,6 +227,8 @@ def kernels_phrase(kernels: Mapping[str, Any]) -> str:
     words = f"torch {kernels['torch_kernels']}, numpy {' '.join(kernels['numpy_vector_units'])}"
     if kernels.get("blas_core"):
         words += f", OpenBLAS {kernels['blas_core']}"
+    if kernels.get("mkl_kernels"):
+        words += f", MKL for {kernels['mkl_kernels']}"
     return f"{words}, on {kernels['accelerator']}" if kernels.get("accelerator") else words
 
 
@@ -196,6 +250,7 @@ def cpu_record() -> dict[str, Any]:
         "numpy_vector_units": kernels["numpy_vector_units"],
         "torch_kernels": kernels["torch_kernels"],
         "blas_core": kernels.get("blas_core"),
+        "mkl_kernels": kernels.get("mkl_kernels"),
         "pinned_by": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
     }
 

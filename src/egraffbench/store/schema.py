@@ -108,6 +108,7 @@ class AttemptKernels(Stored):
     torch_kernels: str
     numpy_vector_units: list[str]
     blas_core: str | None = None  # numpy's OpenBLAS core type (machine.blas_core; absent before 2026-12-04)
+    mkl_kernels: str | None = None  # machine.mkl_kernels; absent before 2026-12-04 13:00 UTC
     accelerator: str | None = None  # the GPU, for stages computed on one (machine.accelerator_name)
 
 
