@@ -1,6 +1,7 @@
 """Write the published benchmark's numbers into the pages that quote them, from results/standard/ alone:
 
 - README.md: the headline table (from results/standard/report/leaderboard.csv);
+- results/standard/README.md: which shipped task × architecture is published, with how many seeds (the same);
 - docs/findings.md: the generated findings (results/standard/report/findings.md, verbatim);
 - docs/performance.md: what every published job cost (`benchmarks/job_costs.py results/standard/runs/*`).
 
@@ -68,6 +69,32 @@ def headline_table(leaderboard: Path = LEADERBOARD) -> str:
     return "\n".join(lines) + "\n"
 
 
+def coverage_table(leaderboard: Path = LEADERBOARD) -> str:
+    """Per shipped task (rows) and architecture (columns): the seeds its published jobs pooled, "—" where
+    none is published; then how many of the cells are published, and with how many seeds."""
+    from egraffbench.models import ARCHITECTURES
+    from egraffbench.tasks.loader import list_tasks, load_task
+
+    with leaderboard.open() as handle:
+        seeds = {(row["task"], row["model"]): int(row["seeds"]) for row in csv.DictReader(handle)}
+    tasks, architectures = list_tasks(), list(ARCHITECTURES)
+    lines = [
+        "| task | kind | " + " | ".join(architectures) + " |",
+        "|" + "---|" * (len(architectures) + 2),
+    ]
+    for task in tasks:
+        cells = [str(seeds[(task, model)]) if (task, model) in seeds else "—" for model in architectures]
+        lines.append(f"| {task} | {load_task(task).kind} | " + " | ".join(cells) + " |")
+    published = [seeds[cell] for cell in seeds if cell[0] in tasks and cell[1] in architectures]
+    by_count = ", ".join(
+        f"{published.count(count)} with {count} seed{'s' if count > 1 else ''}"
+        for count in sorted(set(published))
+    )
+    shape = f"{len(tasks)} shipped tasks × {len(architectures)} architectures"
+    summary = f"{len(published)} of the {len(tasks) * len(architectures)} cells ({shape}) published"
+    return "\n".join(lines) + f"\n\n{summary}: {by_count or 'none'}.\n"
+
+
 def cost_tables(runs: list[Path] | None = None) -> str:
     """`benchmarks/job_costs.py` over the published run folders."""
     runs = runs if runs is not None else sorted(p for p in (STANDARD / "runs").glob("*") if p.is_dir())
@@ -87,6 +114,11 @@ class Block:
 
 BLOCKS = (
     Block(ROOT / "README.md", "results/standard/report/leaderboard.csv", headline_table),
+    Block(
+        STANDARD / "README.md",
+        "seeds per task and architecture, results/standard/report/leaderboard.csv",
+        coverage_table,
+    ),
     Block(
         ROOT / "docs" / "findings.md",
         "results/standard/report/findings.md",
