@@ -8,6 +8,7 @@ guarantees"); a run records them."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 from collections.abc import Mapping
@@ -118,11 +119,9 @@ class _MKLVersion(ctypes.Structure):
     ]
 
 
-def mkl_kernels() -> str | None:
-    """The processors torch's MKL chose its kernels for (its matrix products), as MKL names them: the
-    instruction set on Intel CPUs (e.g. "Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled
-    processors"), "Intel(R) Architecture processors" for its one path on other CPUs; then the `MKL_VARIABLES`
-    set in this environment, which change its kernels too. None where torch was built without MKL."""
+@functools.cache
+def _mkl_processors() -> str | None:
+    """The processors MKL's version record names (what it chose its kernels for); None without MKL."""
     # torch links MKL into libtorch_cpu and exposes no account of its choice; MKL's own mkl_get_version is
     # not exported there, its service function that fills the same record is (MKL_VERBOSE's first line
     # names the same processors: tests/test_runner_machine.py)
@@ -134,10 +133,19 @@ def mkl_kernels() -> str | None:
         return None
     version = _MKLVersion()
     get_version(ctypes.byref(version))
-    if not version.processor:
+    return version.processor.decode(errors="replace") if version.processor else None
+
+
+def mkl_kernels() -> str | None:
+    """The processors torch's MKL chose its kernels for (its matrix products), as MKL names them: the
+    instruction set on Intel CPUs (e.g. "Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled
+    processors"), "Intel(R) Architecture processors" for its one path on other CPUs; then the `MKL_VARIABLES`
+    set in this environment, which change its kernels too. None where torch was built without MKL."""
+    processors = _mkl_processors()
+    if processors is None:
         return None
     variables = [f"{name}={os.environ[name]}" for name in MKL_VARIABLES if name in os.environ]
-    return " ".join([version.processor.decode(errors="replace"), *variables])
+    return " ".join([processors, *variables])
 
 
 def accelerator_name(device: str | torch.device) -> str | None:
