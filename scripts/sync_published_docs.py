@@ -1,6 +1,7 @@
 """Write the published benchmark's numbers into the pages that quote them, from results/standard/ alone:
 
-- README.md: the headline table (from results/standard/report/leaderboard.csv);
+- README.md: the verdict on each of the paper's findings (results/standard/report/findings.md's first table)
+  and the headline table (from results/standard/report/leaderboard.csv);
 - results/standard/README.md: which shipped task × architecture is published, with how many seeds (the same);
 - docs/findings.md: the generated findings (results/standard/report/findings.md, verbatim);
 - docs/performance.md: what every published job cost (`benchmarks/job_costs.py results/standard/runs/*`).
@@ -25,6 +26,7 @@ from egraffbench.store.catalog import COLUMN_BY_KEY, Column, format_interval, fo
 ROOT = Path(__file__).resolve().parents[1]
 STANDARD = ROOT / "results" / "standard"
 LEADERBOARD = STANDARD / "report" / "leaderboard.csv"
+FINDINGS = STANDARD / "report" / "findings.md"
 sys.path.insert(0, str(ROOT / "benchmarks"))  # benchmarks/job_costs.py, a script beside this one
 
 import job_costs  # noqa: E402
@@ -67,6 +69,14 @@ def headline_table(leaderboard: Path = LEADERBOARD) -> str:
         cells = [row["task"], row["place"], row["model"]] + [_cell(row, column) for column in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def verdict_table(findings: Path = FINDINGS) -> str:
+    """The generated findings' first table: each of the paper's findings and its verdict."""
+    lines = findings.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| # |"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end]) + "\n"
 
 
 def coverage_table(leaderboard: Path = LEADERBOARD) -> str:
@@ -113,6 +123,7 @@ class Block:
 
 
 BLOCKS = (
+    Block(ROOT / "README.md", "verdicts, results/standard/report/findings.md", verdict_table),
     Block(ROOT / "README.md", "results/standard/report/leaderboard.csv", headline_table),
     Block(
         STANDARD / "README.md",
@@ -122,7 +133,7 @@ BLOCKS = (
     Block(
         ROOT / "docs" / "findings.md",
         "results/standard/report/findings.md",
-        lambda: (STANDARD / "report" / "findings.md").read_text(),
+        FINDINGS.read_text,
     ),
     Block(
         ROOT / "docs" / "performance.md",

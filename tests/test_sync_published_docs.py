@@ -1,5 +1,6 @@
-"""The seeds table scripts/sync_published_docs.py writes into results/standard/README.md: one row per shipped
-task, one column per architecture, the seeds a leaderboard row pooled, and how many cells are published."""
+"""What scripts/sync_published_docs.py writes besides copies: the seeds table of results/standard/README.md
+(one row per shipped task, one column per architecture, the seeds a leaderboard row pooled, how many cells
+are published) and README's verdict table (the generated findings' first table, whole and alone)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,18 @@ def test_each_shipped_task_and_architecture_shows_the_seeds_published(tmp_path: 
         f"3 of the {total} cells ({len(list_tasks())} shipped tasks × "
         f"{len(ARCHITECTURES)} architectures) published: 2 with 1 seed, 1 with 3 seeds."
     )
+
+
+def test_the_verdict_table_is_the_findings_first_table_alone(tmp_path: Path) -> None:
+    verdicts = [
+        "| # | the paper says | verdict |",
+        "|---|---|---|",
+        "| 1 | No single model wins. | **reproduced** |",
+    ]
+    findings = tmp_path / "findings.md"
+    findings.write_text(
+        "# The paper's findings, checked\n\nSome prose | with a bar.\n\n"
+        + "\n".join(verdicts)
+        + "\n\n## 1. No single model wins.\n\n| task | leader |\n|---|---|\n| 3bpa | mace |\n"
+    )
+    assert load_script("scripts/sync_published_docs.py").verdict_table(findings) == "\n".join(verdicts) + "\n"
