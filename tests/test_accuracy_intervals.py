@@ -5,10 +5,13 @@ to the spread between trainings; the stored form and the summary rows, with and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from scipy import stats
 
+from egraffbench.errors import TrajectoryError
 from egraffbench.metrics import accuracy_intervals
 from egraffbench.metrics.accuracy import (
     ERROR_NAMES,
@@ -18,7 +21,12 @@ from egraffbench.metrics.accuracy import (
     errors_from_sums,
     structure_errors,
 )
-from egraffbench.metrics.accuracy_intervals import block_length, error_intervals
+from egraffbench.metrics.accuracy_intervals import (
+    block_length,
+    error_intervals,
+    paired_ratio_interval,
+    system_block_length,
+)
 from egraffbench.runner.accuracy_summary import (
     accuracy_metrics,
     errors_on_structures,
@@ -45,6 +53,27 @@ def test_per_structure_sums_give_back_every_error() -> None:
         assert from_sums[name] == pytest.approx(direct[name], rel=1e-12)
 
 
+def _agrees_with_scipys_paired_bootstrap(
+    ours: tuple[float, float], samples: tuple[np.ndarray, ...], statistic: Callable[..., np.ndarray]
+) -> None:
+    """``ours`` against scipy's percentile interval of ``statistic`` over ``samples`` resampled together
+    (4000 resamples): with different random streams the endpoints agree to Monte Carlo error, a few % of the
+    width."""
+    theirs = stats.bootstrap(
+        samples,
+        statistic,
+        paired=True,
+        vectorized=True,
+        n_resamples=4000,
+        method="percentile",
+        rng=np.random.default_rng(9),
+    ).confidence_interval
+    width = theirs.high - theirs.low
+    assert width > 0
+    assert ours[0] == pytest.approx(theirs.low, abs=0.08 * width)
+    assert ours[1] == pytest.approx(theirs.high, abs=0.08 * width)
+
+
 def test_one_seed_interval_agrees_with_scipys_paired_bootstrap() -> None:
     """Force MAE is Σ|ΔF| / Σ components over structures: scipy resamples the two arrays paired."""
     structures = structure_errors(*_test_set(np.random.default_rng(1), 300))
@@ -54,20 +83,7 @@ def test_one_seed_interval_agrees_with_scipys_paired_bootstrap() -> None:
     def ratio(sums: np.ndarray, components: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.sum(sums, axis=axis) / np.sum(components, axis=axis)
 
-    theirs = stats.bootstrap(
-        (structures.force_abs_sum, 3.0 * structures.atoms),
-        ratio,
-        paired=True,
-        vectorized=True,
-        n_resamples=4000,
-        method="percentile",
-        rng=np.random.default_rng(9),
-    ).confidence_interval
-    width = theirs.high - theirs.low
-    assert width > 0
-    # different random streams: the endpoints agree to Monte Carlo error, a few % of the width
-    assert ours[0] == pytest.approx(theirs.low, abs=0.08 * width)
-    assert ours[1] == pytest.approx(theirs.high, abs=0.08 * width)
+    _agrees_with_scipys_paired_bootstrap(ours, (structures.force_abs_sum, 3.0 * structures.atoms), ratio)
 
 
 def test_one_seed_interval_covers_the_true_error_at_its_nominal_rate() -> None:
@@ -216,3 +232,49 @@ def test_errors_on_some_structures_are_those_of_the_kept_structures_alone() -> N
     assert errors_on_structures(result, {"c": [0]}) is None  # none of its systems
     assert errors_on_structures(result, {"b": [40]}) is None  # no 41st structure
     assert errors_on_structures(result.model_copy(update={"structures": {}}), {"b": [0]}) is None  # no sums
+
+
+def _independent_structures(rng: np.random.Generator, size: int) -> StructureErrors:
+    """``size`` independent structures of 5 atoms whose force MAEs spread widely (gamma, shape 2), with no
+    energy error."""
+    mae = rng.gamma(2.0, 0.05, size=size)
+    return StructureErrors(np.zeros(size), np.full(size, 5), 15.0 * mae, 15.0 * mae**2)
+
+
+def test_a_paired_ratio_of_errors_on_the_same_structures_cancels_what_they_share() -> None:
+    """A model 1.1× worse on every structure: the ratio is 1.1 in every resample, while each side's own
+    interval spans the structures' spread (the two overlap: compared unpaired, nothing is resolved)."""
+    inside = _independent_structures(np.random.default_rng(3), 60)
+    outside = inside._replace(force_abs_sum=1.1 * inside.force_abs_sum)
+    low, high = paired_ratio_interval([[outside]], [[inside]], "force_mae", seed=1)
+    assert (low, high) == pytest.approx((1.1, 1.1), rel=1e-12)
+    (in_low, in_high), (out_low, out_high) = (error_intervals([[e]])["force_mae"] for e in (inside, outside))
+    assert out_low < in_high and out_high / in_low > 1.3
+
+
+def test_a_paired_ratio_interval_agrees_with_scipys_paired_bootstrap() -> None:
+    """Independent structures (blocks of one): scipy resamples the two sides' errors and the component counts
+    together, the statistic (Σ|ΔF|_out / Σn) / (Σ|ΔF|_in / Σn)."""
+    rng = np.random.default_rng(4)
+    inside = _independent_structures(rng, 300)
+    outside = inside._replace(force_abs_sum=inside.force_abs_sum * rng.normal(1.05, 0.1, size=300))
+    assert system_block_length(inside) == system_block_length(outside) == 1
+    ours = paired_ratio_interval([[outside]], [[inside]], "force_mae", seed=5, resamples=4000)
+
+    def ratio(out: np.ndarray, in_: np.ndarray, components: np.ndarray, axis: int = -1) -> np.ndarray:
+        return (out.sum(axis=axis) / components.sum(axis=axis)) / (
+            in_.sum(axis=axis) / components.sum(axis=axis)
+        )
+
+    assert ours is not None
+    samples = (outside.force_abs_sum, inside.force_abs_sum, 3.0 * inside.atoms)
+    _agrees_with_scipys_paired_bootstrap(ours, samples, ratio)
+
+
+def test_a_paired_ratio_needs_the_same_structures_on_both_sides() -> None:
+    errors = structure_errors(*_test_set(np.random.default_rng(6), 20))
+    other = structure_errors(*_test_set(np.random.default_rng(7), 20))  # other atom counts
+    with pytest.raises(TrajectoryError, match="same structures"):
+        paired_ratio_interval([[errors]], [[other]], "force_mae")
+    with pytest.raises(TrajectoryError, match="same test systems"):
+        paired_ratio_interval([[errors, errors]], [[errors]], "force_mae")

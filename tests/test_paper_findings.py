@@ -373,6 +373,28 @@ def test_each_shared_system_shows_its_own_force_mae_without_entering_the_verdict
     assert [v.value for v in values] == pytest.approx([140.0, 170.0, 0.17 / 0.14])
 
 
+def test_on_shared_frames_the_force_mae_changes_by_the_paired_interval_of_its_ratio() -> None:
+    """mace's two intervals overlap (0.15 [0.13, 0.17] against 0.16 [0.14, 0.18]), yet resampled on the same
+    frames its ratio lies wholly above 1: worse, and the verdict is reproduced. WF keeps the two-interval
+    rule. An interval that holds 1 leaves the force MAE not resolved."""
+    specs = {name: load_task(name) for name in ("lips20", "lips20-unseen-structure")}
+    boards = {name: board(name, {"mace": {"force_mae": (0.2, 0.19, 0.21)}}) for name in specs}
+    inside = board("lips20", {"mace": {"force_mae": (0.15, 0.13, 0.17), "wf_percent": (1.0, 0.5, 1.5)}})
+    outside = board(
+        "lips20-unseen-structure", {"mace": {"force_mae": (0.16, 0.14, 0.18), "wf_percent": (1.2, 0.7, 1.7)}}
+    )
+    shared = {"inside": inside, "outside": outside, "systems": ("Li4P2S6",), "frames": 100}
+    paired = SharedSystems(**shared, paired_force_mae={"mace": (1.04, 1.09)})
+    finding = ood_degradation(boards, specs, {"lips20-unseen-structure": paired})
+    assert finding.verdict == "reproduced"
+    (force_labels, (_, _, ratio)), (wf_labels, _) = rows_of(finding)
+    assert force_labels[-2:] == ("F MAE (meV/Å)", "worse") and wf_labels[-1] == "not resolved"
+    assert (ratio.value, ratio.low, ratio.high) == pytest.approx((0.16 / 0.15, 1.04, 1.09))
+    holding_one = SharedSystems(**shared, paired_force_mae={"mace": (0.99, 1.09)})
+    finding = ood_degradation(boards, specs, {"lips20-unseen-structure": holding_one})
+    assert finding.verdict == "inconclusive" and rows_of(finding)[0][0][-1] == "not resolved"
+
+
 def card(name: str, kind: str, **frames: tuple[str, int, int]) -> TaskCard:
     """A task card whose test systems are frames start … stop − 1 of the data with hash ``data``."""
     ranges = {

@@ -156,7 +156,7 @@ def test_finding_3_compares_lips20_with_its_unseen_structure_twin_on_the_frames_
     models of each architecture are summarised on those three systems' frames 900–999, pooled and each system
     alone. The force MAEs are sums of the stored per-structure |ΔF| over those structures / their force
     components, the stable fractions the counts of the three systems' replicas with no failure, each inside
-    its interval."""
+    its interval; the force MAE ratio's paired interval holds the ratio."""
     view = read_runs([STANDARD / "runs" / "lips20-a"])
     specs = {job.task: TaskCard.model_validate(job.results["task"]) for job in view.jobs}
     found = shared_systems(view, "lips20-unseen-structure", specs)
@@ -178,6 +178,15 @@ def test_finding_3_compares_lips20_with_its_unseen_structure_twin_on_the_frames_
         assert row.cells["force_mae"].value == pytest.approx(force_mae, rel=1e-6)
         assert row.cells["force_mae"].low < force_mae < row.cells["force_mae"].high
         shared[task] = row.cells["force_mae"].value
+    # the paired interval of the ratio holds it and, the frames' shared difficulty cancelled, is narrower than
+    # the range the two intervals allow (measured: about a quarter of it)
+    low, high = found.paired_force_mae[model]
+    cells = [
+        next(r for r in board.rows if r.model == model).cells["force_mae"]
+        for board in (found.inside, found.outside)
+    ]
+    assert low < shared[found.outside.task] / shared["lips20"] < high
+    assert high - low < 0.5 * (cells[1].high / cells[0].low - cells[1].low / cells[0].high)
     # each system alone: the same sums over its own stored structures
     assert [each.system for each in found.each] == list(found.systems)
     for each in found.each:

@@ -85,6 +85,50 @@ def error_intervals(
     return intervals
 
 
+def paired_ratio_interval(
+    outside: Sequence[Sequence[StructureErrors]],
+    inside: Sequence[Sequence[StructureErrors]],
+    name: str,
+    seed: int = 0,
+    resamples: int = ERROR_RESAMPLES,
+) -> tuple[float, float] | None:
+    """The 95 % interval of the ratio outside/inside of error metric ``name`` (ERROR_NAMES), each side the
+    mean over its training seeds (one sequence of systems per seed, as in :func:`error_intervals`), where both
+    sides test the same structures: the i-th system of every seed of both holds the same structures in the
+    same order. Each resample draws each side's seeds with replacement and, per system, one set of circular
+    blocks (the longest :func:`system_block_length` of the system's errors on either side) that both sides'
+    seeds are summed over, so what the two sides' errors share, the structures, cancels in the ratio. None
+    where a resampled ratio is not finite."""
+    systems = [list(zip(*seeds, strict=True)) for seeds in (outside, inside)]  # per side: system → seeds
+    if not outside or not inside or len(systems[0]) != len(systems[1]) or not systems[0]:
+        raise TrajectoryError("a paired ratio needs seeds on both sides with the same test systems")
+    rng = np.random.default_rng(seed)
+    sums = [np.zeros((len(side), 8, resamples)) for side in (outside, inside)]  # side: (seed, row, resample)
+    for out_seeds, in_seeds in zip(*systems, strict=True):
+        all_seeds = (*out_seeds, *in_seeds)
+        if len({(e.atoms.size, e.atoms.tobytes()) for e in all_seeds}) != 1:
+            raise TrajectoryError("a paired ratio needs the same structures on both sides, in the same order")
+        length = max(system_block_length(errors) for errors in all_seeds)
+        columns = [[error_columns(errors) for errors in seeds] for seeds in (out_seeds, in_seeds)]
+        size = all_seeds[0].atoms.size
+        for start in range(0, resamples, _CHUNK):
+            stop = min(start + _CHUNK, resamples)
+            blocks = circular_blocks(size, length, stop - start, rng)
+            for side, side_columns in zip(sums, columns, strict=True):
+                for index, seed_columns in enumerate(side_columns):
+                    side[index, :, start:stop] += seed_columns[:, blocks].sum(axis=-1)
+    means = []
+    for side in sums:
+        metric = errors_from_sums(np.moveaxis(side, 1, 0))[name]  # (seed, resample)
+        drawn = rng.integers(0, len(side), size=(resamples, len(side)))
+        means.append(metric[drawn, np.arange(resamples)[:, None]].mean(axis=1))
+    ratios = means[0] / means[1]
+    if not np.all(np.isfinite(ratios)):
+        return None
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def _resampled_sums(errors: StructureErrors, count: int, rng: np.random.Generator) -> np.ndarray:
     """(8, count): the error sums (accuracy.error_sums rows) of ``count`` block resamples of one system."""
     columns = error_columns(errors)

@@ -11,6 +11,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from egraffbench.errors import TrajectoryError
+from egraffbench.metrics.accuracy import StructureErrors
+from egraffbench.metrics.accuracy_intervals import paired_ratio_interval
 from egraffbench.report.collect import RunView
 from egraffbench.report.leaderboard import leaderboard_rows
 from egraffbench.report.paper.degradation import (
@@ -20,7 +23,8 @@ from egraffbench.report.paper.degradation import (
     in_distribution_partner,
 )
 from egraffbench.report.table import Leaderboard, build_leaderboard
-from egraffbench.runner.summary import summarise_structures
+from egraffbench.runner.accuracy_summary import structure_arrays
+from egraffbench.runner.summary import SUMMARY_SEED, summarise_structures
 from egraffbench.store.schema import FrameRange, JobResults, TaskCard, read_record
 
 
@@ -49,22 +53,86 @@ def system_pairs(ours: TaskCard, theirs: TaskCard) -> list[tuple[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class SharedPair:
+    """One pair of :func:`system_pairs`: the positions (in test-frame order) of the frames both test, in our
+    system and in theirs, the same frames in the same order."""
+
+    ours: str
+    our_positions: list[int]
+    theirs: str
+    their_positions: list[int]
+
+
+def shared_pairs(ours: TaskCard, theirs: TaskCard) -> list[SharedPair]:
+    """Every pair of :func:`system_pairs` with the positions of its shared frames on both sides."""
+    found = []
+    for system, other in system_pairs(ours, theirs):
+        frames, other_frames = ours.test_frames[system], theirs.test_frames[other]
+        shared = _overlap(frames, other_frames)
+        found.append(
+            SharedPair(
+                system,
+                list(range(shared.start - frames.start, shared.stop - frames.start)),
+                other,
+                list(range(shared.start - other_frames.start, shared.stop - other_frames.start)),
+            )
+        )
+    return found
+
+
 def common_frames(ours: TaskCard, theirs: TaskCard) -> tuple[Kept, Kept]:
     """The frames two tasks both test, as each task's :class:`Kept`: every pair of :func:`system_pairs`
     adds its overlap to both (several systems may be cut from one file, on either side)."""
     outside, inside = Kept({}, {}), Kept({}, {})
-    for system, other in system_pairs(ours, theirs):
-        frames, other_frames = ours.test_frames[system], theirs.test_frames[other]
-        shared = _overlap(frames, other_frames)
-        outside.positions.setdefault(system, []).extend(
-            range(shared.start - frames.start, shared.stop - frames.start)
-        )
-        inside.positions.setdefault(other, []).extend(
-            range(shared.start - other_frames.start, shared.stop - other_frames.start)
-        )
-        outside.sizes[system] = frames.stop - frames.start
-        inside.sizes[other] = other_frames.stop - other_frames.start
+    for pair in shared_pairs(ours, theirs):
+        outside.positions.setdefault(pair.ours, []).extend(pair.our_positions)
+        inside.positions.setdefault(pair.theirs, []).extend(pair.their_positions)
+        frames, other_frames = ours.test_frames[pair.ours], theirs.test_frames[pair.theirs]
+        outside.sizes[pair.ours] = frames.stop - frames.start
+        inside.sizes[pair.theirs] = other_frames.stop - other_frames.start
     return outside, inside
+
+
+def _seeds_on(
+    results: Sequence[JobResults], chosen: Sequence[tuple[str, list[int]]]
+) -> list[list[StructureErrors]] | None:
+    """Each seed's per-structure errors on the ``chosen`` (system, positions), in that order; None where a
+    seed lacks a system's stored sums or a position."""
+    seeds = []
+    for result in results:
+        stored = result.test_errors.structures if result.test_errors is not None else {}
+        systems = []
+        for system, positions in chosen:
+            sums = stored.get(system)
+            if sums is None or not all(0 <= p < len(sums.atoms) for p in positions):
+                return None
+            systems.append(StructureErrors(*(values[positions] for values in structure_arrays(sums))))
+        seeds.append(systems)
+    return seeds
+
+
+def paired_force_mae(
+    jobs: tuple[_TaskJobs, _TaskJobs], pairs: Sequence[SharedPair]
+) -> dict[str, tuple[float, float]]:
+    """Per model of both tasks (``jobs``: ours, theirs), the 95 % interval of its force MAE ratio ours/theirs
+    on the frames of ``pairs``, both sides resampled with the same blocks of frames
+    (`metrics.accuracy_intervals.paired_ratio_interval`); a model whose stored errors do not cover the frames
+    is left out."""
+    ours, theirs = jobs
+    found = {}
+    for model in ours.results.keys() & theirs.results.keys():
+        outside = _seeds_on(ours.results[model], [(pair.ours, pair.our_positions) for pair in pairs])
+        inside = _seeds_on(theirs.results[model], [(pair.theirs, pair.their_positions) for pair in pairs])
+        if not outside or not inside:
+            continue
+        try:
+            interval = paired_ratio_interval(outside, inside, "force_mae", SUMMARY_SEED)
+        except TrajectoryError:  # stored structures that are not the same frames: not paired
+            continue
+        if interval is not None:
+            found[model] = interval
+    return found
 
 
 def one_to_one(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -158,6 +226,7 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
         systems=tuple(sorted(outside.positions)),
         frames=frames,
         each=tuple(found for found in each if found is not None),
+        paired_force_mae=paired_force_mae((on_ours, on_theirs), shared_pairs(spec, specs[partner])),
     )
 
 
@@ -170,4 +239,10 @@ def _system_boards(
     on_theirs = _board(theirs, Kept({other: inside.positions[other]}, inside.sizes))
     if on_ours is None or on_theirs is None:
         return None
-    return SystemBoards(system=system, inside=on_theirs, outside=on_ours)
+    alone = [p for p in shared_pairs(ours.card, theirs.card) if (p.ours, p.theirs) == (system, other)]
+    return SystemBoards(
+        system=system,
+        inside=on_theirs,
+        outside=on_ours,
+        paired_force_mae=paired_force_mae((ours, theirs), alone),
+    )

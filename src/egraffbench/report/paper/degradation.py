@@ -4,7 +4,7 @@ force MAE, WF and stable fraction in and out of distribution, per out-of-distrib
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from egraffbench.report.paper.records import (
     Estimate,
@@ -17,6 +17,7 @@ from egraffbench.report.paper.records import (
     not_in_run,
     point_note,
     ranked_rows,
+    separated,
 )
 from egraffbench.report.table import Leaderboard, Row
 from egraffbench.store.catalog import COLUMN_BY_KEY
@@ -36,7 +37,10 @@ RULE_3 = (
     "those frames, and their MD scores from the replicas of those systems (each task's own MD starts and "
     "reference frames). Per model and metric (force MAE, WF, stable fraction): the ratio out/in, with the "
     "range of ratios the two 95 % intervals allow; a change is resolved when the two intervals do not "
-    "overlap. Where the shared frames span several systems, each system's force MAE on its own shared "
+    "overlap. The force MAE on shared test frames is the exception: both models' errors are resampled with "
+    "the same blocks of those frames (and each task's seeds), so its ratio has its own 95 % interval, and "
+    "it changes when that interval excludes 1. Where the shared frames span several systems, each system's "
+    "force MAE on its own shared "
     "frames follows, to show where a change lies; those rows do not enter the verdict. A model degrades on "
     "a task when a metric is resolved worse out of distribution; it does not degrade when none is worse and "
     "one is resolved better. Reproduced: every model degrades on every such task. Refuted: a model does not "
@@ -48,11 +52,13 @@ OOD_DEGRADATION = PaperClaim("ood-degradation", 3, CLAIM_3, RULE_3)
 @dataclass(frozen=True)
 class SystemBoards:
     """Both tasks' models (``inside``, ``outside``) on the shared frames of one test ``system`` alone (the
-    out-of-distribution task's name of it)."""
+    out-of-distribution task's name of it), and per model the 95 % interval of its force MAE ratio
+    outside/inside with both resampled on the same frames (``paired_force_mae``)."""
 
     system: str
     inside: Leaderboard
     outside: Leaderboard
+    paired_force_mae: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,13 +66,15 @@ class SharedSystems:
     """An out-of-distribution task whose in-distribution task's training data contain its own: the models of
     both (``inside``, ``outside``) on the ``frames`` test frames both tasks test, of its test ``systems``
     (test errors), and on the MD replicas of those systems (`report.shared_systems`); ``each``: the same on
-    each system alone, where there are several and each is one system of both tasks."""
+    each system alone, where there are several and each is one system of both tasks; ``paired_force_mae``:
+    per model, the 95 % interval of its force MAE ratio outside/inside, both resampled on the same frames."""
 
     inside: Leaderboard
     outside: Leaderboard
     systems: tuple[str, ...]
     frames: int
     each: tuple[SystemBoards, ...] = ()
+    paired_force_mae: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def in_distribution_partner(task: str, specs: Mapping[str, TaskCard], present: Iterable[str]) -> str | None:
@@ -92,26 +100,49 @@ def _ratio(before: Estimate, after: Estimate) -> Estimate | None:
     )
 
 
+def _paired_ratio(before: Estimate, after: Estimate, interval: tuple[float, float]) -> Estimate | None:
+    """after/before with the paired ``interval`` of that ratio (None where before's value is not > 0)."""
+    if before.value is None or after.value is None or before.value <= 0:
+        return None
+    return Estimate(value=after.value / before.value, low=interval[0], high=interval[1])
+
+
 def _model_change(
-    before: Row, after: Row, keys: Sequence[str] = DEGRADATION_KEYS, where: str = ""
+    before: Row,
+    after: Row,
+    keys: Sequence[str] = DEGRADATION_KEYS,
+    where: str = "",
+    paired_force_mae: tuple[float, float] | None = None,
 ) -> tuple[list[FindingRow], str, bool]:
     """Rows of one model's metrics ``keys`` in and out of distribution (the metric's label followed by
-    ``where``), whether it degrades, and whether a value without an interval was compared."""
+    ``where``), whether it degrades, and whether a value without an interval was compared. With
+    ``paired_force_mae`` (the interval of the force MAE ratio out/in on the same frames), the force MAE
+    changes where that interval excludes 1; every other metric where the two intervals do not overlap."""
     rows, changes, points = [], [], False
     for key in keys:
         column = COLUMN_BY_KEY[key]
         inside, outside = estimate(before.cells[key], column.scale), estimate(after.cells[key], column.scale)
         if inside is None or outside is None:
             continue
-        points |= inside.compared_as_point or outside.compared_as_point
-        worse = -better_side(outside, inside, column.better)
+        paired = (
+            _paired_ratio(inside, outside, paired_force_mae)
+            if key == "force_mae" and paired_force_mae is not None
+            else None
+        )
+        if paired is not None:
+            ratio = paired
+            above_one = separated(paired, Estimate(value=1.0))
+            worse = above_one if column.better == "lower" else -above_one
+        else:
+            points |= inside.compared_as_point or outside.compared_as_point
+            ratio = _ratio(inside, outside)
+            worse = -better_side(outside, inside, column.better)
         changes.append(worse)
         change = {1: "worse", -1: "better", 0: "not resolved"}[worse]
         unit = f" ({column.unit})" if column.unit else ""
         rows.append(
             FindingRow(
-                labels=(after.model, column.header + unit + where, change),
-                values=(inside, outside, _ratio(inside, outside)),
+                labels=(after.model, column.header + unit + where, change), values=(inside, outside, ratio)
             )
         )
     state = "degrades" if 1 in changes else ("does not degrade" if -1 in changes else "not resolved")
@@ -164,7 +195,8 @@ def ood_degradation(
         for row in outside:
             if row.model not in inside:
                 continue
-            model_rows, state, used_points = _model_change(inside[row.model], row)
+            paired = on_systems.paired_force_mae.get(row.model) if on_systems else None
+            model_rows, state, used_points = _model_change(inside[row.model], row, paired_force_mae=paired)
             points |= used_points
             states[f"{row.model} on {task}"] = state
             model_rows += _per_system(row.model, on_systems.each if on_systems else ())
@@ -196,7 +228,13 @@ def _per_system(model: str, each: Iterable[SystemBoards]) -> list[FindingRow]:
         inside = {row.model: row for row in ranked_rows(system.inside)}
         outside = {row.model: row for row in ranked_rows(system.outside)}
         if model in inside and model in outside:
-            rows += _model_change(inside[model], outside[model], ("force_mae",), f", {system.system} only")[0]
+            rows += _model_change(
+                inside[model],
+                outside[model],
+                ("force_mae",),
+                f", {system.system} only",
+                system.paired_force_mae.get(model),
+            )[0]
     return rows
 
 
