@@ -217,8 +217,16 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
     theirs, ours = _board(on_theirs, inside), _board(on_ours, outside)
     if theirs is None or ours is None:
         return None
-    pairs = one_to_one(system_pairs(spec, specs[partner])) if len(outside.positions) > 1 else []
-    each = [_system_boards((on_ours, on_theirs), (outside, inside), pair) for pair in sorted(pairs)]
+    shared = shared_pairs(spec, specs[partner])
+    single = (
+        set(one_to_one([(pair.ours, pair.theirs) for pair in shared]))
+        if len(outside.positions) > 1
+        else set()
+    )
+    alone = sorted(
+        (pair for pair in shared if (pair.ours, pair.theirs) in single), key=lambda p: (p.ours, p.theirs)
+    )
+    each = [_system_boards((on_ours, on_theirs), (outside, inside), pair) for pair in alone]
     frames = sum(len(positions) for positions in outside.positions.values())
     return SharedSystems(
         inside=theirs,
@@ -226,23 +234,22 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
         systems=tuple(sorted(outside.positions)),
         frames=frames,
         each=tuple(found for found in each if found is not None),
-        paired_force_mae=paired_force_mae((on_ours, on_theirs), shared_pairs(spec, specs[partner])),
+        paired_force_mae=paired_force_mae((on_ours, on_theirs), shared),
     )
 
 
 def _system_boards(
-    jobs: tuple[_TaskJobs, _TaskJobs], kept: tuple[Kept, Kept], pair: tuple[str, str]
+    jobs: tuple[_TaskJobs, _TaskJobs], kept: tuple[Kept, Kept], pair: SharedPair
 ) -> SystemBoards | None:
-    """Both tasks' models on the shared frames of one system of each (``pair``: ours, theirs)."""
-    (ours, theirs), (outside, inside), (system, other) = jobs, kept, pair
-    on_ours = _board(ours, Kept({system: outside.positions[system]}, outside.sizes))
-    on_theirs = _board(theirs, Kept({other: inside.positions[other]}, inside.sizes))
+    """Both tasks' models on the shared frames of one system of each (``pair``, one-to-one)."""
+    (ours, theirs), (outside, inside) = jobs, kept
+    on_ours = _board(ours, Kept({pair.ours: outside.positions[pair.ours]}, outside.sizes))
+    on_theirs = _board(theirs, Kept({pair.theirs: inside.positions[pair.theirs]}, inside.sizes))
     if on_ours is None or on_theirs is None:
         return None
-    alone = [p for p in shared_pairs(ours.card, theirs.card) if (p.ours, p.theirs) == (system, other)]
     return SystemBoards(
-        system=system,
+        system=pair.ours,
         inside=on_theirs,
         outside=on_ours,
-        paired_force_mae=paired_force_mae((ours, theirs), alone),
+        paired_force_mae=paired_force_mae((ours, theirs), [pair]),
     )

@@ -163,8 +163,9 @@ def accelerator_name(device: str | torch.device) -> str | None:
 
 def kernel_record(device: str | torch.device = "cpu") -> dict[str, Any]:
     """The kernels this process computes with on ``device``: torch's CPU capability and numpy's vector
-    units, and the accelerator (`accelerator_name`) where ``device`` is not the CPU. Two processes with
-    the same record compute the same bits from the same inputs (docs/md.md)."""
+    units, and where known numpy's OpenBLAS core type (`blas_core`), torch's MKL path (`mkl_kernels`) and
+    the accelerator (`accelerator_name`) where ``device`` is not the CPU. Two processes with the same
+    record compute the same bits from the same inputs (docs/md.md)."""
     record: dict[str, Any] = {
         "torch_kernels": torch.backends.cpu.get_cpu_capability(),
         "numpy_vector_units": numpy_vector_units(),
@@ -249,7 +250,8 @@ def pinning_phrase(kernels: Mapping[str, Any], here: Mapping[str, Any] | None = 
 
 def cpu_record() -> dict[str, Any]:
     """What a run's numbers were computed on: the CPU model and its vector extensions, the vector units
-    numpy's loops and torch's kernels were chosen from in this process, and the environment variables
+    numpy's loops and torch's kernels were chosen from in this process, OpenBLAS's core type and MKL's
+    path, and the environment variables
     (`KERNEL_VARIABLES`) that pinned them, as this process's environment holds them."""
     kernels = kernel_record()
     return {
