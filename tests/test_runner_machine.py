@@ -240,8 +240,23 @@ def test_mkls_variables_are_recorded_with_its_kernels_as_they_change_its_bits() 
     unpinned, its_bits = json.loads(_fresh_process(PRODUCT))
     pinned, other_bits = json.loads(_fresh_process(PRODUCT, MKL_CBWR="COMPATIBLE"))
     assert pinned == f"{unpinned} MKL_CBWR=COMPATIBLE" and other_bits != its_bits
-    # no variable makes MKL compute as on another CPU (or as under other variables): nothing to pin to
     here = {**AVX2_HERE, "mkl_kernels": unpinned}
-    assert pinning_to({**AVX2_HERE, "mkl_kernels": pinned}, here) is None
     assert not same_kernels({**AVX2_HERE, "mkl_kernels": pinned}, here) and same_kernels(AVX2_HERE, here)
     assert kernels_phrase(here) == f"torch AVX2, numpy X86_V2 X86_V3, MKL for {unpinned}"
+    # kernels for other processors: no variable moves MKL there
+    assert pinning_to({**AVX2_HERE, "mkl_kernels": "Some Other processors"}, here) is None
+
+
+@needs_mkl
+def test_a_process_started_with_the_mkl_pins_computes_the_recorded_bits() -> None:
+    """Between MKL unpinned and under MKL_CBWR (COMPATIBLE, AUTO), both ways: the pins, applied to a fresh
+    interpreter started under the one, give the other's record and the other's bits."""
+    choices = {
+        value: json.loads(_fresh_process(PRODUCT, MKL_CBWR=value)) for value in ("", "COMPATIBLE", "AUTO")
+    }
+    assert "MKL_CBWR" not in choices[""][0]  # set empty: MKL's default, recorded as unset
+    for start, wanted in [("", "COMPATIBLE"), ("COMPATIBLE", ""), ("AUTO", "")]:
+        here, target = ({**AVX2_HERE, "mkl_kernels": choices[value][0]} for value in (start, wanted))
+        pins = pinning_to(target, here)
+        assert pins == {"MKL_CBWR": wanted}
+        assert json.loads(_fresh_process(PRODUCT, **({"MKL_CBWR": start} | pins))) == choices[wanted]

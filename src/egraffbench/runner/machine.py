@@ -140,12 +140,35 @@ def mkl_kernels() -> str | None:
     """The processors torch's MKL chose its kernels for (its matrix products), as MKL names them: the
     instruction set on Intel CPUs (e.g. "Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled
     processors"), "Intel(R) Architecture processors" for its one path on other CPUs; then the `MKL_VARIABLES`
-    set in this environment, which change its kernels too. None where torch was built without MKL."""
+    set in this environment, which change its kernels too (an empty one leaves MKL's default, as unset; any
+    other value is recorded: even MKL_CBWR=AUTO gives other bits than unset on AMD EPYC). None where torch
+    was built without MKL."""
     processors = _mkl_processors()
     if processors is None:
         return None
-    variables = [f"{name}={os.environ[name]}" for name in MKL_VARIABLES if name in os.environ]
+    variables = [f"{name}={os.environ[name]}" for name in MKL_VARIABLES if os.environ.get(name)]
     return " ".join([processors, *variables])
+
+
+def _mkl_choice(record: str) -> tuple[str, dict[str, str]]:
+    """An `mkl_kernels` record split into the processors MKL names and the variables set with them."""
+    words = record.split(" ")
+    variables = dict(word.split("=", 1) for word in words if word.split("=", 1)[0] in MKL_VARIABLES)
+    return " ".join(w for w in words if w.split("=", 1)[0] not in MKL_VARIABLES), variables
+
+
+def _mkl_pinning(wanted: str, found: str) -> dict[str, str] | None:
+    """The `MKL_VARIABLES` under which a new process here makes MKL's choice ``wanted`` instead of ``found``
+    (both `mkl_kernels` records), empty to leave one unset; None where it chose for other processors."""
+    processors, variables = _mkl_choice(wanted)
+    here_processors, here_variables = _mkl_choice(found)
+    if processors != here_processors:
+        return None  # MKL's paths differ by CPU vendor and instruction set: no variable moves them here
+    return {
+        name: variables.get(name, "")
+        for name in MKL_VARIABLES
+        if variables.get(name) != here_variables.get(name)
+    }
 
 
 def accelerator_name(device: str | torch.device) -> str | None:
@@ -197,10 +220,11 @@ def pinning_to(
 ) -> dict[str, str] | None:
     """The environment variables (`KERNEL_VARIABLES`) under which a new process here computes with
     ``kernels`` instead of ``here`` (both `kernel_record`s; default: this process's): ATEN_CPU_CAPABILITY
-    where torch's differ, OPENBLAS_CORETYPE where OpenBLAS's core types do, NPY_DISABLE_CPU_FEATURES naming
-    the vector units numpy found here beyond them. Empty when they are the same; None when this machine
-    cannot: the CPU lacks some of their units, numpy's baseline is beyond them (a baseline unit cannot be
-    disabled), torch's MKL chose other kernels, or they were computed on another accelerator. Variables set
+    where torch's differ, OPENBLAS_CORETYPE where OpenBLAS's core types do, the `MKL_VARIABLES` where MKL's
+    differ by them (empty: unset), NPY_DISABLE_CPU_FEATURES naming the vector units numpy found here beyond
+    them. Empty when they are the same; None when this machine cannot: the CPU lacks some of their units,
+    numpy's baseline is beyond them (a baseline unit cannot be disabled), torch's MKL chose kernels for other
+    processors, or they were computed on another accelerator. Variables set
     in this environment are inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it
     names."""
     here = here or kernel_record()
@@ -219,7 +243,10 @@ def pinning_to(
         pins["OPENBLAS_CORETYPE"] = core
     mkl = kernels.get("mkl_kernels")
     if mkl is not None and here.get("mkl_kernels") not in (None, mkl):
-        return None  # MKL's paths differ by CPU vendor and by variables this code does not choose
+        mkl_pins = _mkl_pinning(mkl, here["mkl_kernels"])
+        if mkl_pins is None:
+            return None
+        pins |= mkl_pins
     wanted, found = list(kernels["numpy_vector_units"]), here["numpy_vector_units"]
     extra = [unit for unit in found if unit not in wanted]
     baseline = _numpy_simd().get("baseline", [])
