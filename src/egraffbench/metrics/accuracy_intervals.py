@@ -16,7 +16,7 @@ indices of all resamples are drawn at once."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -110,13 +110,10 @@ def paired_ratio_interval(
             raise TrajectoryError("a paired ratio needs the same structures on both sides, in the same order")
         length = max(system_block_length(errors) for errors in all_seeds)
         columns = [[error_columns(errors) for errors in seeds] for seeds in (out_seeds, in_seeds)]
-        size = all_seeds[0].atoms.size
-        for start in range(0, resamples, _CHUNK):
-            stop = min(start + _CHUNK, resamples)
-            blocks = circular_blocks(size, length, stop - start, rng)
+        for chunk, blocks in _block_chunks(all_seeds[0].atoms.size, length, resamples, rng):
             for side, side_columns in zip(sums, columns, strict=True):
                 for index, seed_columns in enumerate(side_columns):
-                    side[index, :, start:stop] += seed_columns[:, blocks].sum(axis=-1)
+                    side[index, :, chunk] += seed_columns[:, blocks].sum(axis=-1)
     means = []
     for side in sums:
         metric = errors_from_sums(np.moveaxis(side, 1, 0))[name]  # (seed, resample)
@@ -132,10 +129,17 @@ def paired_ratio_interval(
 def _resampled_sums(errors: StructureErrors, count: int, rng: np.random.Generator) -> np.ndarray:
     """(8, count): the error sums (accuracy.error_sums rows) of ``count`` block resamples of one system."""
     columns = error_columns(errors)
-    size = columns.shape[1]
-    length = system_block_length(errors)
     out = np.empty((columns.shape[0], count))
+    for chunk, blocks in _block_chunks(columns.shape[1], system_block_length(errors), count, rng):
+        out[:, chunk] = columns[:, blocks].sum(axis=-1)
+    return out
+
+
+def _block_chunks(
+    size: int, length: int, count: int, rng: np.random.Generator
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """``count`` resamples of :func:`circular_blocks` drawn _CHUNK at a time: (their slice of the count,
+    their indices)."""
     for start in range(0, count, _CHUNK):
         stop = min(start + _CHUNK, count)
-        out[:, start:stop] = columns[:, circular_blocks(size, length, stop - start, rng)].sum(axis=-1)
-    return out
+        yield slice(start, stop), circular_blocks(size, length, stop - start, rng)
