@@ -165,6 +165,25 @@ def test_seeds_of_other_settings_are_not_pooled(folders: tuple[Path, Path]) -> N
         merge_runs(_seed1_elsewhere(view, longer))
 
 
+def test_seeds_at_other_numerics_versions_are_not_pooled(folders: tuple[Path, Path]) -> None:
+    """A job records its architecture's numerics version (an ASE calculator declared as pretrained: 1; a
+    reference potential none); seeds at other versions are refused, one that records none is pooled."""
+    view = read_runs([folders[0]])
+    assert view.done_jobs("tiny-cuau", "emt")[0].results["training"].get("architecture_version") is None
+    seed0, seed1 = read_runs([folders[1]]).done_jobs("tiny-cuau", "my-emt")
+    assert seed0.results["training"]["architecture_version"] == 1
+    one, other = _seed1_elsewhere(read_runs([folders[1]]), seed1.results["md"])
+    (moved,) = other.jobs
+    for version, refused in [(2, True), (None, False), (1, False)]:
+        training = {**moved.results["training"], "architecture_version": version}
+        changed = replace(other, jobs=[replace(moved, results={**moved.results, "training": training})])
+        if refused:
+            with pytest.raises(ConfigError, match="ran at architecture version 1 in one and 2 in the other"):
+                merge_runs([one, changed])
+        else:
+            assert [job.seed for job in merge_runs([one, changed]).done_jobs("tiny-cuau", "my-emt")] == [0, 1]
+
+
 def test_md_carried_over_to_bond_relabelling_pools_with_md_made_with_it(folders: tuple[Path, Path]) -> None:
     """The published torchmdnet jobs of the molecular tasks hold MD carried over from the key made before
     relabelling existed: its stored protocol lacks the setting. A new seed, made with relabelling, pools with

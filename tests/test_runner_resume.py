@@ -16,6 +16,7 @@ import pytest
 from egraffbench.md.engine import SimulationProgress
 from egraffbench.runner.benchmark import RunObserver, run_benchmark
 from egraffbench.runner.executors import InProcessExecutor
+from egraffbench.runner.hashing import ARCHITECTURE_VERSIONS
 from egraffbench.runner.job import JobHooks
 from egraffbench.runner.machine import kernel_record
 from egraffbench.runner.matrix import JobSpec, expand_jobs
@@ -95,6 +96,8 @@ def test_killed_run_resumes_training_and_md_and_matches_an_uninterrupted_run(
     }
     assert mace.results["md"]["resumed_from_step"] == 10
     assert mace.results["training"]["epochs"] == 2
+    # a reused training records the numerics version its key holds
+    assert mace.results["training"]["architecture_version"] == ARCHITECTURE_VERSIONS["mace"] == 2
     # both resumed stages name the one set of kernels all their attempts computed with
     kernels = [AttemptKernels(**kernel_record()).model_dump()]  # the record as stored, absent fields None
     assert mace.results["md"]["attempt_kernels"] == mace.results["training"]["attempt_kernels"] == kernels

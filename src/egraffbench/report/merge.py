@@ -67,8 +67,29 @@ def _check_same_job(jobs: Sequence[JobView]) -> None:
             )
 
 
+def _architecture_version(job: JobView) -> int | None:
+    """The numerics version of the architecture a job's model is (TrainResult.architecture_version); None
+    where its results do not record one."""
+    return (job.results.get("training") or {}).get("architecture_version")
+
+
+def _check_same_numerics(jobs: Sequence[JobView]) -> None:
+    """The seeds of one model on one task must come from one numerics version of its architecture, where
+    their results record it (a version is recorded since 2026-12-04; an unrecorded one is not refused)."""
+    recorded = [job for job in jobs if _architecture_version(job) is not None]
+    for job in recorded[1:]:
+        if _architecture_version(job) != _architecture_version(recorded[0]):
+            raise ConfigError(
+                f"cannot merge {recorded[0].run_dir} and {job.run_dir}: {job.model} on {job.task} ran at "
+                f"architecture version {_architecture_version(recorded[0])} in one and "
+                f"{_architecture_version(job)} in the other; seeds of different numerics are not pooled"
+            )
+
+
 def _check_poolable(jobs: Sequence[JobView]) -> None:
-    """The seeds of one model on one task, from several folders, must share :func:`_pooled_settings`."""
+    """The seeds of one model on one task, from several folders, must share :func:`_pooled_settings` and
+    their architecture's numerics version (:func:`_check_same_numerics`)."""
+    _check_same_numerics(jobs)
     first = jobs[0]
     wanted = _pooled_settings(first)
     for job in jobs[1:]:
@@ -109,8 +130,9 @@ def merge_runs(views: Sequence[RunView]) -> RunView:
     """One view of the runs of several folders. Jobs are matched by (model, task, seed): finished copies with
     the same stage cache keys are one job, kept once (the copy that finished last; the others are counted as
     duplicates of their run); with different keys the merge is refused (ConfigError naming both folders), and
-    so it is when seeds of one model on one task ran with different settings. A job that did not finish is
-    kept only when no folder finished it. Every leaderboard row is summarised again over the merged jobs."""
+    so it is when seeds of one model on one task ran with different settings or at other numerics versions of
+    their architecture. A job that did not finish is kept only when no folder finished it. Every leaderboard
+    row is summarised again over the merged jobs."""
     kept, left_out = _deduplicated(views)
     done = [job for job in kept if job.done]
     pools: dict[tuple[str, str], list[JobView]] = {}

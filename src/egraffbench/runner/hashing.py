@@ -99,6 +99,12 @@ def architecture_version(architecture: str) -> dict[str, int]:
     return {} if listed is None else {"architecture_version": listed}
 
 
+def numerics_version(architecture: str) -> int:
+    """An architecture's numerics version as results record it: its ARCHITECTURE_VERSIONS entry, 1 where
+    unlisted (its numbers never changed)."""
+    return ARCHITECTURE_VERSIONS.get(architecture, 1)
+
+
 def file_checksum(path: Path) -> str:
     """sha256 of a file's bytes, remembered per (path, size, mtime) within the process."""
     status = path.stat()

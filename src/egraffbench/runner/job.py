@@ -30,6 +30,7 @@ from egraffbench.runner.hashing import (
     architecture_version,
     data_checksum,
     file_checksum,
+    numerics_version,
     placement,
     stable_hash,
     stage_key,
@@ -230,7 +231,10 @@ class _Job:
             }
             self.model_id = f"pretrained:{stable_hash(identity)}"
             self.results.training = TrainResult(
-                pretrained=True, format=pretrained.declaration.format, source=spec.model.source
+                pretrained=True,
+                format=pretrained.declaration.format,
+                source=spec.model.source,
+                architecture_version=numerics_version(self.model.architecture),
             )
             return
         if spec.model.is_reference:
@@ -261,7 +265,7 @@ class _Job:
                 spec.device,
             ),
             TrainResult,
-        )
+        ).model_copy(update={"architecture_version": numerics_version(spec.model.config.architecture)})
         self.model_id = f"train:{key}"
         self.artifacts["checkpoint"] = self._relative(self.train_folder / MODEL_FOLDER)
         self.artifacts["training_log"] = self._relative(

@@ -129,6 +129,10 @@ class TrainResult(Record):
     reference_potential: bool = False
     format: str | None = None
     source: str | None = None
+    # the numerics version of the trained or pretrained architecture (runner.hashing.ARCHITECTURE_VERSIONS,
+    # 1 where unlisted), part of its stage key; None for a reference potential and in job results written
+    # before 2026-12-04 14:00 UTC (stage result files leave it out: the job sets it from the key)
+    architecture_version: int | None = None
     cost: StageCost | None = None
     # the distinct kernels of the attempts that trained it, oldest first (runner.stage_cache; empty where
     # not trained here, and in records written before 2026-12-04)
