@@ -81,11 +81,14 @@ def shared_pairs(ours: TaskCard, theirs: TaskCard) -> list[SharedPair]:
     return found
 
 
-def common_frames(ours: TaskCard, theirs: TaskCard) -> tuple[Kept, Kept]:
-    """The frames two tasks both test, as each task's :class:`Kept`: every pair of :func:`system_pairs`
-    adds its overlap to both (several systems may be cut from one file, on either side)."""
+def common_frames(
+    ours: TaskCard, theirs: TaskCard, pairs: Sequence[SharedPair] | None = None
+) -> tuple[Kept, Kept]:
+    """The frames two tasks both test, as each task's :class:`Kept`: every pair of :func:`shared_pairs`
+    (``pairs`` where already found) adds its overlap to both (several systems may be cut from one file, on
+    either side)."""
     outside, inside = Kept({}, {}), Kept({}, {})
-    for pair in shared_pairs(ours, theirs):
+    for pair in shared_pairs(ours, theirs) if pairs is None else pairs:
         outside.positions.setdefault(pair.ours, []).extend(pair.our_positions)
         inside.positions.setdefault(pair.theirs, []).extend(pair.their_positions)
         frames, other_frames = ours.test_frames[pair.ours], theirs.test_frames[pair.theirs]
@@ -209,7 +212,8 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
     partner = in_distribution_partner(task, specs, view.tasks())
     if partner is None or not contains_its_data(task, partner, specs):
         return None
-    outside, inside = common_frames(spec, specs[partner])
+    shared = shared_pairs(spec, specs[partner])
+    outside, inside = common_frames(spec, specs[partner], shared)
     models = [model for model in view.models(task) if view.done_jobs(partner, model)]
     if not outside.positions or not models:
         return None
@@ -217,7 +221,6 @@ def shared_systems(view: RunView, task: str, specs: Mapping[str, TaskCard]) -> S
     theirs, ours = _board(on_theirs, inside), _board(on_ours, outside)
     if theirs is None or ours is None:
         return None
-    shared = shared_pairs(spec, specs[partner])
     single = (
         set(one_to_one([(pair.ours, pair.theirs) for pair in shared]))
         if len(outside.positions) > 1
