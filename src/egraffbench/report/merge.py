@@ -76,13 +76,14 @@ def _architecture_version(job: JobView) -> int | None:
 def _check_same_numerics(jobs: Sequence[JobView]) -> None:
     """The seeds of one model on one task must come from one numerics version of its architecture, where
     their results record it (a version is recorded since 2026-12-04; an unrecorded one is not refused)."""
-    recorded = [job for job in jobs if _architecture_version(job) is not None]
-    for job in recorded[1:]:
-        if _architecture_version(job) != _architecture_version(recorded[0]):
+    recorded = [(job, version) for job in jobs if (version := _architecture_version(job)) is not None]
+    for job, version in recorded[1:]:
+        first, wanted = recorded[0]
+        if version != wanted:
             raise ConfigError(
-                f"cannot merge {recorded[0].run_dir} and {job.run_dir}: {job.model} on {job.task} ran at "
-                f"architecture version {_architecture_version(recorded[0])} in one and "
-                f"{_architecture_version(job)} in the other; seeds of different numerics are not pooled"
+                f"cannot merge {first.run_dir} and {job.run_dir}: {job.model} on {job.task} ran at "
+                f"architecture version {wanted} in one and {version} in the other; seeds of different "
+                "numerics are not pooled"
             )
 
 

@@ -224,9 +224,8 @@ def pinning_to(
     differ by them (empty: unset), NPY_DISABLE_CPU_FEATURES naming the vector units numpy found here beyond
     them. Empty when they are the same; None when this machine cannot: the CPU lacks some of their units,
     numpy's baseline is beyond them (a baseline unit cannot be disabled), torch's MKL chose kernels for other
-    processors, or they were computed on another accelerator. Variables set
-    in this environment are inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it
-    names."""
+    processors, or they were computed on another accelerator. Variables set in this environment are
+    inherited by the new process; NPY_DISABLE_CPU_FEATURES keeps the units it names."""
     here = here or kernel_record()
     if kernels.get("accelerator") != here.get("accelerator"):
         return None  # no variable makes one GPU compute as another
@@ -278,8 +277,8 @@ def pinning_phrase(kernels: Mapping[str, Any], here: Mapping[str, Any] | None = 
 def cpu_record() -> dict[str, Any]:
     """What a run's numbers were computed on: the CPU model and its vector extensions, the vector units
     numpy's loops and torch's kernels were chosen from in this process, OpenBLAS's core type and MKL's
-    path, and the environment variables
-    (`KERNEL_VARIABLES`) that pinned them, as this process's environment holds them."""
+    path, and the environment variables (`KERNEL_VARIABLES`) that pinned them, as this process's environment
+    holds them."""
     kernels = kernel_record()
     return {
         "model": cpu_model(),
