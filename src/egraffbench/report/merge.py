@@ -77,8 +77,10 @@ def _check_same_numerics(jobs: Sequence[JobView]) -> None:
     """The seeds of one model on one task must come from one numerics version of its architecture, where
     their results record it (a version is recorded since 2026-12-04; an unrecorded one is not refused)."""
     recorded = [(job, version) for job in jobs if (version := _architecture_version(job)) is not None]
+    if not recorded:
+        return
+    first, wanted = recorded[0]
     for job, version in recorded[1:]:
-        first, wanted = recorded[0]
         if version != wanted:
             raise ConfigError(
                 f"cannot merge {first.run_dir} and {job.run_dir}: {job.model} on {job.task} ran at "
