@@ -210,9 +210,10 @@ def same_kernels(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
     return agree and first.get("accelerator") == second.get("accelerator")
 
 
-def _cpu_has(flags: tuple[str, ...] | None, cpuinfo: Path) -> bool:
-    """Whether the CPU lists every one of ``flags`` (None: kernels of unknown needs, never chosen here)."""
-    return flags is not None and set(flags) <= set(_cpuinfo_field("flags", cpuinfo).split())
+def _cpu_has(flags: tuple[str, ...] | None, cpu_flags: set[str]) -> bool:
+    """Whether ``cpu_flags`` (cpuinfo's) include every one of ``flags`` (None: kernels of unknown needs,
+    never chosen here)."""
+    return flags is not None and set(flags) <= cpu_flags
 
 
 def pinning_to(
@@ -230,14 +231,15 @@ def pinning_to(
     if kernels.get("accelerator") != here.get("accelerator"):
         return None  # no variable makes one GPU compute as another
     pins: dict[str, str] = {}
+    cpu_flags = set(_cpuinfo_field("flags", cpuinfo).split())
     torch_kernels = kernels["torch_kernels"]
     if torch_kernels != here["torch_kernels"]:
-        if not _cpu_has(TORCH_KERNEL_FLAGS.get(torch_kernels), cpuinfo):
+        if not _cpu_has(TORCH_KERNEL_FLAGS.get(torch_kernels), cpu_flags):
             return None
         pins["ATEN_CPU_CAPABILITY"] = torch_kernels.lower()
     core = kernels.get("blas_core")
     if core is not None and here.get("blas_core") not in (None, core):
-        if not _cpu_has(OPENBLAS_CORE_FLAGS.get(core), cpuinfo):
+        if not _cpu_has(OPENBLAS_CORE_FLAGS.get(core), cpu_flags):
             return None
         pins["OPENBLAS_CORETYPE"] = core
     mkl = kernels.get("mkl_kernels")
