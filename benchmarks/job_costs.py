@@ -11,6 +11,8 @@ training set shared by two tasks, and a stage reused from the cache count nothin
 Results written before costs were recorded have none: for them the training and MD seconds are the
 trainer's and the simulate stage's own clocks (`training_seconds`, `md_seconds`) and other stages the
 seconds the runner recorded for them in the run that computed them (0 when that run was interrupted).
+A job is marked "(resumed)" where its training or MD continued from a checkpoint: its seconds count every
+attempt, its CPU seconds the finishing attempts' only (`StageCost`).
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def job_rows(run_dir: Path) -> list[dict[str, Any]]:
             row[stage_row["stage"]] = found["seconds"]
             costs += [found["cost"]] if found["cost"] is not None else []
         row["total"] = sum(row.get(stage) or 0.0 for stage in STAGES)
+        # a stage continued from a checkpoint records the finishing attempt's CPU seconds only
+        row["resumed"] = row["resumed"] or any(cost.earlier_seconds > 0 for cost in costs)
         row["cpu"] = sum(cost.cpu_seconds for cost in costs) if costs else None
         row["threads"] = sorted({cost.torch_threads for cost in costs})
         row["load"] = max((max(cost.load_start, cost.load_end) for cost in costs), default=None)

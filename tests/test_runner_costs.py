@@ -95,6 +95,25 @@ def test_interrupted_training_and_md_cost_every_attempt_and_a_cached_rerun_reads
     assert "| mace | 1 |" in table and "| tiny-cuau | 2 |" in table
 
 
+def test_a_job_whose_training_alone_resumed_is_marked_resumed(
+    reference_run: ReferenceRun, tmp_path: Path, job_costs: ModuleType
+) -> None:
+    """Its CPU seconds are the finishing attempt's only: the table says it resumed, though its MD did not."""
+    jobs, run_dir = tiny_jobs(reference_run.task_file), tmp_path / "run"
+    executor = InProcessExecutor(torch_threads(1))
+    with pytest.raises(Killed):
+        run_benchmark(jobs, run_dir, executor, KillAt(epoch=1))
+    finished = run_benchmark(jobs, run_dir, executor)
+    mace = next(record for record in finished.records if record.model == "mace")
+    assert mace.results["md"]["resumed_from_step"] is None
+    assert TrainResult.model_validate(mace.results["training"]).cost.earlier_seconds > 0
+    rows = {row["job"]: row for row in job_costs.job_rows(run_dir)}
+    assert rows[MACE]["resumed"] and not rows[EMT]["resumed"]
+    assert f"| {MACE} (resumed) |" in job_costs.markdown(list(rows.values()))
+    fresh = {row["job"]: row for row in job_costs.job_rows(reference_run.run_dir)}
+    assert not fresh[MACE]["resumed"]
+
+
 def _without_costs(run_dir: Path) -> None:
     """Results as written before costs were recorded: no cost, the training split size as train_frames."""
     for path in run_dir.glob("stages/*/*/result.json"):
