@@ -107,7 +107,6 @@ def job_rows(run_dir: Path) -> list[dict[str, Any]]:
             "epochs": training.get("epochs"),
             "stopped": training.get("stopped_because"),
             "steps_per_s": live_speed(read_record(JobResults, results, job_id)).get("live_steps_per_s"),
-            "resumed": md.get("resumed_from_step") is not None,
         }
         costs = []
         for stage_row in rows:
@@ -118,8 +117,10 @@ def job_rows(run_dir: Path) -> list[dict[str, Any]]:
             row[stage_row["stage"]] = found["seconds"]
             costs += [found["cost"]] if found["cost"] is not None else []
         row["total"] = sum(row.get(stage) or 0.0 for stage in STAGES)
-        # a stage continued from a checkpoint records the finishing attempt's CPU seconds only
-        row["resumed"] = row["resumed"] or any(cost.earlier_seconds > 0 for cost in costs)
+        # a stage continued from a checkpoint records the finishing attempt's CPU seconds only (MD of before
+        # costs were recorded: only its resumed_from_step says so)
+        carried = any(cost.earlier_seconds > 0 for cost in costs)
+        row["resumed"] = carried or md.get("resumed_from_step") is not None
         row["cpu"] = sum(cost.cpu_seconds for cost in costs) if costs else None
         row["threads"] = sorted({cost.torch_threads for cost in costs})
         row["load"] = max((max(cost.load_start, cost.load_end) for cost in costs), default=None)
