@@ -12,7 +12,8 @@ Results written before costs were recorded have none: for them the training and 
 trainer's and the simulate stage's own clocks (`training_seconds`, `md_seconds`) and other stages the
 seconds the runner recorded for them in the run that computed them (0 when that run was interrupted).
 A job is marked "(resumed)" where its training or MD continued from a checkpoint: its seconds count every
-attempt, its CPU seconds the finishing attempts' only (`StageCost`).
+attempt, and so do its CPU seconds where the checkpoints carried them (written since 2026-12-05); where one
+did not, the CPU seconds are the finishing attempt's only and shown as a lower bound, "≥ 442" (`StageCost`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def _stage_cost(run_dir: Path, stage: str, key: str, recorded: float | None) -> 
     return {"seconds": clock if clock is not None else recorded, "cost": None}
 
 
+def _cpu_uncarried(costs: dict[str, StageCost], md_resumed: bool) -> bool:
+    """Whether a stage resumed from a checkpoint that did not carry the CPU seconds of earlier attempts."""
+    simulate = costs.get("simulate")
+    if md_resumed and (simulate is None or simulate.earlier_cpu_seconds is None):
+        return True
+    return any(cost.earlier_seconds > 0 and cost.earlier_cpu_seconds is None for cost in costs.values())
+
+
 def job_rows(run_dir: Path) -> list[dict[str, Any]]:
     """One row per finished job of ``run_dir``: seconds per stage it computed, CPU seconds, threads, load,
     training epochs and MD rate (over live replicas, `runner.md_speed`)."""
@@ -108,22 +117,25 @@ def job_rows(run_dir: Path) -> list[dict[str, Any]]:
             "stopped": training.get("stopped_because"),
             "steps_per_s": live_speed(read_record(JobResults, results, job_id)).get("live_steps_per_s"),
         }
-        costs = []
+        costs: dict[str, StageCost] = {}
         for stage_row in rows:
             unit = (stage_row["stage"], stage_row["key"])
             if stage_row["stage"] not in RECORDS or owners.get(unit) != job_id:
                 continue
             found = _stage_cost(run_dir, *unit, computed.get(unit, (job_id, None))[1])
             row[stage_row["stage"]] = found["seconds"]
-            costs += [found["cost"]] if found["cost"] is not None else []
+            if found["cost"] is not None:
+                costs[stage_row["stage"]] = found["cost"]
         row["total"] = sum(row.get(stage) or 0.0 for stage in STAGES)
-        # a stage continued from a checkpoint records the finishing attempt's CPU seconds only (MD of before
-        # costs were recorded: only its resumed_from_step says so)
-        carried = any(cost.earlier_seconds > 0 for cost in costs)
-        row["resumed"] = carried or md.get("resumed_from_step") is not None
-        row["cpu"] = sum(cost.cpu_seconds for cost in costs) if costs else None
-        row["threads"] = sorted({cost.torch_threads for cost in costs})
-        row["load"] = max((max(cost.load_start, cost.load_end) for cost in costs), default=None)
+        # MD resumed from a checkpoint that carried no clock (or before costs were recorded): only its
+        # resumed_from_step says so
+        md_resumed = md.get("resumed_from_step") is not None
+        row["resumed"] = md_resumed or any(cost.earlier_seconds > 0 for cost in costs.values())
+        row["cpu_partial"] = _cpu_uncarried(costs, md_resumed)
+        cpu = [cost.cpu_seconds + (cost.earlier_cpu_seconds or 0.0) for cost in costs.values()]
+        row["cpu"] = sum(cpu) if cpu else None
+        row["threads"] = sorted({cost.torch_threads for cost in costs.values()})
+        row["load"] = max((max(cost.load_start, cost.load_end) for cost in costs.values()), default=None)
         table.append(row)
     return table
 
@@ -136,13 +148,18 @@ def _cell(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
+def _cpu_cell(seconds: float | None, partial: bool) -> str:
+    """CPU seconds, "≥ …" where they cover the finishing attempts of a resumed stage only."""
+    return ("≥ " if partial and seconds is not None else "") + _cell(seconds)
+
+
 def _job_line(row: dict[str, Any]) -> list[str]:
     return [
         row["job"] + (" (resumed)" if row["resumed"] else ""),
         f"{_cell(row['epochs'])} ({_cell(row['stopped'])})",
         *(_cell(row.get(stage), 0 if stage in OLD_CLOCKS else 1) for stage in STAGES),
         _cell(row["total"]),
-        _cell(row["cpu"]),
+        _cpu_cell(row["cpu"], row["cpu_partial"]),
         "/".join(str(n) for n in row["threads"]) or "–",
         _cell(row["load"], 1),
         _cell(row["steps_per_s"], 1),
@@ -164,8 +181,10 @@ def _subtotals(rows: list[dict[str, Any]], by: str) -> list[str]:
         groups[row[by]].append(row)
     lines = []
     for name, members in sorted(groups.items()):
-        sums = [sum(row.get(stage) or 0.0 for row in members) for stage in (*STAGES, "total", "cpu")]
-        lines.append([name, str(len(members)), *(f"{value:.0f}" for value in sums)])
+        sums = [sum(row.get(stage) or 0.0 for row in members) for stage in (*STAGES, "total")]
+        cpu = sum(row["cpu"] or 0.0 for row in members)
+        partial = any(row["cpu_partial"] for row in members)
+        lines.append([name, str(len(members)), *(f"{value:.0f}" for value in sums), _cpu_cell(cpu, partial)])
     return _table([by, "jobs", *(f"{stage} s" for stage in STAGES), "job s", "CPU s"], lines)
 
 
@@ -177,11 +196,13 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     lines = _table([*headers, "threads", "load", "MD steps/s (live)"], [_job_line(row) for row in rows])
     total = sum(row["total"] for row in rows)
     cpu = sum(row["cpu"] or 0.0 for row in rows)
+    partial = sum(row["cpu_partial"] for row in rows)
     for by in ("model", "task"):
         lines += ["", f"Per {by}:", "", *_subtotals(rows, by)]
-    lines.append(
-        f"\n{len(rows)} jobs, {total:.0f} s computed in all ({total / 3600:.2f} h), {cpu:.0f} CPU s recorded."
-    )
+    recorded = f"{cpu:.0f} CPU s recorded"
+    if partial:
+        recorded += f", a lower bound: for {partial} resumed jobs they cover the finishing attempts only"
+    lines.append(f"\n{len(rows)} jobs, {total:.0f} s computed in all ({total / 3600:.2f} h), {recorded}.")
     return "\n".join(lines)
 
 

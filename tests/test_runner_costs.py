@@ -1,6 +1,7 @@
-"""What stages cost: every computed stage records its compute seconds, over interrupted attempts too (training
-and MD carry their clocks in their checkpoints); reused stages keep the cost of the attempt that computed
-them; `benchmarks/job_costs.py` counts each stage once, and reads results written before costs were."""
+"""What stages cost: every computed stage records its compute and CPU seconds, over interrupted attempts too
+(training and MD carry their clocks in their checkpoints); reused stages keep the cost of the attempt that
+computed them; `benchmarks/job_costs.py` counts each stage once, and reads results written before costs were
+and checkpoints written before they carried CPU seconds."""
 
 from __future__ import annotations
 
@@ -52,11 +53,14 @@ def test_interrupted_training_and_md_cost_every_attempt_and_a_cached_rerun_reads
         run_benchmark(jobs, run_dir, executor, KillAt(epoch=1))
     (log,) = run_dir.glob("stages/train/*/model/training_log.jsonl")
     first_training = json.loads(log.read_text().splitlines()[0])["wall_seconds"]
+    first_training_cpu = _training_clocks(run_dir)["cpu_seconds"]
+    assert first_training_cpu > 0
     with pytest.raises(Killed):
         run_benchmark(jobs, run_dir, executor, KillAt(md_step=12))  # checkpoints every 5 steps
     (saved,) = run_dir.glob("stages/simulate/*/trajectory.h5.checkpoint")
-    first_md = read_checkpoint(saved, "cpu").wall_seconds
-    assert first_md > 0
+    checkpoint = read_checkpoint(saved, "cpu")
+    first_md, first_md_cpu = checkpoint.wall_seconds, checkpoint.cpu_seconds
+    assert first_md > 0 and first_md_cpu is not None and first_md_cpu > 0
 
     finished = run_benchmark(jobs, run_dir, executor)
     mace = next(record for record in finished.records if record.model == "mace")
@@ -65,11 +69,13 @@ def test_interrupted_training_and_md_cost_every_attempt_and_a_cached_rerun_reads
     assert training.cost is not None and md.cost is not None
     # training resumed after epoch 1 in the second run: its cost holds the first attempt's clock exactly
     assert training.cost.earlier_seconds == pytest.approx(first_training)
+    assert training.cost.earlier_cpu_seconds == first_training_cpu
     assert training.training_seconds >= first_training
     assert training.cost.compute_seconds >= training.training_seconds
     # MD resumed from step 10 in the third run: md_seconds and its cost count the part before the kill
     assert md.resumed_from_step == 10
     assert md.cost.earlier_seconds == pytest.approx(first_md)
+    assert md.cost.earlier_cpu_seconds == first_md_cpu
     assert md.md_seconds >= first_md
     expected = md.cost.attempt_seconds + first_md
     assert md.cost.compute_seconds == pytest.approx(expected)
@@ -81,6 +87,17 @@ def test_interrupted_training_and_md_cost_every_attempt_and_a_cached_rerun_reads
     assert rows[MACE]["train"] == training.cost.compute_seconds
     assert rows[MACE]["simulate"] == md.cost.compute_seconds
     assert rows[EMT].get("train") is None  # a reference potential is not trained
+    assert rows[MACE]["resumed"] and not rows[MACE]["cpu_partial"]  # every attempt's CPU is counted
+    # the same results as written before checkpoints carried CPU seconds: the finishing attempts' only, marked
+    before = tmp_path / "before"
+    shutil.copytree(run_dir, before)
+    _without_carried_cpu(before)
+    old = {row["job"]: row for row in job_costs.job_rows(before)}
+    assert old[MACE]["cpu"] == pytest.approx(rows[MACE]["cpu"] - first_training_cpu - first_md_cpu)
+    assert old[MACE]["cpu_partial"] and not old[EMT]["cpu_partial"]
+    lower_bound = f"| {old[MACE]['total']:.0f} | ≥ {old[MACE]['cpu']:.0f} |"
+    assert lower_bound in job_costs.markdown(list(old.values()))
+    assert "≥" not in job_costs.markdown(list(rows.values()))
     shared = [job for job, row in rows.items() if row.get("baselines") is not None]
     assert len(shared) == 1  # one baselines stage for the task, counted once
 
@@ -98,7 +115,8 @@ def test_interrupted_training_and_md_cost_every_attempt_and_a_cached_rerun_reads
 def test_a_job_whose_training_alone_resumed_is_marked_resumed(
     reference_run: ReferenceRun, tmp_path: Path, job_costs: ModuleType
 ) -> None:
-    """Its CPU seconds are the finishing attempt's only: the table says it resumed, though its MD did not."""
+    """The table says it resumed, though its MD did not; its CPU seconds count both attempts, unless the
+    checkpoint was written before checkpoints carried them."""
     jobs, run_dir = tiny_jobs(reference_run.task_file), tmp_path / "run"
     executor = InProcessExecutor(torch_threads(1))
     with pytest.raises(Killed):
@@ -109,9 +127,25 @@ def test_a_job_whose_training_alone_resumed_is_marked_resumed(
     assert TrainResult.model_validate(mace.results["training"]).cost.earlier_seconds > 0
     rows = {row["job"]: row for row in job_costs.job_rows(run_dir)}
     assert rows[MACE]["resumed"] and not rows[EMT]["resumed"]
+    assert not rows[MACE]["cpu_partial"]
     assert f"| {MACE} (resumed) |" in job_costs.markdown(list(rows.values()))
     fresh = {row["job"]: row for row in job_costs.job_rows(reference_run.run_dir)}
     assert not fresh[MACE]["resumed"]
+
+
+def _training_clocks(run_dir: Path) -> dict[str, float]:
+    """The clocks that the (one) training checkpoint of ``run_dir`` carries."""
+    (saved,) = run_dir.glob("stages/train/*/model/checkpoint.pt")
+    state = torch.load(saved, weights_only=True)["state"]
+    return {"wall_seconds": state["wall_seconds"], "cpu_seconds": state["cpu_seconds"]}
+
+
+def _without_carried_cpu(run_dir: Path) -> None:
+    """Results as written before checkpoints carried CPU seconds: costs without ``earlier_cpu_seconds``."""
+    for path in run_dir.glob("stages/*/*/result.json"):
+        result = json.loads(path.read_text())
+        result["cost"].pop("earlier_cpu_seconds")
+        path.write_text(json.dumps(result))
 
 
 def _without_costs(run_dir: Path) -> None:
@@ -164,16 +198,37 @@ def test_md_carries_its_clock_in_the_checkpoint_and_one_of_before_carries_none(t
     with pytest.raises(Killed):
         simulate(reference_potential("emt"), rattled(2, seed=4), protocol, out, callback=crash)
     saved = checkpoint_path(out)
-    first = read_checkpoint(saved, "cpu").wall_seconds
-    assert first > 0
+    checkpoint = read_checkpoint(saved, "cpu")
+    first, first_cpu = checkpoint.wall_seconds, checkpoint.cpu_seconds
+    assert first > 0 and first_cpu is not None and first_cpu > 0
     payload = torch.load(saved, weights_only=True)
-    del payload["wall_seconds"]  # as written before checkpoints carried it
+    del payload["wall_seconds"], payload["cpu_seconds"]  # as written before checkpoints carried them
     torch.save(payload, saved)
-    assert read_checkpoint(saved, "cpu").wall_seconds == 0.0
-    payload["wall_seconds"] = first
+    old = read_checkpoint(saved, "cpu")
+    assert (old.wall_seconds, old.cpu_seconds) == (0.0, None)
+    payload["wall_seconds"], payload["cpu_seconds"] = first, first_cpu
     torch.save(payload, saved)
     resumed = simulate(reference_potential("emt"), rattled(2, seed=4), protocol, out)
-    assert (resumed.resumed_from, resumed.resumed_wall_s) == (5, first)
+    assert (resumed.resumed_from, resumed.resumed_wall_s, resumed.resumed_cpu_s) == (5, first, first_cpu)
+
+
+def test_a_training_resumed_from_a_checkpoint_without_cpu_seconds_carries_none(tmp_path: Path) -> None:
+    """Its clocks go on (wall from the checkpoint, CPU unknown), and the checkpoints after it say so too."""
+    config = load_preset("mace", "test")
+    config = config.model_copy(update={"training": config.training.model_copy(update={"max_epochs": 1})})
+    train, val = rattled(4, seed=1), rattled(2, seed=2)
+    first = train_stage(config, train, val, 0, tmp_path, None)
+    assert first["earlier_cpu_seconds"] == 0.0  # fresh: nothing carried, nothing unknown
+    saved = next(tmp_path.glob("**/checkpoint.pt"))
+    payload = torch.load(saved, weights_only=True)
+    assert payload["state"]["cpu_seconds"] > 0
+    del payload["state"]["cpu_seconds"]  # as written before 2026-12-05
+    torch.save(payload, saved)
+    longer = config.model_copy(update={"training": config.training.model_copy(update={"max_epochs": 2})})
+    resumed = train_stage(longer, train, val, 0, tmp_path, None)
+    assert resumed["earlier_seconds"] == payload["state"]["wall_seconds"] > 0
+    assert resumed["earlier_cpu_seconds"] is None
+    assert "cpu_seconds" not in torch.load(saved, weights_only=True)["state"]
 
 
 def test_a_published_run_reports_the_same_costs(

@@ -34,6 +34,7 @@ class Checkpoint:
     outcomes: dict[int, ReplicaOutcome]
     frame_counts: dict[int, int]  # frames in the trajectory file at ``step``, by replica id
     wall_seconds: float = 0.0  # MD wall time up to ``step``, over every attempt (absent in old checkpoints)
+    cpu_seconds: float | None = None  # MD CPU time up to ``step``, every attempt; None: not carried (older)
 
 
 def checkpoint_path(trajectory: Path) -> Path:
@@ -53,6 +54,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "outcomes": {replica: asdict(outcome) for replica, outcome in checkpoint.outcomes.items()},
         "frame_counts": checkpoint.frame_counts,
         "wall_seconds": checkpoint.wall_seconds,
+        "cpu_seconds": checkpoint.cpu_seconds,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -76,6 +78,7 @@ def read_checkpoint(path: Path, device: torch.device | str) -> Checkpoint | None
             outcomes={int(r): ReplicaOutcome(**o) for r, o in payload["outcomes"].items()},
             frame_counts={int(r): int(n) for r, n in payload["frame_counts"].items()},
             wall_seconds=float(payload.get("wall_seconds", 0.0)),
+            cpu_seconds=None if payload.get("cpu_seconds") is None else float(payload["cpu_seconds"]),
         )
     except TORCH_FILE_ERRORS as error:
         raise TrajectoryError(

@@ -67,6 +67,7 @@ class SimulationResult:
     wall_s: float
     resumed_from: int | None  # step of the checkpoint this call continued from
     resumed_wall_s: float = 0.0  # wall time of the earlier attempts up to that checkpoint
+    resumed_cpu_s: float | None = 0.0  # their CPU time; None where the checkpoint did not carry it
 
     @property
     def steps_per_s(self) -> float:
@@ -237,6 +238,7 @@ class _Run:
         self.step = 0
         self.resumed_from: int | None = None
         self.resumed_wall_s = 0.0
+        self.resumed_cpu_s: float | None = 0.0
 
     def start(self) -> None:
         """Initial state, forces and thermostat; frame 0 recorded and checked."""
@@ -284,6 +286,7 @@ class _Run:
         self.frame_counts = dict(checkpoint.frame_counts)
         self.step = self.resumed_from = checkpoint.step
         self.resumed_wall_s = checkpoint.wall_seconds
+        self.resumed_cpu_s = checkpoint.cpu_seconds
         self.neighbours = SkinNeighbourList(
             self.state, self.setup.model.cutoff, self.protocol.skin, reference=checkpoint.neighbour_reference
         )
@@ -297,6 +300,7 @@ class _Run:
         horizon = protocol.horizon_steps
         first = self.step
         started = self.started = time.perf_counter()
+        self.started_cpu = time.process_time()
         while self.step < horizon and self.layout:
             self.step += 1
             compute = functools.partial(evaluate_forces, model, self.neighbours, self.state)
@@ -328,6 +332,7 @@ class _Run:
             wall,
             self.resumed_from,
             self.resumed_wall_s,
+            self.resumed_cpu_s,
         )
 
     def _noise(self) -> torch.Tensor:
@@ -395,6 +400,9 @@ class _Run:
                 outcomes=self.outcomes,
                 frame_counts=self.frame_counts,
                 wall_seconds=self.resumed_wall_s + time.perf_counter() - self.started,
+                cpu_seconds=None
+                if self.resumed_cpu_s is None
+                else self.resumed_cpu_s + time.process_time() - self.started_cpu,
             ),
         )
 

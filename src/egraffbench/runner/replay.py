@@ -27,7 +27,7 @@ from ase.geometry import find_mic
 from egraffbench.md.engine import SimulationProgress, simulate
 from egraffbench.md.protocol import MDProtocol
 from egraffbench.models.base import ForceField
-from egraffbench.runner.cost import CARRIED
+from egraffbench.runner.cost import CARRIED, CARRIED_CPU
 from egraffbench.runner.rollout_scoring import (
     ScoredSegment,
     composition_energy,
@@ -145,7 +145,7 @@ def replay_stage(
     """Every replay of ``plan`` (one batch per system, since the time step follows its frame spacing) on
     ``device``, written to ``folder/<system>-replay.h5``; the result lists the replicas of each file."""
     by_name = {system.conditions.name: system for system in systems}
-    results, carried = {}, 0.0
+    results, carried, carried_cpu = {}, 0.0, 0.0
     for name, entry in plan.items():
         system = by_name[name]
         if not entry["frames"]:
@@ -164,6 +164,8 @@ def replay_stage(
             device=device,
         )
         carried += outcome.resumed_wall_s
+        if carried_cpu is not None:  # unknown once one file's checkpoint did not carry it
+            carried_cpu = None if outcome.resumed_cpu_s is None else carried_cpu + outcome.resumed_cpu_s
         results[name] = {
             "file": path.name,
             "horizon_fs": entry["horizon_fs"],
@@ -174,7 +176,7 @@ def replay_stage(
                 for k, (_, source) in zip(entry["frames"], starts, strict=True)
             ],
         }
-    return {"systems": results, CARRIED: carried}
+    return {"systems": results, CARRIED: carried, CARRIED_CPU: carried_cpu}
 
 
 def replay_scores(

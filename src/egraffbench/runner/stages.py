@@ -28,7 +28,7 @@ from egraffbench.models.registry import reference_potential
 from egraffbench.models.storage import load_force_field
 from egraffbench.runner.accuracy_summary import stored_structure_errors
 from egraffbench.runner.baselines import composition_energies
-from egraffbench.runner.cost import CARRIED
+from egraffbench.runner.cost import CARRIED, CARRIED_CPU
 from egraffbench.runner.diffusion_scoring import DiffusionReference, diffusion_reference, replica_diffusivity
 from egraffbench.runner.dynamics_scoring import replica_dynamics, system_reference
 from egraffbench.runner.rollout_scoring import (
@@ -139,6 +139,7 @@ def train_stage(
         "train_split_frames": len(train),
         "val_split_frames": len(val),
         CARRIED: result.resumed_seconds,
+        CARRIED_CPU: result.resumed_cpu_seconds,
     }
 
 
@@ -243,6 +244,7 @@ def simulate_stage(
         "us_per_atom_step": 1e6 / (outcome.steps_per_s * atoms) if outcome.steps_per_s else None,
         "md_seconds": time.perf_counter() - started + outcome.resumed_wall_s,
         CARRIED: outcome.resumed_wall_s,
+        CARRIED_CPU: outcome.resumed_cpu_s,
         "resumed_from_step": outcome.resumed_from,
         "replicas": [
             ReplicaStart(system=p.system, frame=p.frame, temperature_K=t, atoms=len(a)).model_dump()

@@ -89,14 +89,17 @@ def read_record_file(kind: type[R], path: Path) -> R:
 class StageCost(Stored):
     """What computing a stage cost (docs/performance.md): ``compute_seconds`` is the wall time of the attempt
     that finished it plus ``earlier_seconds``, the work of interrupted earlier attempts that a checkpoint
-    carried over (training, MD); CPU seconds, torch threads and the 1-minute load average at its start and
-    end are the finishing attempt's (a load above the threads says the figure was taken on a busy machine).
-    Results written before costs were recorded have none."""
+    carried over (training, MD); ``cpu_seconds``, torch threads and the 1-minute load average at its start
+    and end are the finishing attempt's (a load above the threads says the figure was taken on a busy
+    machine), ``earlier_cpu_seconds`` the CPU seconds the checkpoint carried: None where it carried none
+    (checkpoints and results written before 2026-12-05). Results written before costs were recorded have
+    none."""
 
     compute_seconds: float
     attempt_seconds: float
     earlier_seconds: float = 0.0
     cpu_seconds: float
+    earlier_cpu_seconds: float | None = None
     torch_threads: int
     load_start: float
     load_end: float

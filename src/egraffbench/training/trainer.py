@@ -46,6 +46,7 @@ class TrainingResult:
     train_frames: int  # frames trained on: the training split subsampled to max_train_frames
     val_frames: int  # frames validated on (max_val_frames)
     resumed_seconds: float = 0.0  # the part of wall_seconds spent by earlier, interrupted attempts
+    resumed_cpu_seconds: float | None = 0.0  # their CPU time; None where the checkpoint did not carry it
 
 
 def ema_with_warmup(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -260,7 +261,8 @@ def train_force_field(
         if settings.ema_decay is not None
         else None
     )
-    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "wall_seconds": 0.0}
+    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0}
+    state |= {"wall_seconds": 0.0, "cpu_seconds": 0.0}  # clocks over every attempt (no CPU before 2026-12-05)
     if saved is not None:
         state = _resume(checkpoint_path, saved, model, optimizer, scheduler, averaged)
     out_dir.mkdir(parents=True, exist_ok=True)  # only now: a model that cannot be built leaves no folder
@@ -269,8 +271,8 @@ def train_force_field(
     selection_model = averaged.module if averaged is not None else model
 
     stopped_because = "max-epochs"
-    resumed_seconds = state["wall_seconds"]
-    started = time.perf_counter() - resumed_seconds
+    resumed_seconds, resumed_cpu_seconds = state["wall_seconds"], state.get("cpu_seconds")
+    started, started_cpu = time.perf_counter() - resumed_seconds, time.process_time()
     while state["epoch"] < settings.max_epochs:
         epoch = state["epoch"] + 1
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -310,6 +312,8 @@ def train_force_field(
             state["bad_epochs"] += 1
         state["epoch"] = epoch
         state["wall_seconds"] = time.perf_counter() - started
+        if resumed_cpu_seconds is not None:
+            state["cpu_seconds"] = resumed_cpu_seconds + time.process_time() - started_cpu
         record = {
             "epoch": epoch,
             **{f"train_{k}": v / len(batches) for k, v in sums.items()},
@@ -347,4 +351,5 @@ def train_force_field(
         train_frames=len(train_set),
         val_frames=len(val_set),
         resumed_seconds=resumed_seconds,
+        resumed_cpu_seconds=resumed_cpu_seconds,
     )
